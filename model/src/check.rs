@@ -1,0 +1,308 @@
+//! Running the checks: one stateright BFS per (variant, property), the
+//! shortest trace for each discovery, the cycle check behind `both-closed`,
+//! and the statistics the CLI and reports print.
+
+use crate::config::{Config, ConfigError};
+use crate::properties::{PropertyId, Verdict};
+use crate::search::{self, Budget, Outcome};
+use crate::system::TeardownModel;
+use crate::trace::{unreduce, Trace, TraceKind};
+use crate::variant::Preset;
+use serde::Serialize;
+use stateright::{Checker, Expectation, Model};
+use std::time::{Duration, Instant};
+
+/// Limits on one check.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Stop after about this many generated states (stateright may overshoot).
+    pub max_states: Option<usize>,
+    pub timeout: Option<Duration>,
+    pub threads: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_states: None,
+            timeout: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// A progress report of a running check.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    pub variant: &'a str,
+    pub property: PropertyId,
+    pub phase: &'static str,
+    pub states: usize,
+    pub unique_states: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+}
+
+/// A variant to check: a preset name (or "custom") and its configuration.
+#[derive(Clone, Debug)]
+pub struct VariantSpec {
+    pub name: String,
+    pub preset: Option<Preset>,
+    pub cfg: Config,
+}
+
+impl VariantSpec {
+    pub fn preset(p: Preset, base: &Config, short_ticks: u8) -> Result<Self, ConfigError> {
+        let cfg = Config {
+            behaviour: p.behaviour(short_ticks),
+            ..base.clone()
+        };
+        cfg.validate()?;
+        Ok(VariantSpec {
+            name: p.name().to_string(),
+            preset: Some(p),
+            cfg,
+        })
+    }
+}
+
+/// The result of checking one property of one variant.
+#[derive(Clone, Debug, Serialize)]
+pub struct PropertyReport {
+    pub variant: String,
+    pub property: &'static str,
+    pub verdict: Verdict,
+    /// The verdict the RFC reasoning predicts, when the variant is a preset
+    /// run with the default configuration.
+    pub expected: Option<Verdict>,
+    pub unique_states: usize,
+    pub states: usize,
+    pub max_depth: usize,
+    pub seconds: f64,
+    pub states_per_second: f64,
+    /// Why the verdict is incomplete, or what else the check did.
+    pub note: Option<String>,
+    pub trace: Option<Trace>,
+}
+
+impl PropertyReport {
+    pub fn as_expected(&self) -> bool {
+        self.expected.is_none_or(|e| e == self.verdict)
+    }
+}
+
+/// What one stateright run over a group of properties found.
+struct GroupRun {
+    discovered: Vec<PropertyId>,
+    states: usize,
+    unique: usize,
+    depth: usize,
+    seconds: f64,
+    hit_limit: bool,
+}
+
+/// One stateright BFS checking `group` together. The properties of a group
+/// share one exploration: for `always` properties that hold (the expensive
+/// case) the state space is the same whichever of them is checked.
+fn run_group(
+    variant: &VariantSpec,
+    group: &[PropertyId],
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> GroupRun {
+    let model = TeardownModel::new(variant.cfg.clone(), group.to_vec());
+    let start = Instant::now();
+    let mut builder = model.checker().threads(limits.threads.max(1));
+    if let Some(m) = limits.max_states {
+        builder = builder.target_state_count(m);
+    }
+    if let Some(t) = limits.timeout {
+        builder = builder.timeout(t);
+    }
+    let checker = builder.spawn_bfs();
+    let mut last_report = Instant::now();
+    while !checker.is_done() {
+        std::thread::sleep(Duration::from_millis(20));
+        if last_report.elapsed() >= Duration::from_secs(2) {
+            last_report = Instant::now();
+            progress(&Progress {
+                variant: &variant.name,
+                property: group[0],
+                phase: "bfs",
+                states: checker.state_count(),
+                unique_states: checker.unique_state_count(),
+                max_depth: checker.max_depth(),
+                elapsed: start.elapsed(),
+            });
+        }
+    }
+    let checker = checker.join();
+    let states = checker.state_count();
+    let discovered = group
+        .iter()
+        .copied()
+        .filter(|p| checker.discovery(p.name()).is_some())
+        .collect();
+    GroupRun {
+        discovered,
+        states,
+        unique: checker.unique_state_count(),
+        depth: checker.max_depth(),
+        seconds: start.elapsed().as_secs_f64(),
+        hit_limit: limits.max_states.is_some_and(|m| states >= m)
+            || limits.timeout.is_some_and(|t| start.elapsed() >= t),
+    }
+}
+
+fn budget(limits: &Limits) -> Budget {
+    Budget {
+        max_states: limits.max_states,
+        deadline: limits.timeout.map(|t| Instant::now() + t),
+    }
+}
+
+/// The verdict, trace and cycle check of one property, given its group's run.
+fn conclude(
+    variant: &VariantSpec,
+    property: PropertyId,
+    expected: Option<Verdict>,
+    run: &GroupRun,
+    group_size: usize,
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> PropertyReport {
+    let start = Instant::now();
+    // Only this property's ghost events: its shortest trace is not lengthened
+    // or multiplied by other properties' latches.
+    let model = TeardownModel::new(variant.cfg.clone(), vec![property]);
+    let discovered = run.discovered.contains(&property);
+    let mut note = (group_size > 1).then(|| {
+        format!("explored together with the other {} properties of its kind; the counts are that run's", group_size - 1)
+    });
+    let mut trace = None;
+    let mut verdict = match (discovered, property.expectation()) {
+        (true, Expectation::Always) => Verdict::Violated,
+        (true, _) => Verdict::Holds,
+        (false, _) if run.hit_limit => {
+            note = Some(format!(
+                "stopped at a limit after {} states: the result is not exhaustive",
+                run.states
+            ));
+            Verdict::Incomplete
+        }
+        (false, Expectation::Always) => Verdict::Holds,
+        (false, _) => Verdict::Violated,
+    };
+    if discovered {
+        let kind = if property.is_witness() {
+            TraceKind::Witness
+        } else {
+            TraceKind::Counterexample
+        };
+        let goal = |s: &_| property.is_discovery(&model, s);
+        match search::shortest_discovery(&model, goal, budget(limits)) {
+            Outcome::Found(f) => {
+                let f = unreduce(&model, f);
+                trace = Some(Trace::new(&model, property, kind, f, None))
+            }
+            // The BFS cannot miss what stateright found; only a limit stops it.
+            _ => note = Some("no shortest trace: the trace search hit a limit".to_string()),
+        }
+    }
+    if property == PropertyId::BothClosed && verdict == Verdict::Holds {
+        progress(&Progress {
+            variant: &variant.name,
+            property,
+            phase: "cycle check",
+            states: run.states,
+            unique_states: run.unique,
+            max_depth: run.depth,
+            elapsed: Duration::from_secs_f64(run.seconds),
+        });
+        match search::find_cycle(&model, budget(limits)) {
+            Outcome::Found(l) => {
+                verdict = Verdict::Violated;
+                trace = Some(Trace::new(
+                    &model,
+                    property,
+                    TraceKind::Lasso,
+                    unreduce(&model, l.path),
+                    Some(l.cycle_len),
+                ));
+            }
+            Outcome::NotFound { states: n } => {
+                note = Some(format!(
+                    "every quiescent state is closed, and a DFS over {n} states found no cycle, so every behaviour ends in one"
+                ));
+            }
+            Outcome::Cut(_) => {
+                verdict = Verdict::Incomplete;
+                note = Some("the cycle check hit a limit: termination is not proven".to_string());
+            }
+        }
+    }
+    let seconds = run.seconds + start.elapsed().as_secs_f64();
+    PropertyReport {
+        variant: variant.name.clone(),
+        property: property.name(),
+        verdict,
+        expected,
+        unique_states: run.unique,
+        states: run.states,
+        max_depth: run.depth,
+        seconds,
+        states_per_second: run.states as f64 / run.seconds.max(1e-9),
+        note,
+        trace,
+    }
+}
+
+/// Checks one property of one variant on its own.
+pub fn check_property(
+    variant: &VariantSpec,
+    property: PropertyId,
+    expected: Option<Verdict>,
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> PropertyReport {
+    let run = run_group(variant, &[property], limits, progress);
+    conclude(variant, property, expected, &run, 1, limits, progress)
+}
+
+/// Checks every listed property of `variant`: the `always` properties in one
+/// exploration, the witnesses in another.
+pub fn check_variant(
+    variant: &VariantSpec,
+    properties: &[PropertyId],
+    with_expectations: bool,
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> Vec<PropertyReport> {
+    let expected = |p: PropertyId| match (with_expectations, variant.preset) {
+        (true, Some(preset)) => Some(p.expected(preset)),
+        _ => None,
+    };
+    let mut reports = Vec::new();
+    for witnesses in [false, true] {
+        let group: Vec<PropertyId> = properties
+            .iter()
+            .copied()
+            .filter(|p| p.is_witness() == witnesses)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let run = run_group(variant, &group, limits, progress);
+        for &p in &group {
+            reports.push(conclude(variant, p, expected(p), &run, group.len(), limits, progress));
+        }
+    }
+    // Report in the order asked for.
+    reports.sort_by_key(|r| {
+        properties
+            .iter()
+            .position(|p| p.name() == r.property)
+            .unwrap_or(usize::MAX)
+    });
+    reports
+}

@@ -1,0 +1,295 @@
+//! The model's parameters, their validation, and the values derived from them
+//! (TIME-WAIT length in ticks, the retransmission schedule).
+
+use crate::seq::SeqSpace;
+use crate::variant::{Behaviour, TimeWaitLen};
+use serde::Serialize;
+use thiserror::Error;
+
+/// Limits that keep every timer and counter inside a `u8` and the state space
+/// finite; beyond them a run would never finish on a 2-core machine anyway.
+pub mod limits {
+    /// Longest timer, in ticks: the tick horizon.
+    pub const TICK_HORIZON: u16 = 64;
+    pub const MAX_MSL: u8 = 16;
+    pub const MAX_BUDGET: u8 = 4;
+    pub const MAX_INCARNATIONS: u8 = 4;
+    pub const MAX_RETRIES: u8 = 6;
+    pub const MAX_DATA_SENDS: u8 = 3;
+    pub const MAX_ISNS: usize = 4;
+}
+
+/// Parameters of one model instance. Times are in ticks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Config {
+    /// Maximum segment lifetime: a segment whose age reaches `msl` is gone.
+    pub msl: u8,
+    /// Size of the sequence space (even, at least 8).
+    pub seq_space: u8,
+    /// Receive window, RCV.WND, constant.
+    pub window: u8,
+    /// ISNs an incarnation may choose from; the checker tries every one.
+    pub isns: Vec<u8>,
+    /// Number of incarnations on the same 4-tuple.
+    pub incarnations: u8,
+    /// Segments the network may lose (an undelivered segment dying at MSL
+    /// counts as a loss too).
+    pub loss_budget: u8,
+    /// Segments the network may duplicate.
+    pub dup_budget: u8,
+    /// Initial retransmission timeout; it doubles after each retransmission.
+    pub rto: u8,
+    /// Retransmissions before the sender aborts with a timeout.
+    pub max_retries: u8,
+    /// Data segments (1 byte each) each application sends per incarnation.
+    pub data_sends: u8,
+    /// TIME-WAIT behaviour.
+    pub behaviour: Behaviour,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            msl: 2,
+            seq_space: 16,
+            window: 4,
+            isns: vec![0, 8],
+            incarnations: 2,
+            loss_budget: 1,
+            dup_budget: 1,
+            rto: 2,
+            max_retries: 3,
+            data_sends: 1,
+            behaviour: crate::Preset::Rfc1337.behaviour(2),
+        }
+    }
+}
+
+/// A parameter the model cannot work with.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("msl must be between 1 and {max} ticks, got {got}")]
+    Msl { got: u8, max: u8 },
+    #[error("seq-space must be even and between 8 and {max}, got {got}")]
+    SeqSpace { got: u8, max: u8 },
+    #[error("window must be between 1 and seq-space/4 = {max}, got {got} (a larger window lets old and new incarnations alias trivially)")]
+    Window { got: u8, max: u8 },
+    #[error("isns must list 1 to {max} distinct values below seq-space {space}, got {got:?}")]
+    Isns { got: Vec<u8>, space: u8, max: usize },
+    #[error("incarnations must be between 1 and {max}, got {got}")]
+    Incarnations { got: u8, max: u8 },
+    #[error("{what} budget must be at most {max}, got {got} (the state space grows exponentially with it)")]
+    Budget { what: &'static str, got: u8, max: u8 },
+    #[error("rto must be at least 1 tick, got 0")]
+    Rto,
+    #[error("max-retries must be at most {max}, got {got}")]
+    Retries { got: u8, max: u8 },
+    #[error("the retransmission schedule (rto {rto} doubling over {retries} retries = {total} ticks) exceeds the tick horizon of {horizon} ticks")]
+    Schedule {
+        rto: u8,
+        retries: u8,
+        total: u32,
+        horizon: u16,
+    },
+    #[error("data-sends must be at most {max}, got {got}")]
+    DataSends { got: u8, max: u8 },
+    #[error("TIME-WAIT of {got} ticks is longer than the tick horizon of {horizon} ticks")]
+    TimeWait { got: u32, horizon: u16 },
+    #[error("TIME-WAIT of 0 ticks: use the no-time-wait variant to model no TIME-WAIT")]
+    TimeWaitZero,
+    #[error("linux MSL must be between 1 and 3600 seconds, got {0}")]
+    LinuxMsl(u16),
+}
+
+impl Config {
+    /// Checks every parameter; the model assumes a validated config.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use limits::*;
+        if self.msl == 0 || self.msl > MAX_MSL {
+            return Err(ConfigError::Msl {
+                got: self.msl,
+                max: MAX_MSL,
+            });
+        }
+        if self.seq_space < 8 || self.seq_space % 2 != 0 || self.seq_space > SeqSpace::MAX_MODULUS
+        {
+            return Err(ConfigError::SeqSpace {
+                got: self.seq_space,
+                max: SeqSpace::MAX_MODULUS,
+            });
+        }
+        if self.window == 0 || self.window > self.seq_space / 4 {
+            return Err(ConfigError::Window {
+                got: self.window,
+                max: self.seq_space / 4,
+            });
+        }
+        let mut sorted = self.isns.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if self.isns.is_empty()
+            || self.isns.len() > MAX_ISNS
+            || sorted.len() != self.isns.len()
+            || self.isns.iter().any(|&i| i >= self.seq_space)
+        {
+            return Err(ConfigError::Isns {
+                got: self.isns.clone(),
+                space: self.seq_space,
+                max: MAX_ISNS,
+            });
+        }
+        if self.incarnations == 0 || self.incarnations > MAX_INCARNATIONS {
+            return Err(ConfigError::Incarnations {
+                got: self.incarnations,
+                max: MAX_INCARNATIONS,
+            });
+        }
+        for (what, got) in [("loss", self.loss_budget), ("dup", self.dup_budget)] {
+            if got > MAX_BUDGET {
+                return Err(ConfigError::Budget {
+                    what,
+                    got,
+                    max: MAX_BUDGET,
+                });
+            }
+        }
+        if self.rto == 0 {
+            return Err(ConfigError::Rto);
+        }
+        if self.max_retries > MAX_RETRIES {
+            return Err(ConfigError::Retries {
+                got: self.max_retries,
+                max: MAX_RETRIES,
+            });
+        }
+        let total = self.give_up_after();
+        if total > u32::from(TICK_HORIZON) {
+            return Err(ConfigError::Schedule {
+                rto: self.rto,
+                retries: self.max_retries,
+                total,
+                horizon: TICK_HORIZON,
+            });
+        }
+        if self.data_sends > MAX_DATA_SENDS {
+            return Err(ConfigError::DataSends {
+                got: self.data_sends,
+                max: MAX_DATA_SENDS,
+            });
+        }
+        if let TimeWaitLen::Linux { msl_seconds } = self.behaviour.time_wait {
+            if msl_seconds == 0 || msl_seconds > 3600 {
+                return Err(ConfigError::LinuxMsl(msl_seconds));
+            }
+        }
+        match self.time_wait_ticks_unchecked() {
+            Some(0) => return Err(ConfigError::TimeWaitZero),
+            Some(t) if t > u32::from(TICK_HORIZON) => {
+                return Err(ConfigError::TimeWait {
+                    got: t,
+                    horizon: TICK_HORIZON,
+                })
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn time_wait_ticks_unchecked(&self) -> Option<u32> {
+        match self.behaviour.time_wait {
+            TimeWaitLen::TwoMsl => Some(2 * u32::from(self.msl)),
+            TimeWaitLen::None => None,
+            TimeWaitLen::Ticks(t) => Some(u32::from(t)),
+            // Rounded down: a shorter TIME-WAIT is the conservative reading.
+            TimeWaitLen::Linux { msl_seconds } => {
+                Some(60 * u32::from(self.msl) / u32::from(msl_seconds.max(1)))
+            }
+        }
+    }
+
+    /// TIME-WAIT length in ticks, `None` for no TIME-WAIT. Valid after
+    /// [`Config::validate`].
+    pub fn time_wait_ticks(&self) -> Option<u8> {
+        self.time_wait_ticks_unchecked()
+            .map(|t| t.min(u32::from(limits::TICK_HORIZON)) as u8)
+    }
+
+    /// The retransmission timeout after `retries` retransmissions.
+    pub fn rto_after(&self, retries: u8) -> u8 {
+        let v = u32::from(self.rto) << retries;
+        v.min(u32::from(limits::TICK_HORIZON)) as u8
+    }
+
+    /// Ticks from a segment's first transmission until its sender gives up.
+    pub fn give_up_after(&self) -> u32 {
+        (0..=self.max_retries)
+            .map(|r| u32::from(self.rto) << r)
+            .sum()
+    }
+
+    pub fn space(&self) -> SeqSpace {
+        SeqSpace::new(self.seq_space)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Preset;
+
+    #[test]
+    fn default_is_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        assert_eq!(Config::default().time_wait_ticks(), Some(4));
+    }
+
+    #[test]
+    fn msl_zero_is_rejected() {
+        let c = Config {
+            msl: 0,
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::Msl { .. })));
+    }
+
+    #[test]
+    fn time_wait_beyond_the_horizon_is_rejected() {
+        let c = Config {
+            behaviour: Preset::ShortTimeWait.behaviour(200),
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::TimeWait { .. })));
+    }
+
+    #[test]
+    fn linux_time_wait_is_sixty_seconds_against_the_assumed_msl() {
+        let at30 = Config {
+            behaviour: Preset::Linux.behaviour(0),
+            ..Config::default()
+        };
+        assert_eq!(at30.time_wait_ticks(), Some(4), "60 s = 2 MSL of 30 s");
+        let at120 = Config {
+            behaviour: Preset::LinuxMsl120.behaviour(0),
+            ..Config::default()
+        };
+        assert_eq!(at120.time_wait_ticks(), Some(1), "60 s = MSL/2 of 120 s");
+    }
+
+    #[test]
+    fn the_sender_outlasts_a_worst_case_round_trip() {
+        // Pitfall: a sender that gives up while its segment and the answer are
+        // still legally in flight turns every variant's verdict into a timeout.
+        let c = Config::default();
+        let round_trip = 2 * u32::from(c.msl);
+        assert!(c.give_up_after() > round_trip * (u32::from(c.loss_budget) + 1));
+    }
+
+    #[test]
+    fn absurd_budgets_are_rejected() {
+        let c = Config {
+            loss_budget: 9,
+            ..Config::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::Budget { .. })));
+    }
+}

@@ -1,0 +1,245 @@
+//! One TCP endpoint: its RFC 9293 connection state, its TCB variables for the
+//! current incarnation, its timers, and what its application has done.
+
+use crate::config::Config;
+use crate::segment::{Flags, Segment, Side};
+use serde::Serialize;
+use smallvec::SmallVec;
+use std::fmt;
+
+/// The connection states of RFC 9293 section 3.3.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum TcpState {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl TcpState {
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynReceived => "SYN-RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// States in which our FIN has been sent.
+    pub fn fin_sent(self) -> bool {
+        matches!(
+            self,
+            TcpState::FinWait1
+                | TcpState::FinWait2
+                | TcpState::Closing
+                | TcpState::LastAck
+                | TcpState::TimeWait
+        )
+    }
+
+    /// States in which the peer's FIN has been received.
+    pub fn fin_received(self) -> bool {
+        matches!(
+            self,
+            TcpState::CloseWait | TcpState::Closing | TcpState::LastAck | TcpState::TimeWait
+        )
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How the application opened its current incarnation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Role {
+    /// The first incarnation, which starts ESTABLISHED.
+    Initial,
+    Listener,
+    Connector,
+}
+
+/// An in-window segment that arrived ahead of RCV.NXT, held for later
+/// processing (RFC 9293 section 3.10.7.4, "seventh"). Without this queue
+/// reordering would act as an extra, unbudgeted loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Held {
+    pub seq: u8,
+    pub len: u8,
+    pub fin: bool,
+    pub inc: u8,
+}
+
+/// An endpoint. Sequence variables are meaningful only in the states that
+/// have a TCB; in CLOSED and LISTEN they are kept at zero so that equal
+/// situations are equal states.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Endpoint {
+    pub state: TcpState,
+    /// Ghost: the incarnation the TCB belongs to (1-based).
+    pub inc: u8,
+    pub iss: u8,
+    pub snd_una: u8,
+    pub snd_nxt: u8,
+    pub rcv_nxt: u8,
+    /// Payload bytes sent in this incarnation; locates the retransmission head.
+    pub data_sent: u8,
+    /// Whether the SYN-RECEIVED state came from LISTEN (RFC 9293 3.10.7.4).
+    pub passive: bool,
+    /// Retransmission timer: ticks left, 0 when off.
+    pub rtx: u8,
+    /// Retransmissions of the current head segment so far.
+    pub retries: u8,
+    /// TIME-WAIT timer: ticks left.
+    pub tw: u8,
+    pub held: SmallVec<[Held; 2]>,
+    /// Application: the incarnation it is in (ahead of `inc` while a listen
+    /// waits for TIME-WAIT to end).
+    pub app_inc: u8,
+    pub role: Role,
+    pub app_closed: bool,
+    pub sends_left: u8,
+    /// ISS for a listen that waits for TIME-WAIT to end.
+    pub listen_iss: Option<u8>,
+}
+
+impl Endpoint {
+    /// An endpoint of the first incarnation, ESTABLISHED with `iss` and the
+    /// peer's `irs`.
+    pub fn established(cfg: &Config, iss: u8, irs: u8) -> Self {
+        let s = cfg.space();
+        Endpoint {
+            state: TcpState::Established,
+            inc: 1,
+            iss,
+            snd_una: s.add(iss, 1),
+            snd_nxt: s.add(iss, 1),
+            rcv_nxt: s.add(irs, 1),
+            data_sent: 0,
+            passive: false,
+            rtx: 0,
+            retries: 0,
+            tw: 0,
+            held: SmallVec::new(),
+            app_inc: 1,
+            role: Role::Initial,
+            app_closed: false,
+            sends_left: cfg.data_sends,
+            listen_iss: None,
+        }
+    }
+
+    /// Forgets the TCB (RFC 9293 "delete the TCB"), keeping the application.
+    pub fn delete_tcb(&mut self) {
+        self.state = TcpState::Closed;
+        self.iss = 0;
+        self.snd_una = 0;
+        self.snd_nxt = 0;
+        self.rcv_nxt = 0;
+        self.data_sent = 0;
+        self.passive = false;
+        self.rtx = 0;
+        self.retries = 0;
+        self.tw = 0;
+        self.held.clear();
+    }
+
+    /// The segment to (re)transmit from SND.UNA: SYN (or SYN-ACK), the data
+    /// byte at SND.UNA, or our FIN. `None` when nothing is outstanding.
+    pub fn head_segment(&self, cfg: &Config, from: Side) -> Option<Segment> {
+        let s = cfg.space();
+        if self.snd_una == self.snd_nxt {
+            return None;
+        }
+        let mut seg = Segment {
+            from,
+            flags: Flags::ACK,
+            seq: self.snd_una,
+            ack: self.rcv_nxt,
+            len: 0,
+            age: 0,
+            inc: self.inc,
+        };
+        if self.snd_una == self.iss {
+            if self.state == TcpState::SynSent {
+                seg.flags = Flags::SYN;
+                seg.ack = 0;
+            } else {
+                seg.flags = Flags::SYN | Flags::ACK;
+            }
+        } else if s.diff(self.snd_una, self.iss) <= self.data_sent {
+            seg.len = 1;
+        } else {
+            seg.flags = Flags::FIN | Flags::ACK;
+        }
+        Some(seg)
+    }
+
+    /// A bare ACK carrying SND.NXT and RCV.NXT.
+    pub fn ack_segment(&self, from: Side) -> Segment {
+        Segment {
+            from,
+            flags: Flags::ACK,
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            len: 0,
+            age: 0,
+            inc: self.inc,
+        }
+    }
+
+    /// Starts the retransmission timer if it is not running.
+    pub fn arm_rtx(&mut self, cfg: &Config) {
+        if self.rtx == 0 {
+            self.retries = 0;
+            self.rtx = cfg.rto_after(0);
+        }
+    }
+
+    /// One line for traces: `ESTABLISHED inc1 una=1 nxt=2 rcv=9 rtx=1`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} inc{}", self.state, self.inc);
+        if !matches!(self.state, TcpState::Closed | TcpState::Listen) {
+            s.push_str(&format!(
+                " iss={} una={} nxt={} rcv={}",
+                self.iss, self.snd_una, self.snd_nxt, self.rcv_nxt
+            ));
+        }
+        if self.rtx > 0 {
+            s.push_str(&format!(" rtx={}", self.rtx));
+            if self.retries > 0 {
+                s.push_str(&format!("(retry {})", self.retries));
+            }
+        }
+        if self.state == TcpState::TimeWait {
+            s.push_str(&format!(" tw={}", self.tw));
+        }
+        if !self.held.is_empty() {
+            s.push_str(&format!(" held={}", self.held.len()));
+        }
+        if let Some(iss) = self.listen_iss {
+            s.push_str(&format!(" [listen for inc{} iss={}]", self.app_inc, iss));
+        }
+        if self.app_closed && self.app_inc == self.inc {
+            s.push_str(" [app closed]");
+        }
+        s
+    }
+}

@@ -1,0 +1,25 @@
+//! timewait's formal model: two TCP endpoints (RFC 9293) over a network that
+//! loses, duplicates, reorders and delays segments, checked with stateright
+//! for the two reasons TIME-WAIT exists: reliable termination and no
+//! cross-incarnation delivery.
+//!
+//! Start at [`TeardownModel`] (the stateright model), [`PropertyId`] (what is
+//! checked), [`Preset`] (the variants), and [`check::check_property`] (running it).
+
+pub mod check;
+pub mod config;
+pub mod endpoint;
+pub mod properties;
+pub mod rules;
+pub mod search;
+pub mod segment;
+pub mod seq;
+pub mod symmetry;
+pub mod system;
+pub mod trace;
+pub mod variant;
+
+pub use config::{Config, ConfigError};
+pub use properties::{PropertyId, Verdict};
+pub use system::{Action, State, TeardownModel};
+pub use variant::{Behaviour, Preset};

@@ -1,0 +1,623 @@
+//! Segment arrival: RFC 9293 section 3.10.7 ("SEGMENT ARRIVES"), one function
+//! per group of states, plus the TIME-WAIT rule books of the variants
+//! (RFC 1337, RFC 1122 4.2.2.13 / RFC 6191, Linux `tcp_timewait_state_process`).
+//!
+//! Every function takes the endpoint and the arriving segment and returns the
+//! reply (at most one segment) and the ghost events the properties need.
+
+use crate::config::Config;
+use crate::endpoint::{Endpoint, Held, TcpState};
+use crate::segment::{Flags, Segment, Side};
+use crate::variant::{RstInTimeWait, SynInTimeWait, TimeWaitRestart, TimeWaitRules};
+use serde::Serialize;
+
+/// What kind of segment crossed from one incarnation into another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum CrossKind {
+    /// Payload delivered to the application.
+    Data,
+    /// A FIN processed (connection state changed).
+    Fin,
+    /// A RST that reset or closed the connection.
+    Rst,
+    /// An ACK that acknowledged new data or completed a handshake.
+    Ack,
+}
+
+/// Ghost record: a segment sent by incarnation `from_inc` was accepted by an
+/// endpoint whose TCB belongs to incarnation `to_inc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CrossEvent {
+    pub at: Side,
+    pub kind: CrossKind,
+    pub from_inc: u8,
+    pub to_inc: u8,
+}
+
+/// Ghost record: the application on `at` saw its incarnation `inc` reset by
+/// a RST of the same incarnation while in `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ResetEvent {
+    pub at: Side,
+    pub inc: u8,
+    pub state: TcpState,
+}
+
+/// Ghost events of one segment arrival.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    pub cross: Option<CrossEvent>,
+    pub reset: Option<ResetEvent>,
+    pub fin_reacked_in_time_wait: bool,
+    pub old_dup_discarded_in_time_wait: bool,
+}
+
+/// The outcome of one segment arrival.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reaction {
+    pub reply: Option<Segment>,
+    pub events: Events,
+}
+
+struct Arrival<'a> {
+    cfg: &'a Config,
+    me: Side,
+    seg: Segment,
+    out: Reaction,
+}
+
+impl Arrival<'_> {
+    fn note_accept(&mut self, ep: &Endpoint, kind: CrossKind) {
+        if self.seg.inc != ep.inc && self.out.events.cross.is_none() {
+            self.out.events.cross = Some(CrossEvent {
+                at: self.me,
+                kind,
+                from_inc: self.seg.inc,
+                to_inc: ep.inc,
+            });
+        }
+    }
+
+    fn reply(&mut self, seg: Segment) {
+        self.out.reply = Some(seg);
+    }
+
+    /// `<SEQ=SEG.ACK><CTL=RST>` or `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`
+    /// (RFC 9293 3.10.7.1), tagged with the provoking segment's incarnation:
+    /// the sender of a reset has no incarnation of its own in it.
+    fn reset_reply(&mut self) {
+        let s = self.cfg.space();
+        let seg = self.seg;
+        let rst = if seg.flags.has(Flags::ACK) {
+            Segment {
+                from: self.me,
+                flags: Flags::RST,
+                seq: seg.ack,
+                ack: 0,
+                len: 0,
+                age: 0,
+                inc: seg.inc,
+            }
+        } else {
+            Segment {
+                from: self.me,
+                flags: Flags::RST | Flags::ACK,
+                seq: 0,
+                ack: s.add(seg.seq, seg.seg_len()),
+                len: 0,
+                age: 0,
+                inc: seg.inc,
+            }
+        };
+        self.reply(rst);
+    }
+}
+
+/// Processes `seg` arriving at endpoint `ep` (on side `me`).
+pub fn on_segment(cfg: &Config, me: Side, ep: &mut Endpoint, seg: Segment) -> Reaction {
+    let mut a = Arrival {
+        cfg,
+        me,
+        seg,
+        out: Reaction::default(),
+    };
+    match ep.state {
+        TcpState::Closed => closed(&mut a),
+        TcpState::Listen => listen(&mut a, ep),
+        TcpState::SynSent => syn_sent(&mut a, ep),
+        TcpState::TimeWait => match cfg.behaviour.time_wait_rules {
+            TimeWaitRules::Rfc => time_wait_rfc(&mut a, ep),
+            TimeWaitRules::Linux => time_wait_linux(&mut a, ep),
+        },
+        _ => synchronized(&mut a, ep),
+    }
+    // Without TIME-WAIT the TCB is deleted only now, after the last ACK was
+    // built from it.
+    if ep.state == TcpState::TimeWait && ep.tw == 0 {
+        finish_tcb(ep);
+    }
+    a.out
+}
+
+/// RFC 9293 3.10.7.1: CLOSED answers everything but a RST with a RST.
+fn closed(a: &mut Arrival) {
+    if a.seg.flags.has(Flags::RST) {
+        return;
+    }
+    a.reset_reply();
+}
+
+/// RFC 9293 3.10.7.2: LISTEN.
+fn listen(a: &mut Arrival, ep: &mut Endpoint) {
+    let seg = a.seg;
+    // "First, check for a RST": ignore it.
+    if seg.flags.has(Flags::RST) {
+        return;
+    }
+    // "Second, check for an ACK": any ACK is bad in LISTEN.
+    if seg.flags.has(Flags::ACK) {
+        a.reset_reply();
+        return;
+    }
+    // "Third, check for a SYN".
+    if seg.flags.has(Flags::SYN) {
+        let iss = ep.iss;
+        open_syn_received(a, ep, iss);
+    }
+    // "Fourth, other data or control": drop.
+}
+
+/// LISTEN (or a reopened TIME-WAIT) takes a SYN: RCV.NXT = SEG.SEQ+1, send
+/// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, enter SYN-RECEIVED.
+fn open_syn_received(a: &mut Arrival, ep: &mut Endpoint, iss: u8) {
+    let s = a.cfg.space();
+    let sends = a.cfg.data_sends;
+    ep.delete_tcb();
+    ep.inc = ep.app_inc;
+    ep.listen_iss = None;
+    ep.sends_left = sends;
+    ep.app_closed = false;
+    ep.state = TcpState::SynReceived;
+    ep.passive = true;
+    ep.iss = iss;
+    ep.snd_una = iss;
+    ep.snd_nxt = s.add(iss, 1);
+    ep.rcv_nxt = s.add(a.seg.seq, 1);
+    ep.arm_rtx(a.cfg);
+    if let Some(synack) = ep.head_segment(a.cfg, a.me) {
+        a.reply(synack);
+    }
+}
+
+/// RFC 9293 3.10.7.3: SYN-SENT.
+fn syn_sent(a: &mut Arrival, ep: &mut Endpoint) {
+    let s = a.cfg.space();
+    let seg = a.seg;
+    let mut ack_ok = false;
+    // "First, check the ACK bit": unacceptable if SEG.ACK =< ISS or > SND.NXT.
+    if seg.flags.has(Flags::ACK) {
+        if !(s.lt(ep.iss, seg.ack) && s.le(seg.ack, ep.snd_nxt)) {
+            if !seg.flags.has(Flags::RST) {
+                a.reset_reply();
+            }
+            return;
+        }
+        ack_ok = true;
+    }
+    // "Second, check the RST bit": with an acceptable ACK the connection is
+    // refused; without one, drop.
+    if seg.flags.has(Flags::RST) {
+        if ack_ok {
+            a.note_accept(ep, CrossKind::Rst);
+            record_reset(a, ep);
+            ep.delete_tcb();
+            ep.app_closed = true;
+        }
+        return;
+    }
+    // "Fourth, check the SYN bit".
+    if seg.flags.has(Flags::SYN) {
+        ep.rcv_nxt = s.add(seg.seq, 1);
+        if ack_ok {
+            ep.snd_una = seg.ack;
+        }
+        if s.lt(ep.iss, ep.snd_una) {
+            a.note_accept(ep, CrossKind::Ack);
+            ep.state = TcpState::Established;
+            ep.rtx = 0;
+            ep.retries = 0;
+            a.reply(ep.ack_segment(a.me));
+        } else {
+            // Simultaneous open: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            ep.state = TcpState::SynReceived;
+            ep.passive = false;
+            if let Some(synack) = ep.head_segment(a.cfg, a.me) {
+                a.reply(synack);
+            }
+        }
+    }
+    // "Fifth, if neither SYN nor RST is set, drop the segment".
+}
+
+/// RFC 9293 3.4 / 3.10.7.4 "first": the acceptability test for RCV.WND > 0.
+fn acceptable(cfg: &Config, ep: &Endpoint, seg: &Segment) -> bool {
+    let s = cfg.space();
+    let len = seg.seg_len();
+    if len == 0 {
+        s.in_window(seg.seq, ep.rcv_nxt, cfg.window)
+    } else {
+        s.in_window(seg.seq, ep.rcv_nxt, cfg.window)
+            || s.in_window(s.add(seg.seq, len - 1), ep.rcv_nxt, cfg.window)
+    }
+}
+
+fn record_reset(a: &mut Arrival, ep: &Endpoint) {
+    if a.seg.inc == ep.inc {
+        a.out.events.reset = Some(ResetEvent {
+            at: a.me,
+            inc: ep.inc,
+            state: ep.state,
+        });
+    }
+}
+
+/// RFC 9293 3.10.7.4 for SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT,
+/// CLOSING and LAST-ACK.
+fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
+    let s = a.cfg.space();
+    let seg = a.seg;
+    // "First, check sequence number": unacceptable segments get an ACK
+    // (unless RST) and are dropped.
+    if !acceptable(a.cfg, ep, &seg) {
+        if !seg.flags.has(Flags::RST) {
+            a.reply(ep.ack_segment(a.me));
+        }
+        return;
+    }
+    // "Second, check the RST bit", with RFC 5961 section 3: only a RST at
+    // exactly RCV.NXT resets; one elsewhere in the window gets a challenge ACK.
+    if seg.flags.has(Flags::RST) {
+        if seg.seq != ep.rcv_nxt {
+            a.reply(ep.ack_segment(a.me));
+            return;
+        }
+        a.note_accept(ep, CrossKind::Rst);
+        if ep.state == TcpState::SynReceived && ep.passive {
+            // "If this connection was initiated with a passive OPEN, then
+            // return this connection to the LISTEN state".
+            let iss = ep.iss;
+            let app_inc = ep.app_inc;
+            ep.delete_tcb();
+            ep.state = TcpState::Listen;
+            ep.iss = iss;
+            ep.inc = app_inc;
+            return;
+        }
+        record_reset(a, ep);
+        finish_tcb(ep);
+        ep.app_closed = true;
+        return;
+    }
+    // "Fourth, check the SYN bit": RFC 5961 section 4 challenge ACK.
+    if seg.flags.has(Flags::SYN) {
+        a.reply(ep.ack_segment(a.me));
+        return;
+    }
+    // "Fifth, check the ACK field": without ACK, drop.
+    if !seg.flags.has(Flags::ACK) {
+        return;
+    }
+    let acks_new = s.lt(ep.snd_una, seg.ack) && s.le(seg.ack, ep.snd_nxt);
+    if ep.state == TcpState::SynReceived {
+        if !acks_new {
+            // "<SEQ=SEG.ACK><CTL=RST>".
+            a.reset_reply();
+            return;
+        }
+        ep.state = TcpState::Established;
+    } else if s.lt(ep.snd_nxt, seg.ack) {
+        // Acknowledges something not yet sent: "send an ACK, drop the segment".
+        a.reply(ep.ack_segment(a.me));
+        return;
+    }
+    if acks_new {
+        a.note_accept(ep, CrossKind::Ack);
+        ep.snd_una = seg.ack;
+        if ep.snd_una == ep.snd_nxt {
+            ep.rtx = 0;
+            ep.retries = 0;
+        } else {
+            // RFC 6298 5.3 restarts the timer here (and 5.7 collapses the
+            // backoff). Real stacks have RTO << MSL, so the restart delays a
+            // FIN's retransmission by a sliver of TIME-WAIT; at the model's
+            // granularity (RTO = MSL) it would delay it by a whole MSL, an
+            // artefact that breaks every variant. So the new head is
+            // retransmitted at the earlier of the running timer and one
+            // initial RTO from now.
+            ep.retries = 0;
+            ep.rtx = ep.rtx.min(a.cfg.rto_after(0));
+        }
+    }
+    let fin_acked = ep.state.fin_sent() && ep.snd_una == ep.snd_nxt;
+    match ep.state {
+        TcpState::FinWait1 if fin_acked => ep.state = TcpState::FinWait2,
+        TcpState::Closing => {
+            if fin_acked {
+                enter_time_wait(a.cfg, ep);
+            }
+            return;
+        }
+        TcpState::LastAck => {
+            if fin_acked {
+                finish_tcb(ep);
+            }
+            return;
+        }
+        _ => {}
+    }
+    // "Seventh, process the segment text" and "eighth, check the FIN bit",
+    // in order; segments ahead of RCV.NXT are held (RFC 9293: "Segments with
+    // higher beginning sequence numbers SHOULD be held for later processing").
+    if seg.len == 0 && !seg.flags.has(Flags::FIN) {
+        return;
+    }
+    if seg.seq != ep.rcv_nxt {
+        if s.lt(ep.rcv_nxt, seg.seq) {
+            let held = Held {
+                seq: seg.seq,
+                len: seg.len,
+                fin: seg.flags.has(Flags::FIN),
+                inc: seg.inc,
+            };
+            if !ep.held.contains(&held) {
+                ep.held.push(held);
+                ep.held.sort_unstable();
+            }
+        }
+        a.reply(ep.ack_segment(a.me));
+        return;
+    }
+    let first = Held {
+        seq: seg.seq,
+        len: seg.len,
+        fin: seg.flags.has(Flags::FIN),
+        inc: seg.inc,
+    };
+    take_in_order(a, ep, first);
+    // Anything held that now starts at RCV.NXT is processed too; anything
+    // now below it was a duplicate.
+    loop {
+        let rcv = ep.rcv_nxt;
+        ep.held.retain(|h| s.le(rcv, h.seq));
+        match ep.held.iter().position(|h| h.seq == rcv) {
+            Some(i) => {
+                let h = ep.held.remove(i);
+                take_in_order(a, ep, h);
+            }
+            None => break,
+        }
+    }
+    a.reply(ep.ack_segment(a.me));
+}
+
+/// Text and FIN of a segment that starts at RCV.NXT.
+fn take_in_order(a: &mut Arrival, ep: &mut Endpoint, h: Held) {
+    let s = a.cfg.space();
+    let saved_inc = a.seg.inc;
+    a.seg.inc = h.inc;
+    if h.len > 0 {
+        // Seventh: ESTABLISHED and FIN-WAIT-1/2 deliver text; CLOSE-WAIT,
+        // CLOSING, LAST-ACK and TIME-WAIT have seen the FIN and ignore it.
+        if matches!(
+            ep.state,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        ) {
+            a.note_accept(ep, CrossKind::Data);
+            ep.rcv_nxt = s.add(ep.rcv_nxt, h.len);
+        } else {
+            a.seg.inc = saved_inc;
+            return;
+        }
+    }
+    if h.fin && !ep.state.fin_received() {
+        // Eighth: "advance RCV.NXT over the FIN".
+        a.note_accept(ep, CrossKind::Fin);
+        ep.rcv_nxt = s.add(ep.rcv_nxt, 1);
+        match ep.state {
+            TcpState::SynReceived | TcpState::Established => ep.state = TcpState::CloseWait,
+            TcpState::FinWait1 => {
+                if ep.snd_una == ep.snd_nxt {
+                    enter_time_wait(a.cfg, ep);
+                } else {
+                    ep.state = TcpState::Closing;
+                }
+            }
+            TcpState::FinWait2 => enter_time_wait(a.cfg, ep),
+            _ => {}
+        }
+    }
+    a.seg.inc = saved_inc;
+}
+
+/// Enters TIME-WAIT for the variant's duration ("start the time-wait timer,
+/// turn off the other timers"), or, without TIME-WAIT, closes at once.
+pub fn enter_time_wait(cfg: &Config, ep: &mut Endpoint) {
+    ep.rtx = 0;
+    ep.retries = 0;
+    ep.held.clear();
+    match cfg.time_wait_ticks() {
+        Some(t) => {
+            ep.state = TcpState::TimeWait;
+            ep.tw = t;
+        }
+        // No TIME-WAIT: marked with a zero timer, deleted by `on_segment`
+        // once the reply is built.
+        None => {
+            ep.state = TcpState::TimeWait;
+            ep.tw = 0;
+        }
+    }
+}
+
+/// Deletes the TCB; a listen that waited for it takes over the 4-tuple.
+pub fn finish_tcb(ep: &mut Endpoint) {
+    ep.delete_tcb();
+    if let Some(iss) = ep.listen_iss.take() {
+        ep.state = TcpState::Listen;
+        ep.inc = ep.app_inc;
+        ep.iss = iss;
+    }
+}
+
+/// RFC 1122 4.2.2.13 condition (1): the reopened connection's ISS lies above
+/// every sequence number the old one used. Linux uses `tw_snd_nxt + 65535 + 2`
+/// (a maximal unscaled window past SND.NXT); the model uses its own window.
+fn reopen_iss(cfg: &Config, ep: &Endpoint) -> u8 {
+    cfg.space().add(ep.snd_nxt, cfg.window + 2)
+}
+
+/// A SYN reaches TIME-WAIT: reopen per the variant, or say whether to ACK.
+/// Returns true when the SYN was taken.
+fn syn_reopens(a: &mut Arrival, ep: &mut Endpoint) -> bool {
+    let s = a.cfg.space();
+    let seg = a.seg;
+    let listening = ep.listen_iss.is_some();
+    let plain_syn = !seg.flags.has(Flags::ACK) && !seg.flags.has(Flags::RST);
+    match a.cfg.behaviour.syn_in_time_wait {
+        SynInTimeWait::ChallengeAck => false,
+        SynInTimeWait::ReopenIfNewer => {
+            if listening && plain_syn && s.gt(seg.seq, ep.rcv_nxt) {
+                let iss = reopen_iss(a.cfg, ep);
+                open_syn_received(a, ep, iss);
+                true
+            } else {
+                false
+            }
+        }
+        SynInTimeWait::ReopenUnchecked => match ep.listen_iss {
+            Some(iss) if plain_syn => {
+                open_syn_received(a, ep, iss);
+                true
+            }
+            _ => false,
+        },
+    }
+}
+
+/// TIME-WAIT under RFC 9293 3.10.7.4 plus the variant's RST and SYN switches.
+fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
+    let s = a.cfg.space();
+    let seg = a.seg;
+    if seg.flags.has(Flags::RST) {
+        match a.cfg.behaviour.rst_in_time_wait {
+            // RFC 1337: "ignore RST segments in TIME-WAIT state".
+            RstInTimeWait::Ignore => {}
+            RstInTimeWait::KillAny => {
+                a.note_accept(ep, CrossKind::Rst);
+                finish_tcb(ep);
+            }
+            RstInTimeWait::KillIfExact => {
+                if !acceptable(a.cfg, ep, &seg) {
+                } else if seg.seq == ep.rcv_nxt {
+                    // "CLOSING, LAST-ACK, TIME-WAIT: If the RST bit is set,
+                    // then enter the CLOSED state, delete the TCB".
+                    a.note_accept(ep, CrossKind::Rst);
+                    finish_tcb(ep);
+                } else {
+                    a.reply(ep.ack_segment(a.me));
+                }
+            }
+        }
+        return;
+    }
+    if seg.flags.has(Flags::SYN) {
+        if !syn_reopens(a, ep) {
+            // RFC 5961 section 4 challenge ACK.
+            a.reply(ep.ack_segment(a.me));
+        }
+        return;
+    }
+    if !acceptable(a.cfg, ep, &seg) {
+        let retransmitted_fin =
+            seg.flags.has(Flags::FIN) && s.add(seg.seq, seg.seg_len()) == ep.rcv_nxt;
+        // "Acknowledge it, and restart the 2 MSL timeout". The restart is
+        // explicit: the RFC's FIN step, which also restarts, is never
+        // reached by a retransmission, which fails the acceptability test.
+        let restart = match a.cfg.behaviour.time_wait_restart {
+            TimeWaitRestart::EveryAcked => seg.flags.has(Flags::ACK),
+            TimeWaitRestart::FinOnly => retransmitted_fin,
+        };
+        if restart {
+            if let Some(t) = a.cfg.time_wait_ticks() {
+                ep.tw = t;
+            }
+        }
+        if retransmitted_fin {
+            a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc;
+        } else if seg.len > 0 && seg.inc == ep.inc {
+            a.out.events.old_dup_discarded_in_time_wait = true;
+        }
+        a.reply(ep.ack_segment(a.me));
+        return;
+    }
+    // Acceptable: the ACK field acknowledges nothing new (our FIN is acked),
+    // text is ignored, a FIN here would be a new one, which cannot come from
+    // this incarnation's peer.
+    if seg.len > 0 && seg.inc == ep.inc {
+        a.out.events.old_dup_discarded_in_time_wait = true;
+    }
+    if seg.flags.has(Flags::FIN) {
+        a.note_accept(ep, CrossKind::Fin);
+        if let Some(t) = a.cfg.time_wait_ticks() {
+            ep.tw = t;
+        }
+        a.reply(ep.ack_segment(a.me));
+    }
+}
+
+/// TIME-WAIT as Linux's `tcp_timewait_state_process()` handles it
+/// (net/ipv4/tcp_minisocks.c), without PAWS (the model has no timestamps).
+fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
+    let s = a.cfg.space();
+    let seg = a.seg;
+    let rst = seg.flags.has(Flags::RST);
+    let restart = |ep: &mut Endpoint| {
+        if let Some(t) = a.cfg.time_wait_ticks() {
+            ep.tw = t;
+        }
+    };
+    // "In window segment, it may be only reset or bare ack."
+    if seg.seq == ep.rcv_nxt && (seg.seg_len() == 0 || rst) {
+        if rst {
+            // "This is TIME_WAIT assassination" unless tcp_rfc1337 is set.
+            if a.cfg.behaviour.rst_in_time_wait != RstInTimeWait::Ignore {
+                a.note_accept(ep, CrossKind::Rst);
+                finish_tcb(ep);
+            }
+        } else {
+            restart(ep);
+        }
+        return;
+    }
+    // A new SYN: accepted if a listener exists and SEG.SEQ is after RCV.NXT.
+    if seg.flags.has(Flags::SYN) && !rst && syn_reopens(a, ep) {
+        return;
+    }
+    if rst {
+        // Out-of-window RST: dropped.
+        return;
+    }
+    // "All the segments are ACKed immediately"; an ACK-bearing one restarts
+    // the timer (an ACK-less SYN may be a good new SYN and does not).
+    let retransmitted_fin =
+        seg.flags.has(Flags::FIN) && s.add(seg.seq, seg.seg_len()) == ep.rcv_nxt;
+    if seg.flags.has(Flags::ACK) {
+        restart(ep);
+    }
+    if retransmitted_fin {
+        a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc;
+    } else if seg.len > 0 && seg.inc == ep.inc {
+        a.out.events.old_dup_discarded_in_time_wait = true;
+    }
+    a.reply(ep.ack_segment(a.me));
+}

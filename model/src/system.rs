@@ -1,0 +1,480 @@
+//! The whole system as a stateright [`Model`]: two endpoints, their
+//! applications, and a network that delivers, loses, duplicates, reorders and
+//! ages segments, with discrete time.
+
+use crate::config::Config;
+use crate::endpoint::{Endpoint, Role, TcpState};
+use crate::properties::PropertyId;
+use crate::rules::{self, CrossEvent, ResetEvent};
+use crate::segment::{Flags, Segment, Side};
+use serde::Serialize;
+use smallvec::SmallVec;
+use stateright::{Model, Property};
+
+/// Ghost record: the endpoint at `at` gave up retransmitting in `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct TimeoutEvent {
+    pub at: Side,
+    pub inc: u8,
+    pub state: TcpState,
+}
+
+/// State the protocol cannot see, kept so that properties can be stated
+/// exactly. Each field latches the first event of its kind. A field is only
+/// recorded when the run observes it (see [`Observe`]), so that checking one
+/// property does not multiply the states by another property's latches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+pub struct Ghost {
+    pub cross: Option<CrossEvent>,
+    pub reset: Option<ResetEvent>,
+    pub timeout: Option<TimeoutEvent>,
+    pub fin_reacked_in_time_wait: bool,
+    pub old_dup_discarded_in_time_wait: bool,
+}
+
+/// Which ghost events a run records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Observe {
+    pub cross: bool,
+    pub reset: bool,
+    pub timeout: bool,
+    pub fin_reacked: bool,
+    pub old_dup: bool,
+}
+
+impl Observe {
+    pub const ALL: Observe = Observe {
+        cross: true,
+        reset: true,
+        timeout: true,
+        fin_reacked: true,
+        old_dup: true,
+    };
+}
+
+/// A state of the whole system.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct State {
+    pub eps: [Endpoint; 2],
+    /// The segments in flight, kept sorted so that equal multisets are equal
+    /// states whatever order they were sent in.
+    pub net: SmallVec<[Segment; 8]>,
+    pub losses_left: u8,
+    pub dups_left: u8,
+    pub ghost: Ghost,
+}
+
+impl State {
+    pub fn ep(&self, side: Side) -> &Endpoint {
+        &self.eps[side.index()]
+    }
+
+    fn send(&mut self, seg: Segment) {
+        let at = self.net.partition_point(|s| s < &seg);
+        self.net.insert(at, seg);
+    }
+
+    fn remove(&mut self, seg: &Segment) -> bool {
+        match self.net.binary_search(seg) {
+            Ok(i) => {
+                self.net.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The events of the model, named after RFC 9293's: user calls, segment
+/// arrival, timeouts, plus the network's faults.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The segment arrives at its destination (any one of those in flight).
+    Deliver(Segment),
+    /// The network duplicates the segment and delivers one copy; the other
+    /// stays in flight with the same age.
+    DeliverCopy(Segment),
+    /// One tick passes: segments age, timers run down. A segment reaching
+    /// MSL dies: that is how the network loses segments.
+    Tick,
+    /// The application SENDs one byte.
+    Send(Side),
+    /// The application CLOSEs.
+    Close(Side),
+    /// The application reopens the 4-tuple with a passive OPEN and this ISS.
+    Listen(Side, u8),
+    /// The application reopens the 4-tuple with an active OPEN and this ISS.
+    Connect(Side, u8),
+}
+
+impl Action {
+    /// A sentence for traces.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Deliver(s) => format!("deliver {}", s.describe()),
+            Action::DeliverCopy(s) => {
+                format!("network duplicates, delivers one copy of {}", s.describe())
+            }
+            Action::Tick => "tick".to_string(),
+            Action::Send(side) => format!("{side}: application sends 1 byte"),
+            Action::Close(side) => format!("{side}: application closes"),
+            Action::Listen(side, iss) => {
+                format!("{side}: application listens for the next incarnation (ISS {iss})")
+            }
+            Action::Connect(side, iss) => {
+                format!("{side}: application connects for the next incarnation (ISS {iss})")
+            }
+        }
+    }
+}
+
+/// The teardown model: configuration, the ghost events to record, and the
+/// properties to check.
+#[derive(Clone, Debug)]
+pub struct TeardownModel {
+    pub cfg: Config,
+    pub observe: Observe,
+    pub properties: Vec<PropertyId>,
+    /// Return one representative per mirrored pair of states (see
+    /// [`crate::symmetry`]). Paths through representatives are turned back
+    /// into plain paths with [`crate::trace::unreduce`].
+    pub symmetry: bool,
+}
+
+impl TeardownModel {
+    /// A model checking `properties`, recording only what they need. `cfg`
+    /// must be validated.
+    pub fn new(cfg: Config, properties: Vec<PropertyId>) -> Self {
+        let mut observe = Observe::default();
+        for p in &properties {
+            p.observe(&mut observe);
+        }
+        TeardownModel {
+            cfg,
+            observe,
+            properties,
+            symmetry: true,
+        }
+    }
+
+    /// A model recording every ghost event, for exploring and replaying.
+    pub fn observing_all(cfg: Config) -> Self {
+        TeardownModel {
+            cfg,
+            observe: Observe::ALL,
+            properties: PropertyId::ALL.to_vec(),
+            symmetry: false,
+        }
+    }
+
+    fn tick_enabled(&self, s: &State) -> bool {
+        let timers = s
+            .eps
+            .iter()
+            .any(|e| e.rtx > 0 || e.state == TcpState::TimeWait);
+        if !timers && s.net.is_empty() {
+            return false;
+        }
+        // An undelivered segment dying at MSL is a loss: a tick that would
+        // kill more segments than the loss budget allows is not enabled.
+        let dying = s
+            .net
+            .iter()
+            .filter(|g| g.age + 1 >= self.cfg.msl)
+            .count();
+        dying <= usize::from(s.losses_left)
+    }
+
+    fn app_actions(&self, s: &State, side: Side, out: &mut Vec<Action>) {
+        let e = s.ep(side);
+        let p = s.ep(side.peer());
+        let current = e.app_inc == e.inc && !e.app_closed && self.closes(e.app_inc);
+        let open = matches!(e.state, TcpState::Established | TcpState::CloseWait);
+        if current && open && e.sends_left > 0 {
+            out.push(Action::Send(side));
+        }
+        if current && open {
+            out.push(Action::Close(side));
+        }
+        // The next incarnation: the first side to reopen listens, the other
+        // connects to it (an application never connects to a peer that is
+        // not listening: that would be "connection refused", not teardown).
+        let done = e.app_closed && e.app_inc == e.inc && e.app_inc < self.cfg.incarnations;
+        if done && matches!(e.state, TcpState::Closed | TcpState::TimeWait) {
+            if p.app_inc == e.app_inc {
+                // The listener's ISS is the first listed ISN, the one the old
+                // incarnation used: its new sequence space then overlaps the
+                // old one exactly, the worst case for old duplicates reaching
+                // the connector. The connector tries every ISN, because its
+                // ISN decides whether a reopening SYN is "newer".
+                out.push(Action::Listen(side, self.cfg.isns[0]));
+            } else if p.app_inc == e.app_inc + 1
+                && p.role == Role::Listener
+                && e.state == TcpState::Closed
+            {
+                for &iss in &self.cfg.isns {
+                    out.push(Action::Connect(side, iss));
+                }
+            }
+        }
+    }
+
+    fn apply_reaction(&self, s: &mut State, r: rules::Reaction) {
+        if let Some(reply) = r.reply {
+            s.send(reply);
+        }
+        let ev = r.events;
+        let g = &mut s.ghost;
+        if self.observe.cross && g.cross.is_none() {
+            g.cross = ev.cross;
+        }
+        if self.observe.reset && g.reset.is_none() {
+            g.reset = ev.reset;
+        }
+        if self.observe.fin_reacked && ev.fin_reacked_in_time_wait {
+            g.fin_reacked_in_time_wait = true;
+        }
+        if self.observe.old_dup && ev.old_dup_discarded_in_time_wait {
+            g.old_dup_discarded_in_time_wait = true;
+        }
+    }
+
+    fn tick(&self, s: &mut State) {
+        let msl = self.cfg.msl;
+        let before = s.net.len();
+        for seg in s.net.iter_mut() {
+            seg.age += 1;
+        }
+        s.net.retain(|g| g.age < msl);
+        // Ageing keeps the order (age is compared last among equal fields).
+        s.losses_left -= (before - s.net.len()) as u8;
+        for side in Side::BOTH {
+            let mut sent = None;
+            let e = &mut s.eps[side.index()];
+            if e.state == TcpState::TimeWait {
+                e.tw -= 1;
+                if e.tw == 0 {
+                    rules::finish_tcb(e);
+                }
+            }
+            if e.rtx > 0 {
+                e.rtx -= 1;
+                if e.rtx == 0 {
+                    if e.retries < self.cfg.max_retries {
+                        e.retries += 1;
+                        e.rtx = self.cfg.rto_after(e.retries);
+                        sent = e.head_segment(&self.cfg, side);
+                    } else {
+                        // Give up: "the connection is aborted" with a timeout.
+                        if self.observe.timeout && s.ghost.timeout.is_none() {
+                            s.ghost.timeout = Some(TimeoutEvent {
+                                at: side,
+                                inc: e.inc,
+                                state: e.state,
+                            });
+                        }
+                        rules::finish_tcb(e);
+                        e.app_closed = true;
+                    }
+                }
+            }
+            if let Some(seg) = sent {
+                s.send(seg);
+            }
+        }
+    }
+
+    /// The two first-incarnation endpoints, ESTABLISHED with ISSs `a`, `b`.
+    pub fn initial_state(&self, a: u8, b: u8) -> State {
+        State {
+            eps: [
+                Endpoint::established(&self.cfg, a, b),
+                Endpoint::established(&self.cfg, b, a),
+            ],
+            net: SmallVec::new(),
+            losses_left: self.cfg.loss_budget,
+            dups_left: self.cfg.dup_budget,
+            ghost: Ghost::default(),
+        }
+    }
+
+    /// Whether the applications of incarnation `inc` send and close. The last
+    /// of two or more incarnations is only opened: it exists to meet the old
+    /// segments of the one before it, and its own teardown would repeat the
+    /// first one's.
+    pub fn closes(&self, inc: u8) -> bool {
+        self.cfg.incarnations == 1 || inc < self.cfg.incarnations
+    }
+
+    /// True when no action is enabled: the behaviour has ended.
+    pub fn is_quiescent(&self, s: &State) -> bool {
+        let mut v = Vec::new();
+        self.actions(s, &mut v);
+        v.is_empty()
+    }
+}
+
+impl Model for TeardownModel {
+    type State = State;
+    type Action = Action;
+
+    /// The first incarnation is ESTABLISHED (its handshake segments are taken
+    /// to have died: the connection lived longer than MSL), both directions
+    /// starting at the first listed ISN. Other first ISNs would add nothing:
+    /// each direction's numbers are only ever compared with each other, and
+    /// every rule is invariant under shifting them all by a constant; later
+    /// incarnations choose among all ISNs, relative to this one.
+    fn init_states(&self) -> Vec<State> {
+        let isn = self.cfg.isns[0];
+        vec![self.initial_state(isn, isn)]
+    }
+
+    fn actions(&self, s: &State, out: &mut Vec<Action>) {
+        let mut last: Option<&Segment> = None;
+        for seg in &s.net {
+            // Identical copies of a segment lead to identical states.
+            if last == Some(seg) {
+                continue;
+            }
+            last = Some(seg);
+            out.push(Action::Deliver(*seg));
+            if s.dups_left > 0 {
+                out.push(Action::DeliverCopy(*seg));
+            }
+        }
+        if self.tick_enabled(s) {
+            out.push(Action::Tick);
+        }
+        for side in Side::BOTH {
+            self.app_actions(s, side, out);
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let s = self.step(last, action)?;
+        Some(if self.symmetry {
+            crate::symmetry::representative(s)
+        } else {
+            s
+        })
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        self.properties.iter().map(|p| p.property()).collect()
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        action.describe()
+    }
+}
+
+impl TeardownModel {
+    /// One step, without symmetry reduction.
+    pub fn step(&self, last: &State, action: Action) -> Option<State> {
+        let mut s = last.clone();
+        let space = self.cfg.space();
+        match action {
+            Action::Deliver(seg) => {
+                if !s.remove(&seg) {
+                    return None;
+                }
+                let to = seg.from.peer();
+                let r = rules::on_segment(&self.cfg, to, &mut s.eps[to.index()], seg);
+                self.apply_reaction(&mut s, r);
+            }
+            Action::DeliverCopy(seg) => {
+                if s.dups_left == 0 || s.net.binary_search(&seg).is_err() {
+                    return None;
+                }
+                s.dups_left -= 1;
+                let to = seg.from.peer();
+                let r = rules::on_segment(&self.cfg, to, &mut s.eps[to.index()], seg);
+                self.apply_reaction(&mut s, r);
+            }
+            Action::Tick => {
+                if !self.tick_enabled(&s) {
+                    return None;
+                }
+                self.tick(&mut s);
+            }
+            Action::Send(side) => {
+                let e = &mut s.eps[side.index()];
+                let seg = Segment {
+                    from: side,
+                    flags: Flags::ACK,
+                    seq: e.snd_nxt,
+                    ack: e.rcv_nxt,
+                    len: 1,
+                    age: 0,
+                    inc: e.inc,
+                };
+                e.snd_nxt = space.add(e.snd_nxt, 1);
+                e.data_sent += 1;
+                e.sends_left -= 1;
+                e.arm_rtx(&self.cfg);
+                s.send(seg);
+            }
+            Action::Close(side) => {
+                let e = &mut s.eps[side.index()];
+                // RFC 9293 3.10.4 CLOSE: ESTABLISHED -> FIN-WAIT-1,
+                // CLOSE-WAIT -> LAST-ACK, sending <FIN,ACK>.
+                e.state = match e.state {
+                    TcpState::Established => TcpState::FinWait1,
+                    _ => TcpState::LastAck,
+                };
+                let fin = Segment {
+                    from: side,
+                    flags: Flags::FIN | Flags::ACK,
+                    seq: e.snd_nxt,
+                    ack: e.rcv_nxt,
+                    len: 0,
+                    age: 0,
+                    inc: e.inc,
+                };
+                e.snd_nxt = space.add(e.snd_nxt, 1);
+                e.app_closed = true;
+                e.arm_rtx(&self.cfg);
+                s.send(fin);
+            }
+            Action::Listen(side, iss) => {
+                let sends = self.cfg.data_sends;
+                let e = &mut s.eps[side.index()];
+                e.app_inc += 1;
+                e.role = Role::Listener;
+                e.app_closed = false;
+                e.sends_left = sends;
+                if e.state == TcpState::TimeWait {
+                    // A listener beside a TIME-WAIT connection on the same
+                    // port (SO_REUSEADDR): it takes over when TIME-WAIT ends,
+                    // or earlier if the variant reopens on a SYN.
+                    e.listen_iss = Some(iss);
+                } else {
+                    e.delete_tcb();
+                    e.state = TcpState::Listen;
+                    e.inc = e.app_inc;
+                    e.iss = iss;
+                }
+            }
+            Action::Connect(side, iss) => {
+                let sends = self.cfg.data_sends;
+                let e = &mut s.eps[side.index()];
+                e.delete_tcb();
+                e.app_inc += 1;
+                e.inc = e.app_inc;
+                e.role = Role::Connector;
+                e.app_closed = false;
+                e.sends_left = sends;
+                // RFC 9293 3.10.1 OPEN (active): send <SEQ=ISS><CTL=SYN>.
+                e.state = TcpState::SynSent;
+                e.iss = iss;
+                e.snd_una = iss;
+                e.snd_nxt = space.add(iss, 1);
+                e.arm_rtx(&self.cfg);
+                if let Some(syn) = e.head_segment(&self.cfg, side) {
+                    s.send(syn);
+                }
+            }
+        }
+        Some(s)
+    }
+}

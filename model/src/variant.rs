@@ -1,0 +1,213 @@
+//! Behaviour switches for TIME-WAIT and the named presets (`rfc9293`,
+//! `rfc1337`, `linux`, and the broken variants) built from them.
+//!
+//! Every broken variant is `rfc1337` with exactly one switch changed, so a
+//! counterexample for it can only come from that switch.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How long an endpoint stays in TIME-WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeWaitLen {
+    /// 2 x MSL, as RFC 9293 section 3.6 requires.
+    TwoMsl,
+    /// No TIME-WAIT at all: the active closer goes straight to CLOSED.
+    None,
+    /// A fixed number of ticks.
+    Ticks(u8),
+    /// Linux's fixed 60 s (TCP_TIMEWAIT_LEN) read against an assumed MSL in
+    /// seconds: `60 / msl_seconds` MSLs, rounded down to whole ticks.
+    Linux { msl_seconds: u16 },
+}
+
+/// What a RST does to a connection in TIME-WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RstInTimeWait {
+    /// RFC 1337's fix: ignore it.
+    Ignore,
+    /// RFC 9293 section 3.10.7.4 with RFC 5961 section 3: a RST whose
+    /// sequence number is exactly RCV.NXT closes the connection; one elsewhere
+    /// in the window gets a challenge ACK.
+    KillIfExact,
+    /// Any RST closes TIME-WAIT, whatever its sequence number.
+    KillAny,
+}
+
+/// What a SYN does to a connection in TIME-WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SynInTimeWait {
+    /// RFC 9293 section 3.10.7.4 (fourth) with RFC 5961 section 4: answer
+    /// with a challenge ACK, stay in TIME-WAIT.
+    ChallengeAck,
+    /// RFC 1122 section 4.2.2.13 / RFC 6191: if a listener exists and the SYN's
+    /// sequence number is after RCV.NXT, reopen with an ISS above the old
+    /// SND.NXT; otherwise ACK.
+    ReopenIfNewer,
+    /// Reopen on any SYN when a listener exists, with no sequence check and the
+    /// listener's own ISS.
+    ReopenUnchecked,
+}
+
+/// Which rule book handles the other segments that reach TIME-WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeWaitRules {
+    /// RFC 9293 section 3.10.7.4: the acceptability test, then ACK anything
+    /// unacceptable; the timer restarts only for a retransmitted FIN (as BSD
+    /// and Linux do: the RFC's own restart sits in the FIN step, which a
+    /// retransmitted FIN never reaches because it fails the acceptability test).
+    Rfc,
+    /// Linux `tcp_timewait_state_process()`: a bare ACK or RST exactly at
+    /// RCV.NXT is handled in place, every other non-RST segment is ACKed and,
+    /// if it carries ACK, restarts the timer.
+    Linux,
+}
+
+/// Which segments restart the TIME-WAIT timer under the RFC rule book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeWaitRestart {
+    /// RFC 9293 3.10.7.4, ACK step, TIME-WAIT: "The only thing that can
+    /// arrive in this state is a retransmission of the remote FIN.
+    /// Acknowledge it, and restart the 2 MSL timeout": whatever non-RST,
+    /// non-SYN segment TIME-WAIT acknowledges restarts the timer (Linux does
+    /// the same for every ACK-bearing segment).
+    EveryAcked,
+    /// Only a retransmitted FIN restarts it (FreeBSD's `tcp_twcheck()`).
+    FinOnly,
+}
+
+/// One complete set of behaviour switches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Behaviour {
+    pub time_wait: TimeWaitLen,
+    pub rst_in_time_wait: RstInTimeWait,
+    pub syn_in_time_wait: SynInTimeWait,
+    pub time_wait_rules: TimeWaitRules,
+    pub time_wait_restart: TimeWaitRestart,
+}
+
+/// The named presets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    Rfc9293,
+    Rfc1337,
+    Linux,
+    LinuxRfc1337,
+    LinuxMsl120,
+    NoTimeWait,
+    ShortTimeWait,
+    RstKillsTimeWait,
+    SynReopensTimeWaitUnchecked,
+    TimeWaitRestartFinOnly,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 10] = [
+        Preset::Rfc9293,
+        Preset::Rfc1337,
+        Preset::Linux,
+        Preset::LinuxRfc1337,
+        Preset::LinuxMsl120,
+        Preset::NoTimeWait,
+        Preset::ShortTimeWait,
+        Preset::RstKillsTimeWait,
+        Preset::SynReopensTimeWaitUnchecked,
+        Preset::TimeWaitRestartFinOnly,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Rfc9293 => "rfc9293",
+            Preset::Rfc1337 => "rfc1337",
+            Preset::Linux => "linux",
+            Preset::LinuxRfc1337 => "linux-rfc1337",
+            Preset::LinuxMsl120 => "linux-msl120",
+            Preset::NoTimeWait => "no-time-wait",
+            Preset::ShortTimeWait => "short-time-wait",
+            Preset::RstKillsTimeWait => "rst-kills-time-wait",
+            Preset::SynReopensTimeWaitUnchecked => "syn-reopens-time-wait-unchecked",
+            Preset::TimeWaitRestartFinOnly => "time-wait-restart-fin-only",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// One line on what the preset is, for the report.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Preset::Rfc9293 => "RFC 9293 as written: 2MSL TIME-WAIT, an exact RST closes it, SYN gets a challenge ACK",
+            Preset::Rfc1337 => "RFC 9293 plus RFC 1337's fix: RST ignored in TIME-WAIT",
+            Preset::Linux => "Linux defaults: 60 s TIME-WAIT with MSL = 30 s, tcp_rfc1337=0, SYN reopens if newer",
+            Preset::LinuxRfc1337 => "Linux with net.ipv4.tcp_rfc1337=1, MSL = 30 s",
+            Preset::LinuxMsl120 => "Linux with tcp_rfc1337=1 against RFC 793's MSL of 120 s (TIME-WAIT = MSL/2)",
+            Preset::NoTimeWait => "broken: the active closer skips TIME-WAIT",
+            Preset::ShortTimeWait => "broken: TIME-WAIT shorter than 2MSL (default: 1 MSL)",
+            Preset::RstKillsTimeWait => "broken: any RST closes TIME-WAIT, sequence number unchecked",
+            Preset::SynReopensTimeWaitUnchecked => "broken: any SYN reopens TIME-WAIT, sequence number unchecked",
+            Preset::TimeWaitRestartFinOnly => "as rfc1337, but only a retransmitted FIN restarts TIME-WAIT (FreeBSD's rule)",
+        }
+    }
+
+    /// The preset's switches. `short_ticks` is the TIME-WAIT length of
+    /// `short-time-wait`, already resolved against the MSL.
+    pub fn behaviour(self, short_ticks: u8) -> Behaviour {
+        let rfc1337 = Behaviour {
+            time_wait: TimeWaitLen::TwoMsl,
+            rst_in_time_wait: RstInTimeWait::Ignore,
+            syn_in_time_wait: SynInTimeWait::ChallengeAck,
+            time_wait_rules: TimeWaitRules::Rfc,
+            time_wait_restart: TimeWaitRestart::EveryAcked,
+        };
+        let linux = |msl_seconds, rst| Behaviour {
+            time_wait: TimeWaitLen::Linux { msl_seconds },
+            rst_in_time_wait: rst,
+            syn_in_time_wait: SynInTimeWait::ReopenIfNewer,
+            time_wait_rules: TimeWaitRules::Linux,
+            time_wait_restart: TimeWaitRestart::EveryAcked,
+        };
+        match self {
+            Preset::Rfc9293 => Behaviour {
+                rst_in_time_wait: RstInTimeWait::KillIfExact,
+                ..rfc1337
+            },
+            Preset::Rfc1337 => rfc1337,
+            Preset::Linux => linux(30, RstInTimeWait::KillIfExact),
+            Preset::LinuxRfc1337 => linux(30, RstInTimeWait::Ignore),
+            Preset::LinuxMsl120 => linux(120, RstInTimeWait::Ignore),
+            Preset::NoTimeWait => Behaviour {
+                time_wait: TimeWaitLen::None,
+                ..rfc1337
+            },
+            Preset::ShortTimeWait => Behaviour {
+                time_wait: TimeWaitLen::Ticks(short_ticks),
+                ..rfc1337
+            },
+            Preset::RstKillsTimeWait => Behaviour {
+                rst_in_time_wait: RstInTimeWait::KillAny,
+                ..rfc1337
+            },
+            Preset::SynReopensTimeWaitUnchecked => Behaviour {
+                syn_in_time_wait: SynInTimeWait::ReopenUnchecked,
+                ..rfc1337
+            },
+            Preset::TimeWaitRestartFinOnly => Behaviour {
+                time_wait_restart: TimeWaitRestart::FinOnly,
+                ..rfc1337
+            },
+        }
+    }
+}
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,314 @@
+//! The command line: clap definitions and their translation into model
+//! configurations.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+use timewait_model::check::{Limits, VariantSpec};
+use timewait_model::variant::{
+    RstInTimeWait, SynInTimeWait, TimeWaitLen, TimeWaitRestart, TimeWaitRules,
+};
+use timewait_model::{Config, Preset, PropertyId};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "timewait",
+    version,
+    about = "Proves, then tests on real TCP stacks, why TCP keeps a connection in TIME-WAIT",
+    long_about = "Proves, then tests on real TCP stacks, why TCP keeps a connection in TIME-WAIT.\n\nWithout a subcommand, runs `check` over every variant with the default parameters."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Model-check variants against the properties and print the verdict table.
+    Check(CheckArgs),
+    /// Serve stateright's Explorer web UI on 127.0.0.1 to browse the state space.
+    Explore(ExploreArgs),
+    /// Print a scaling table: states, seconds and states/s by budgets and incarnations.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ModelArgs {
+    /// Maximum segment lifetime, in ticks.
+    #[arg(long, default_value_t = Config::default().msl)]
+    pub msl: u8,
+    /// Size of the sequence space (even).
+    #[arg(long, default_value_t = Config::default().seq_space)]
+    pub seq_space: u8,
+    /// Receive window (RCV.WND).
+    #[arg(long, default_value_t = Config::default().window)]
+    pub window: u8,
+    /// ISNs each incarnation may choose from, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = Config::default().isns)]
+    pub isns: Vec<u8>,
+    /// Incarnations on the same 4-tuple.
+    #[arg(long, default_value_t = Config::default().incarnations)]
+    pub incarnations: u8,
+    /// Segments the network may lose (including segments that die at MSL).
+    #[arg(long = "loss", default_value_t = Config::default().loss_budget)]
+    pub loss_budget: u8,
+    /// Segments the network may duplicate.
+    #[arg(long = "dup", default_value_t = Config::default().dup_budget)]
+    pub dup_budget: u8,
+    /// Initial retransmission timeout in ticks (doubles per retry).
+    #[arg(long, default_value_t = Config::default().rto)]
+    pub rto: u8,
+    /// Retransmissions before a sender gives up with a timeout.
+    #[arg(long, default_value_t = Config::default().max_retries)]
+    pub retries: u8,
+    /// Data segments each application sends per incarnation.
+    #[arg(long, default_value_t = Config::default().data_sends)]
+    pub data_sends: u8,
+    /// TIME-WAIT length of the short-time-wait variant, in ticks [default: MSL].
+    #[arg(long)]
+    pub short_time_wait: Option<u8>,
+    /// Override: TIME-WAIT length: `2msl`, `none`, a number of ticks, or
+    /// `linux:SECONDS` (Linux's 60 s against an assumed MSL of SECONDS).
+    #[arg(long, value_parser = parse_time_wait)]
+    pub time_wait: Option<TimeWaitLen>,
+    /// Override: what a RST does in TIME-WAIT.
+    #[arg(long, value_enum)]
+    pub rst_in_time_wait: Option<RstArg>,
+    /// Override: what a SYN does in TIME-WAIT.
+    #[arg(long, value_enum)]
+    pub syn_in_time_wait: Option<SynArg>,
+    /// Override: the rule book for other segments in TIME-WAIT.
+    #[arg(long, value_enum)]
+    pub time_wait_rules: Option<RulesArg>,
+    /// Override: which segments restart TIME-WAIT under the RFC rule book.
+    #[arg(long, value_enum)]
+    pub time_wait_restart: Option<RestartArg>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RestartArg {
+    EveryAcked,
+    FinOnly,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RstArg {
+    Ignore,
+    KillIfExact,
+    KillAny,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SynArg {
+    ChallengeAck,
+    ReopenIfNewer,
+    ReopenUnchecked,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RulesArg {
+    Rfc,
+    Linux,
+}
+
+fn parse_time_wait(s: &str) -> Result<TimeWaitLen, String> {
+    match s {
+        "2msl" => Ok(TimeWaitLen::TwoMsl),
+        "none" => Ok(TimeWaitLen::None),
+        _ => {
+            if let Some(secs) = s.strip_prefix("linux:") {
+                return secs
+                    .parse::<u16>()
+                    .map(|msl_seconds| TimeWaitLen::Linux { msl_seconds })
+                    .map_err(|_| format!("expected linux:SECONDS, got {s:?}"));
+            }
+            s.parse::<u8>().map(TimeWaitLen::Ticks).map_err(|_| {
+                format!("expected 2msl, none, a number of ticks or linux:SECONDS, got {s:?}")
+            })
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct LimitArgs {
+    /// Checker threads [default: number of cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Stop a check after about this many states (the result is then incomplete).
+    #[arg(long)]
+    pub max_states: Option<usize>,
+    /// Stop a check after this many seconds (the result is then incomplete).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Result<Limits> {
+        let mut l = Limits::default();
+        if let Some(t) = self.threads {
+            if t == 0 {
+                bail!("--threads must be at least 1");
+            }
+            l.threads = t;
+        }
+        if let Some(m) = self.max_states {
+            if m == 0 {
+                bail!("--max-states must be at least 1");
+            }
+            l.max_states = Some(m);
+        }
+        if let Some(t) = self.timeout {
+            if !(t.is_finite() && t > 0.0) {
+                bail!("--timeout must be a positive number of seconds, got {t}");
+            }
+            l.timeout = Some(Duration::from_secs_f64(t));
+        }
+        Ok(l)
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CheckArgs {
+    /// Variant to check (repeatable): one of the presets [default: all].
+    #[arg(long = "variant", value_parser = parse_preset)]
+    pub variants: Vec<Preset>,
+    /// Check every preset (the default when no --variant is given).
+    #[arg(long, conflicts_with = "variants")]
+    pub all_variants: bool,
+    /// Property to check (repeatable) [default: all].
+    #[arg(long = "property", value_parser = parse_property)]
+    pub properties: Vec<PropertyId>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Write the results to stdout as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a Markdown report (verdict table and counterexamples).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExploreArgs {
+    /// Variant to explore.
+    #[arg(long = "variant", value_parser = parse_preset, default_value = "rfc1337")]
+    pub variant: Preset,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Port on 127.0.0.1.
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Only budgets 0..1 and incarnations 1..2 (a quick look).
+    #[arg(long)]
+    pub quick: bool,
+    /// Variant to measure.
+    #[arg(long = "variant", value_parser = parse_preset, default_value = "rfc1337")]
+    pub variant: Preset,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+fn parse_preset(s: &str) -> Result<Preset, String> {
+    Preset::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = Preset::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown variant {s:?}, expected one of: {}", names.join(", "))
+    })
+}
+
+fn parse_property(s: &str) -> Result<PropertyId, String> {
+    PropertyId::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = PropertyId::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown property {s:?}, expected one of: {}", names.join(", "))
+    })
+}
+
+impl ModelArgs {
+    /// The parameters shared by every variant of a run.
+    pub fn base_config(&self) -> Config {
+        Config {
+            msl: self.msl,
+            seq_space: self.seq_space,
+            window: self.window,
+            isns: self.isns.clone(),
+            incarnations: self.incarnations,
+            loss_budget: self.loss_budget,
+            dup_budget: self.dup_budget,
+            rto: self.rto,
+            max_retries: self.retries,
+            data_sends: self.data_sends,
+            ..Config::default()
+        }
+    }
+
+    pub fn has_overrides(&self) -> bool {
+        self.time_wait.is_some()
+            || self.rst_in_time_wait.is_some()
+            || self.syn_in_time_wait.is_some()
+            || self.time_wait_rules.is_some()
+            || self.time_wait_restart.is_some()
+    }
+
+    /// The variant `p` with the parameters and switch overrides applied.
+    pub fn variant(&self, p: Preset) -> Result<VariantSpec> {
+        let base = self.base_config();
+        let short = self.short_time_wait.unwrap_or(self.msl);
+        let mut v = VariantSpec::preset(p, &base, short)
+            .with_context(|| format!("invalid parameters for variant {p}"))?;
+        if self.has_overrides() {
+            let b = &mut v.cfg.behaviour;
+            if let Some(t) = self.time_wait {
+                b.time_wait = t;
+            }
+            if let Some(r) = self.rst_in_time_wait {
+                b.rst_in_time_wait = match r {
+                    RstArg::Ignore => RstInTimeWait::Ignore,
+                    RstArg::KillIfExact => RstInTimeWait::KillIfExact,
+                    RstArg::KillAny => RstInTimeWait::KillAny,
+                };
+            }
+            if let Some(s) = self.syn_in_time_wait {
+                b.syn_in_time_wait = match s {
+                    SynArg::ChallengeAck => SynInTimeWait::ChallengeAck,
+                    SynArg::ReopenIfNewer => SynInTimeWait::ReopenIfNewer,
+                    SynArg::ReopenUnchecked => SynInTimeWait::ReopenUnchecked,
+                };
+            }
+            if let Some(r) = self.time_wait_rules {
+                b.time_wait_rules = match r {
+                    RulesArg::Rfc => TimeWaitRules::Rfc,
+                    RulesArg::Linux => TimeWaitRules::Linux,
+                };
+            }
+            if let Some(r) = self.time_wait_restart {
+                b.time_wait_restart = match r {
+                    RestartArg::EveryAcked => TimeWaitRestart::EveryAcked,
+                    RestartArg::FinOnly => TimeWaitRestart::FinOnly,
+                };
+            }
+            v.cfg
+                .validate()
+                .with_context(|| format!("invalid switches for variant {p}"))?;
+            v.name = format!("{}+custom", p.name());
+            v.preset = None;
+        }
+        Ok(v)
+    }
+
+    /// Whether every parameter is at its default, so that the presets'
+    /// expected verdicts apply.
+    pub fn is_default(&self) -> bool {
+        !self.has_overrides()
+            && self.short_time_wait.is_none_or(|t| t == self.msl)
+            && self.base_config() == Config::default()
+    }
+}

@@ -1,0 +1,161 @@
+//! The `timewait` binary: wires the model (and, later, specs and conformance)
+//! to the command line. Exit codes: 0 every verdict as expected, 1 a verdict
+//! differs from its expectation or is incomplete, 2 usage or parameter error.
+
+mod bench;
+mod cli;
+mod output;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use cli::{CheckArgs, Cli, Command, ExploreArgs};
+use std::io::Write;
+use std::process::ExitCode;
+use timewait_model::check::{self, Progress};
+use timewait_model::{Preset, PropertyId, TeardownModel};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Check(CheckArgs::default_run()));
+    let result = match command {
+        Command::Check(a) => run_check(a),
+        Command::Explore(a) => run_explore(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+impl CheckArgs {
+    /// `timewait` with no arguments: every variant, default parameters.
+    fn default_run() -> CheckArgs {
+        CheckArgs::parse_from(["check"])
+    }
+
+    fn parse_from<I: IntoIterator<Item = &'static str>>(args: I) -> CheckArgs {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            inner: CheckArgs,
+        }
+        Wrapper::parse_from(args).inner
+    }
+}
+
+fn progress_line(quiet: bool) -> impl FnMut(&Progress) {
+    move |p: &Progress| {
+        if quiet {
+            return;
+        }
+        let secs = p.elapsed.as_secs_f64();
+        eprintln!(
+            "  [{} / {}] {}: {} states, {} unique, depth {}, {:.1} s, {:.0} states/s",
+            p.variant,
+            p.property.name(),
+            p.phase,
+            p.states,
+            p.unique_states,
+            p.max_depth,
+            secs,
+            p.states as f64 / secs.max(1e-9)
+        );
+    }
+}
+
+fn run_check(a: CheckArgs) -> Result<ExitCode> {
+    let limits = a.limits.limits()?;
+    let presets: Vec<Preset> = if a.variants.is_empty() {
+        Preset::ALL.to_vec()
+    } else {
+        a.variants.clone()
+    };
+    let properties: Vec<PropertyId> = if a.properties.is_empty() {
+        PropertyId::ALL.to_vec()
+    } else {
+        a.properties.clone()
+    };
+    let variants = presets
+        .iter()
+        .map(|&p| a.model.variant(p))
+        .collect::<Result<Vec<_>>>()?;
+    let with_expectations = a.model.is_default();
+    let mut progress = progress_line(a.quiet);
+    let mut reports = Vec::new();
+    for v in &variants {
+        if !a.quiet {
+            eprintln!("checking {} ...", v.name);
+        }
+        reports.extend(check::check_variant(
+            v,
+            &properties,
+            with_expectations,
+            &limits,
+            &mut progress,
+        ));
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &reports).context("writing JSON")?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", output::table(&reports))?;
+        write!(out, "{}", output::counterexamples(&reports))?;
+        if !with_expectations {
+            writeln!(
+                out,
+                "\n(non-default parameters: expected verdicts are stated for the defaults only)"
+            )?;
+        }
+    }
+    if let Some(path) = &a.report {
+        let command = std::env::args()
+            .map(|s| {
+                if s.contains(' ') {
+                    format!("'{s}'")
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>();
+        let command = if command.len() <= 1 {
+            "timewait".to_string()
+        } else {
+            format!("timewait {}", command[1..].join(" "))
+        };
+        let md = output::markdown(&reports, &variants[0].cfg, &command);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))?;
+        if !a.quiet {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    let all_ok = reports.iter().all(|r| {
+        r.as_expected() && r.verdict != timewait_model::Verdict::Incomplete
+    });
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_explore(a: ExploreArgs) -> Result<ExitCode> {
+    use stateright::Model;
+    let v = a.model.variant(a.variant)?;
+    let addr = format!("127.0.0.1:{}", a.port);
+    eprintln!("serving stateright Explorer for {} on http://{addr}/ (Ctrl-C to stop)", v.name);
+    let model = TeardownModel::observing_all(v.cfg);
+    let _ = model.checker().serve(addr.as_str());
+    Ok(ExitCode::SUCCESS)
+}
