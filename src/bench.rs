@@ -40,6 +40,14 @@ impl Model for Grid {
             _ => (s.0, s.1, s.2 + 1),
         })
     }
+    // One property that always holds, so that the checker explores everything
+    // (with none it would stop at once).
+    fn properties(&self) -> Vec<stateright::Property<Self>> {
+        vec![stateright::Property::always(
+            "in bounds",
+            |m: &Grid, s: &(u16, u16, u16)| s.0 <= m.side && s.1 <= m.side && s.2 <= m.side,
+        )]
+    }
 }
 
 fn baseline(threads: usize) -> (usize, f64) {
@@ -69,7 +77,11 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         "{:>6} {:>4} {:>12} {:>12} {:>9} {:>12} {:>9}  verdict",
         "budget", "inc", "unique", "states", "seconds", "states/s", "vs base"
     );
-    let (budgets, incs) = if a.quick { (0..=1, 1..=2) } else { (0..=2, 1..=3) };
+    let (budgets, incs) = if a.quick {
+        (0..=1, 1..=2)
+    } else {
+        (0..=2, 1..=3)
+    };
     for b in budgets {
         for inc in incs.clone() {
             let base = Config {

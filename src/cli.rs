@@ -62,7 +62,7 @@ pub struct ModelArgs {
     /// Retransmissions before a sender gives up with a timeout.
     #[arg(long, default_value_t = Config::default().max_retries)]
     pub retries: u8,
-    /// Data segments each application sends per incarnation.
+    /// Data segments (1 byte each) the applications send per incarnation, in total.
     #[arg(long, default_value_t = Config::default().data_sends)]
     pub data_sends: u8,
     /// TIME-WAIT length of the short-time-wait variant, in ticks [default: MSL].
@@ -221,14 +221,20 @@ pub struct BenchArgs {
 fn parse_preset(s: &str) -> Result<Preset, String> {
     Preset::from_name(s).ok_or_else(|| {
         let names: Vec<_> = Preset::ALL.iter().map(|p| p.name()).collect();
-        format!("unknown variant {s:?}, expected one of: {}", names.join(", "))
+        format!(
+            "unknown variant {s:?}, expected one of: {}",
+            names.join(", ")
+        )
     })
 }
 
 fn parse_property(s: &str) -> Result<PropertyId, String> {
     PropertyId::from_name(s).ok_or_else(|| {
         let names: Vec<_> = PropertyId::ALL.iter().map(|p| p.name()).collect();
-        format!("unknown property {s:?}, expected one of: {}", names.join(", "))
+        format!(
+            "unknown property {s:?}, expected one of: {}",
+            names.join(", ")
+        )
     })
 }
 

@@ -117,13 +117,7 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
     }
     if let Some(path) = &a.report {
         let command = std::env::args()
-            .map(|s| {
-                if s.contains(' ') {
-                    format!("'{s}'")
-                } else {
-                    s
-                }
-            })
+            .map(|s| if s.contains(' ') { format!("'{s}'") } else { s })
             .collect::<Vec<_>>();
         let command = if command.len() <= 1 {
             "timewait".to_string()
@@ -132,17 +126,16 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         };
         let md = output::markdown(&reports, &variants[0].cfg, &command);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))?;
         if !a.quiet {
             eprintln!("wrote {}", path.display());
         }
     }
-    let all_ok = reports.iter().all(|r| {
-        r.as_expected() && r.verdict != timewait_model::Verdict::Incomplete
-    });
+    let all_ok = reports
+        .iter()
+        .all(|r| r.as_expected() && r.verdict != timewait_model::Verdict::Incomplete);
     Ok(if all_ok {
         ExitCode::SUCCESS
     } else {
@@ -154,7 +147,10 @@ fn run_explore(a: ExploreArgs) -> Result<ExitCode> {
     use stateright::Model;
     let v = a.model.variant(a.variant)?;
     let addr = format!("127.0.0.1:{}", a.port);
-    eprintln!("serving stateright Explorer for {} on http://{addr}/ (Ctrl-C to stop)", v.name);
+    eprintln!(
+        "serving stateright Explorer for {} on http://{addr}/ (Ctrl-C to stop)",
+        v.name
+    );
     let model = TeardownModel::observing_all(v.cfg);
     let _ = model.checker().serve(addr.as_str());
     Ok(ExitCode::SUCCESS)

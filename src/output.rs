@@ -161,7 +161,9 @@ pub fn markdown(reports: &[PropertyReport], cfg: &Config, command: &str) -> Stri
             thousands(r.unique_states),
             thousands(r.states),
             r.max_depth,
-            r.trace.as_ref().map_or("-".to_string(), |t| t.steps.len().to_string())
+            r.trace
+                .as_ref()
+                .map_or("-".to_string(), |t| t.steps.len().to_string())
         );
     }
     let _ = writeln!(

@@ -177,7 +177,10 @@ fn conclude(
     let model = TeardownModel::new(variant.cfg.clone(), vec![property]);
     let discovered = run.discovered.contains(&property);
     let mut note = (group_size > 1).then(|| {
-        format!("explored together with the other {} properties of its kind; the counts are that run's", group_size - 1)
+        format!(
+            "explored together with the other {} properties of its kind; the counts are that run's",
+            group_size - 1
+        )
     });
     let mut trace = None;
     let mut verdict = match (discovered, property.expectation()) {
@@ -294,7 +297,15 @@ pub fn check_variant(
         }
         let run = run_group(variant, &group, limits, progress);
         for &p in &group {
-            reports.push(conclude(variant, p, expected(p), &run, group.len(), limits, progress));
+            reports.push(conclude(
+                variant,
+                p,
+                expected(p),
+                &run,
+                group.len(),
+                limits,
+                progress,
+            ));
         }
     }
     // Report in the order asked for.

@@ -41,7 +41,8 @@ pub struct Config {
     pub rto: u8,
     /// Retransmissions before the sender aborts with a timeout.
     pub max_retries: u8,
-    /// Data segments (1 byte each) each application sends per incarnation.
+    /// Data segments (1 byte each) the two applications send per
+    /// incarnation, in total: either side may send them.
     pub data_sends: u8,
     /// TIME-WAIT behaviour.
     pub behaviour: Behaviour,
@@ -79,7 +80,11 @@ pub enum ConfigError {
     #[error("incarnations must be between 1 and {max}, got {got}")]
     Incarnations { got: u8, max: u8 },
     #[error("{what} budget must be at most {max}, got {got} (the state space grows exponentially with it)")]
-    Budget { what: &'static str, got: u8, max: u8 },
+    Budget {
+        what: &'static str,
+        got: u8,
+        max: u8,
+    },
     #[error("rto must be at least 1 tick, got 0")]
     Rto,
     #[error("max-retries must be at most {max}, got {got}")]
@@ -111,8 +116,7 @@ impl Config {
                 max: MAX_MSL,
             });
         }
-        if self.seq_space < 8 || self.seq_space % 2 != 0 || self.seq_space > SeqSpace::MAX_MODULUS
-        {
+        if self.seq_space < 8 || self.seq_space % 2 != 0 || self.seq_space > SeqSpace::MAX_MODULUS {
             return Err(ConfigError::SeqSpace {
                 got: self.seq_space,
                 max: SeqSpace::MAX_MODULUS,

@@ -52,6 +52,15 @@ impl TcpState {
         )
     }
 
+    /// States in which the local application has closed and the connection
+    /// is still terminating: an error here is an unclean close.
+    pub fn terminating(self) -> bool {
+        matches!(
+            self,
+            TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing | TcpState::LastAck
+        )
+    }
+
     /// States in which the peer's FIN has been received.
     pub fn fin_received(self) -> bool {
         matches!(
@@ -115,7 +124,6 @@ pub struct Endpoint {
     pub app_inc: u8,
     pub role: Role,
     pub app_closed: bool,
-    pub sends_left: u8,
     /// ISS for a listen that waits for TIME-WAIT to end.
     pub listen_iss: Option<u8>,
 }
@@ -141,7 +149,6 @@ impl Endpoint {
             app_inc: 1,
             role: Role::Initial,
             app_closed: false,
-            sends_left: cfg.data_sends,
             listen_iss: None,
         }
     }

@@ -2,6 +2,7 @@
 //! from being vacuous, and the verdict each variant is expected to get.
 
 use crate::endpoint::TcpState;
+use crate::rules::CrossKind;
 use crate::system::{Observe, State, TeardownModel};
 use crate::variant::Preset;
 use serde::Serialize;
@@ -80,9 +81,9 @@ impl PropertyId {
     /// One line on what the property says.
     pub fn meaning(self) -> &'static str {
         match self {
-            PropertyId::NoCrossIncarnationDelivery => "no data, FIN, RST or new ACK sent by one incarnation is accepted by another",
-            PropertyId::ReliableTerminationReset => "no application sees its own connection reset (e.g. a retransmitted FIN answered with RST)",
-            PropertyId::ReliableTerminationTimeout => "no endpoint gives up retransmitting (faults within the retry budget)",
+            PropertyId::NoCrossIncarnationDelivery => "no data, FIN or RST sent by one incarnation is accepted by (delivered to, or changes the state of) another",
+            PropertyId::ReliableTerminationReset => "no endpoint whose application closed sees its connection reset by its peer (e.g. a retransmitted FIN answered with RST)",
+            PropertyId::ReliableTerminationTimeout => "no endpoint whose application closed gives up retransmitting (faults within the retry budget)",
             PropertyId::BothClosed => "every behaviour is finite and ends with both endpoints CLOSED, or ESTABLISHED in the last incarnation",
             PropertyId::TimeWaitReached => "some endpoint reaches TIME-WAIT",
             PropertyId::ClosingReached => "some endpoint reaches CLOSING (simultaneous close)",
@@ -122,9 +123,21 @@ impl PropertyId {
     /// fine, for `sometimes` properties true when it is a witness.
     pub fn condition(self) -> fn(&TeardownModel, &State) -> bool {
         match self {
-            PropertyId::NoCrossIncarnationDelivery => |_, s| s.ghost.cross.is_none(),
-            PropertyId::ReliableTerminationReset => |_, s| s.ghost.reset.is_none(),
-            PropertyId::ReliableTerminationTimeout => |_, s| s.ghost.timeout.is_none(),
+            // Data, FIN and RST, as TIME-WAIT's second purpose is stated. An
+            // old ACK taken by a new incarnation is recorded too (traces show
+            // it) but is outside that guarantee: see README, "Known limits".
+            PropertyId::NoCrossIncarnationDelivery => {
+                |_, s| s.ghost.cross.is_none_or(|c| c.kind == CrossKind::Ack)
+            }
+            // Errors after the application closed: errors before it are not
+            // about termination (and, in the broken variants, follow from a
+            // cross-incarnation delivery, which has its own property).
+            PropertyId::ReliableTerminationReset => {
+                |_, s| s.ghost.reset.is_none_or(|r| !r.state.terminating())
+            }
+            PropertyId::ReliableTerminationTimeout => {
+                |_, s| s.ghost.timeout.is_none_or(|t| !t.state.terminating())
+            }
             PropertyId::BothClosed => |m, s| !m.is_quiescent(s) || all_done(m, s),
             PropertyId::TimeWaitReached => |_, s| any_in(s, TcpState::TimeWait),
             PropertyId::ClosingReached => |_, s| any_in(s, TcpState::Closing),
@@ -162,8 +175,8 @@ impl PropertyId {
     /// The verdict `preset` should get under the default configuration, from
     /// the RFCs' reasoning (README "Reading the verdict table" explains each).
     pub fn expected(self, preset: Preset) -> Verdict {
-        use PropertyId::*;
         use Preset::*;
+        use PropertyId::*;
         use Verdict::*;
         match (self, preset) {
             // RFC 1337 hazard H1: a RST provoked by an ACK from TIME-WAIT
@@ -173,15 +186,19 @@ impl PropertyId {
             (NoCrossIncarnationDelivery, NoTimeWait | ShortTimeWait | LinuxMsl120) => Violated,
             // The reopened incarnation's window overlaps the old one.
             (NoCrossIncarnationDelivery, SynReopensTimeWaitUnchecked) => Violated,
-            // A retransmitted data segment is re-ACKed without a restart; a
-            // later copy can outlive TIME-WAIT.
-            (NoCrossIncarnationDelivery, TimeWaitRestartFinOnly) => Violated,
-            (NoCrossIncarnationDelivery, Rfc1337 | LinuxRfc1337) => Holds,
+            // With one loss a retransmitted data segment is re-ACKed before a
+            // second copy can be sent; FreeBSD's FIN-only restart needs two
+            // losses to fail (README).
+            (NoCrossIncarnationDelivery, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly) => Holds,
             // The lost last ACK: the retransmitted FIN meets a CLOSED endpoint.
             (ReliableTerminationReset, NoTimeWait | ShortTimeWait | LinuxMsl120) => Violated,
             (ReliableTerminationReset, _) => Holds,
             (ReliableTerminationTimeout, _) => Holds,
-            (BothClosed, _) => Holds,
+            // Where old segments reach the next incarnation they can leave it
+            // half-open or reset: the behaviour ends without both endpoints
+            // ESTABLISHED in it.
+            (BothClosed, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly) => Holds,
+            (BothClosed, _) => Violated,
             // Without TIME-WAIT there is nothing to reach or to re-ACK from.
             (
                 TimeWaitReached | FinReackedInTimeWait | OldDuplicateDiscardedInTimeWait,

@@ -68,7 +68,15 @@ struct Arrival<'a> {
 
 impl Arrival<'_> {
     fn note_accept(&mut self, ep: &Endpoint, kind: CrossKind) {
-        if self.seg.inc != ep.inc && self.out.events.cross.is_none() {
+        // A segment can be accepted in several ways at once (its ACK
+        // completes a handshake, then its FIN is processed): keep the
+        // weightiest, an ACK only when nothing else crossed.
+        let weaker = self
+            .out
+            .events
+            .cross
+            .is_none_or(|c| c.kind == CrossKind::Ack);
+        if self.seg.inc != ep.inc && weaker {
             self.out.events.cross = Some(CrossEvent {
                 at: self.me,
                 kind,
@@ -171,11 +179,9 @@ fn listen(a: &mut Arrival, ep: &mut Endpoint) {
 /// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, enter SYN-RECEIVED.
 fn open_syn_received(a: &mut Arrival, ep: &mut Endpoint, iss: u8) {
     let s = a.cfg.space();
-    let sends = a.cfg.data_sends;
     ep.delete_tcb();
     ep.inc = ep.app_inc;
     ep.listen_iss = None;
-    ep.sends_left = sends;
     ep.app_closed = false;
     ep.state = TcpState::SynReceived;
     ep.passive = true;
@@ -620,4 +626,397 @@ fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
         a.out.events.old_dup_discarded_in_time_wait = true;
     }
     a.reply(ep.ack_segment(a.me));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variant::Preset;
+
+    fn cfg(p: Preset) -> Config {
+        Config {
+            behaviour: p.behaviour(2),
+            ..Config::default()
+        }
+    }
+
+    /// B's endpoint in `state`, with ISS 0 and peer ISS 0: after SYN both
+    /// sides' next sequence number is 1.
+    fn ep(c: &Config, state: TcpState) -> Endpoint {
+        let mut e = Endpoint::established(c, 0, 0);
+        e.state = state;
+        if state.fin_sent() {
+            e.snd_nxt = 2;
+            if state != TcpState::FinWait1
+                && state != TcpState::Closing
+                && state != TcpState::LastAck
+            {
+                e.snd_una = 2;
+            }
+        }
+        if state.fin_received() {
+            e.rcv_nxt = 2;
+        }
+        if state == TcpState::TimeWait {
+            e.snd_una = 2;
+            e.tw = c.time_wait_ticks().unwrap_or(0);
+        }
+        e
+    }
+
+    fn seg(flags: Flags, seq: u8, ack: u8, len: u8) -> Segment {
+        Segment {
+            from: Side::A,
+            flags,
+            seq,
+            ack,
+            len,
+            age: 0,
+            inc: 1,
+        }
+    }
+
+    fn arrive(c: &Config, e: &mut Endpoint, s: Segment) -> Reaction {
+        on_segment(c, Side::B, e, s)
+    }
+
+    fn reply(r: &Reaction) -> (Flags, u8, u8) {
+        let s = r.reply.expect("a reply");
+        (s.flags, s.seq, s.ack)
+    }
+
+    #[test]
+    fn closed_answers_an_ack_with_rst_at_seg_ack() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.delete_tcb();
+        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 5, 7, 0));
+        assert_eq!(reply(&r), (Flags::RST, 7, 0));
+        assert_eq!(
+            r.reply.unwrap().inc,
+            1,
+            "tagged with the provoking segment's incarnation"
+        );
+    }
+
+    #[test]
+    fn closed_answers_a_syn_with_rst_ack() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.delete_tcb();
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 5, 0, 0));
+        assert_eq!(reply(&r), (Flags::RST | Flags::ACK, 0, 6));
+    }
+
+    #[test]
+    fn closed_ignores_a_rst() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.delete_tcb();
+        assert_eq!(arrive(&c, &mut e, seg(Flags::RST, 5, 0, 0)).reply, None);
+    }
+
+    #[test]
+    fn listen_takes_a_syn_into_syn_received() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.delete_tcb();
+        e.state = TcpState::Listen;
+        e.iss = 8;
+        e.app_inc = 2;
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 3, 0, 0));
+        assert_eq!(e.state, TcpState::SynReceived);
+        assert_eq!(e.inc, 2);
+        assert_eq!(reply(&r), (Flags::SYN | Flags::ACK, 8, 4));
+    }
+
+    #[test]
+    fn listen_answers_an_ack_with_rst() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.delete_tcb();
+        e.state = TcpState::Listen;
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 3, 9, 0));
+        assert_eq!(reply(&r), (Flags::RST, 9, 0));
+        assert_eq!(e.state, TcpState::Listen);
+    }
+
+    #[test]
+    fn syn_sent_answers_an_unacceptable_ack_with_rst_and_stays() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.state = TcpState::SynSent;
+        e.iss = 8;
+        e.snd_una = 8;
+        e.snd_nxt = 9;
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 2, 3, 0));
+        assert_eq!(reply(&r), (Flags::RST, 3, 0));
+        assert_eq!(e.state, TcpState::SynSent);
+    }
+
+    #[test]
+    fn syn_sent_takes_a_syn_ack_into_established() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.state = TcpState::SynSent;
+        e.iss = 8;
+        e.snd_una = 8;
+        e.snd_nxt = 9;
+        e.rtx = 2;
+        let r = arrive(&c, &mut e, seg(Flags::SYN | Flags::ACK, 4, 9, 0));
+        assert_eq!(e.state, TcpState::Established);
+        assert_eq!((e.rcv_nxt, e.snd_una, e.rtx), (5, 9, 0));
+        assert_eq!(reply(&r), (Flags::ACK, 9, 5));
+    }
+
+    #[test]
+    fn unacceptable_segment_is_answered_with_an_ack() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 9, 1, 1));
+        assert_eq!(reply(&r), (Flags::ACK, 1, 1));
+        assert_eq!(e.rcv_nxt, 1, "nothing delivered");
+    }
+
+    #[test]
+    fn rst_in_window_but_not_exact_gets_a_challenge_ack() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        let r = arrive(&c, &mut e, seg(Flags::RST, 2, 0, 0));
+        assert_eq!(reply(&r), (Flags::ACK, 1, 1));
+        assert_eq!(e.state, TcpState::Established);
+    }
+
+    #[test]
+    fn exact_rst_resets_established_and_the_application_sees_it() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        let r = arrive(&c, &mut e, seg(Flags::RST, 1, 0, 0));
+        assert_eq!(e.state, TcpState::Closed);
+        assert!(e.app_closed);
+        assert_eq!(
+            r.events.reset,
+            Some(ResetEvent {
+                at: Side::B,
+                inc: 1,
+                state: TcpState::Established
+            })
+        );
+    }
+
+    #[test]
+    fn fin_in_established_enters_close_wait_and_is_acked() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 1, 0));
+        assert_eq!(e.state, TcpState::CloseWait);
+        assert_eq!(reply(&r), (Flags::ACK, 1, 2));
+    }
+
+    #[test]
+    fn fin_acking_our_fin_goes_from_fin_wait_1_to_time_wait() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::FinWait1);
+        e.rtx = 2;
+        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 2, 0));
+        assert_eq!(e.state, TcpState::TimeWait);
+        assert_eq!((e.tw, e.rtx), (4, 0));
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn simultaneous_close_goes_through_closing() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::FinWait1);
+        arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 1, 0));
+        assert_eq!(e.state, TcpState::Closing);
+        arrive(&c, &mut e, seg(Flags::ACK, 2, 2, 0));
+        assert_eq!(e.state, TcpState::TimeWait);
+    }
+
+    #[test]
+    fn last_ack_closes_when_its_fin_is_acked() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::LastAck);
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 2, 2, 0));
+        assert_eq!(e.state, TcpState::Closed);
+        assert_eq!(r.reply, None);
+    }
+
+    #[test]
+    fn out_of_order_fin_is_held_until_the_data_before_it_arrives() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 2, 1, 0));
+        assert_eq!((e.state, e.held.len()), (TcpState::Established, 1));
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 1, 1, 1));
+        assert_eq!(e.state, TcpState::CloseWait);
+        assert_eq!(reply(&r), (Flags::ACK, 1, 3), "data and FIN acked at once");
+        assert!(e.held.is_empty());
+    }
+
+    #[test]
+    fn time_wait_re_acks_a_retransmitted_fin_and_restarts() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.tw = 1;
+        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 2, 0));
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+        assert_eq!(e.tw, 4, "timer restarted to 2MSL");
+        assert!(r.events.fin_reacked_in_time_wait);
+    }
+
+    #[test]
+    fn fin_only_restart_does_not_restart_on_retransmitted_data() {
+        let c = cfg(Preset::TimeWaitRestartFinOnly);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.tw = 1;
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 0, 2, 1));
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+        assert_eq!(e.tw, 1);
+        assert!(r.events.old_dup_discarded_in_time_wait);
+    }
+
+    #[test]
+    fn rfc1337_ignores_rst_in_time_wait() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        let r = arrive(&c, &mut e, seg(Flags::RST, 2, 0, 0));
+        assert_eq!((e.state, r.reply), (TcpState::TimeWait, None));
+    }
+
+    #[test]
+    fn rfc9293_exact_rst_kills_time_wait() {
+        let c = cfg(Preset::Rfc9293);
+        let mut e = ep(&c, TcpState::TimeWait);
+        arrive(&c, &mut e, seg(Flags::RST, 2, 0, 0));
+        assert_eq!(e.state, TcpState::Closed);
+    }
+
+    #[test]
+    fn rfc9293_in_window_rst_gets_a_challenge_ack_in_time_wait() {
+        let c = cfg(Preset::Rfc9293);
+        let mut e = ep(&c, TcpState::TimeWait);
+        let r = arrive(&c, &mut e, seg(Flags::RST, 3, 0, 0));
+        assert_eq!(e.state, TcpState::TimeWait);
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn kill_any_rst_kills_time_wait_out_of_window() {
+        let c = cfg(Preset::RstKillsTimeWait);
+        let mut e = ep(&c, TcpState::TimeWait);
+        arrive(&c, &mut e, seg(Flags::RST, 12, 0, 0));
+        assert_eq!(e.state, TcpState::Closed);
+    }
+
+    #[test]
+    fn a_listener_takes_over_when_time_wait_is_killed() {
+        let c = cfg(Preset::Rfc9293);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.listen_iss = Some(0);
+        e.app_inc = 2;
+        arrive(&c, &mut e, seg(Flags::RST, 2, 0, 0));
+        assert_eq!((e.state, e.inc), (TcpState::Listen, 2));
+    }
+
+    #[test]
+    fn rfc_syn_in_time_wait_gets_a_challenge_ack() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.listen_iss = Some(0);
+        e.app_inc = 2;
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 8, 0, 0));
+        assert_eq!(e.state, TcpState::TimeWait);
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn linux_newer_syn_reopens_with_an_iss_above_the_old_snd_nxt() {
+        let c = cfg(Preset::LinuxRfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.listen_iss = Some(0);
+        e.app_inc = 2;
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 8, 0, 0));
+        assert_eq!((e.state, e.inc), (TcpState::SynReceived, 2));
+        // SND.NXT 2 + window 4 + 2.
+        assert_eq!(reply(&r), (Flags::SYN | Flags::ACK, 8, 9));
+    }
+
+    #[test]
+    fn linux_older_syn_is_acked_without_reopening() {
+        let c = cfg(Preset::LinuxRfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.listen_iss = Some(0);
+        e.app_inc = 2;
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 0, 0, 0));
+        assert_eq!(e.state, TcpState::TimeWait);
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn linux_newer_syn_without_a_listener_is_acked() {
+        let c = cfg(Preset::LinuxRfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 8, 0, 0));
+        assert_eq!(e.state, TcpState::TimeWait);
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn linux_exact_rst_kills_time_wait_unless_rfc1337() {
+        let mut e = ep(&cfg(Preset::Linux), TcpState::TimeWait);
+        arrive(&cfg(Preset::Linux), &mut e, seg(Flags::RST, 2, 0, 0));
+        assert_eq!(e.state, TcpState::Closed);
+        let c = cfg(Preset::LinuxRfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        arrive(&c, &mut e, seg(Flags::RST, 2, 0, 0));
+        assert_eq!(e.state, TcpState::TimeWait);
+    }
+
+    #[test]
+    fn linux_exact_bare_ack_restarts_time_wait_silently() {
+        let c = cfg(Preset::LinuxRfc1337);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.tw = 1;
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 2, 2, 0));
+        assert_eq!((e.tw, r.reply), (4, None));
+    }
+
+    #[test]
+    fn unchecked_syn_reopens_with_the_listeners_own_iss() {
+        let c = cfg(Preset::SynReopensTimeWaitUnchecked);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.listen_iss = Some(0);
+        e.app_inc = 2;
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 0, 0, 0));
+        assert_eq!(e.state, TcpState::SynReceived);
+        assert_eq!(reply(&r), (Flags::SYN | Flags::ACK, 0, 1));
+    }
+
+    #[test]
+    fn without_time_wait_the_last_ack_is_built_before_the_tcb_goes() {
+        let c = cfg(Preset::NoTimeWait);
+        let mut e = ep(&c, TcpState::FinWait2);
+        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 2, 0));
+        assert_eq!(e.state, TcpState::Closed);
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn a_segment_from_another_incarnation_is_recorded_when_accepted() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.inc = 2;
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 1, 1, 1));
+        assert_eq!(
+            r.events.cross,
+            Some(CrossEvent {
+                at: Side::B,
+                kind: CrossKind::Data,
+                from_inc: 1,
+                to_inc: 2
+            })
+        );
+    }
 }

@@ -20,9 +20,11 @@ pub struct TimeoutEvent {
 }
 
 /// State the protocol cannot see, kept so that properties can be stated
-/// exactly. Each field latches the first event of its kind. A field is only
-/// recorded when the run observes it (see [`Observe`]), so that checking one
-/// property does not multiply the states by another property's latches.
+/// exactly: what the step into this state did. It is cleared by the next
+/// step, so a state that saw an event differs from its twin only until then,
+/// and a violation found early does not double the rest of the exploration
+/// (as a latch kept to the end would). A field is only recorded when the run
+/// observes it (see [`Observe`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
 pub struct Ghost {
     pub cross: Option<CrossEvent>,
@@ -61,6 +63,9 @@ pub struct State {
     pub net: SmallVec<[Segment; 8]>,
     pub losses_left: u8,
     pub dups_left: u8,
+    /// Data segments the applications may still send in this incarnation,
+    /// shared by both sides.
+    pub data_left: u8,
     pub ghost: Ghost,
 }
 
@@ -177,11 +182,7 @@ impl TeardownModel {
         }
         // An undelivered segment dying at MSL is a loss: a tick that would
         // kill more segments than the loss budget allows is not enabled.
-        let dying = s
-            .net
-            .iter()
-            .filter(|g| g.age + 1 >= self.cfg.msl)
-            .count();
+        let dying = s.net.iter().filter(|g| g.age + 1 >= self.cfg.msl).count();
         dying <= usize::from(s.losses_left)
     }
 
@@ -190,7 +191,7 @@ impl TeardownModel {
         let p = s.ep(side.peer());
         let current = e.app_inc == e.inc && !e.app_closed && self.closes(e.app_inc);
         let open = matches!(e.state, TcpState::Established | TcpState::CloseWait);
-        if current && open && e.sends_left > 0 {
+        if current && open && s.data_left > 0 {
             out.push(Action::Send(side));
         }
         if current && open {
@@ -225,10 +226,10 @@ impl TeardownModel {
         }
         let ev = r.events;
         let g = &mut s.ghost;
-        if self.observe.cross && g.cross.is_none() {
+        if self.observe.cross {
             g.cross = ev.cross;
         }
-        if self.observe.reset && g.reset.is_none() {
+        if self.observe.reset {
             g.reset = ev.reset;
         }
         if self.observe.fin_reacked && ev.fin_reacked_in_time_wait {
@@ -266,7 +267,7 @@ impl TeardownModel {
                         sent = e.head_segment(&self.cfg, side);
                     } else {
                         // Give up: "the connection is aborted" with a timeout.
-                        if self.observe.timeout && s.ghost.timeout.is_none() {
+                        if self.observe.timeout {
                             s.ghost.timeout = Some(TimeoutEvent {
                                 at: side,
                                 inc: e.inc,
@@ -294,6 +295,7 @@ impl TeardownModel {
             net: SmallVec::new(),
             losses_left: self.cfg.loss_budget,
             dups_left: self.cfg.dup_budget,
+            data_left: self.cfg.data_sends,
             ghost: Ghost::default(),
         }
     }
@@ -372,6 +374,7 @@ impl TeardownModel {
     /// One step, without symmetry reduction.
     pub fn step(&self, last: &State, action: Action) -> Option<State> {
         let mut s = last.clone();
+        s.ghost = Ghost::default();
         let space = self.cfg.space();
         match action {
             Action::Deliver(seg) => {
@@ -410,7 +413,7 @@ impl TeardownModel {
                 };
                 e.snd_nxt = space.add(e.snd_nxt, 1);
                 e.data_sent += 1;
-                e.sends_left -= 1;
+                s.data_left -= 1;
                 e.arm_rtx(&self.cfg);
                 s.send(seg);
             }
@@ -437,12 +440,12 @@ impl TeardownModel {
                 s.send(fin);
             }
             Action::Listen(side, iss) => {
-                let sends = self.cfg.data_sends;
+                // The first side to reopen starts the next incarnation.
+                s.data_left = self.cfg.data_sends;
                 let e = &mut s.eps[side.index()];
                 e.app_inc += 1;
                 e.role = Role::Listener;
                 e.app_closed = false;
-                e.sends_left = sends;
                 if e.state == TcpState::TimeWait {
                     // A listener beside a TIME-WAIT connection on the same
                     // port (SO_REUSEADDR): it takes over when TIME-WAIT ends,
@@ -456,14 +459,12 @@ impl TeardownModel {
                 }
             }
             Action::Connect(side, iss) => {
-                let sends = self.cfg.data_sends;
                 let e = &mut s.eps[side.index()];
                 e.delete_tcb();
                 e.app_inc += 1;
                 e.inc = e.app_inc;
                 e.role = Role::Connector;
                 e.app_closed = false;
-                e.sends_left = sends;
                 // RFC 9293 3.10.1 OPEN (active): send <SEQ=ISS><CTL=SYN>.
                 e.state = TcpState::SynSent;
                 e.iss = iss;

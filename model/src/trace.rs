@@ -91,7 +91,11 @@ impl Trace {
     /// The numbered list, as printed on the terminal and in reports.
     pub fn render(&self, indent: &str) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{indent}0. initial: A {} | B {}", self.initial_a, self.initial_b);
+        let _ = writeln!(
+            out,
+            "{indent}0. initial: A {} | B {}",
+            self.initial_a, self.initial_b
+        );
         for st in &self.steps {
             let mark = match self.cycle_from {
                 Some(c) if st.n == c => " <- cycle starts here",

@@ -1,0 +1,106 @@
+//! The `timewait` binary as a user meets it: exit codes, JSON, errors.
+
+use std::process::Command;
+
+fn timewait(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_timewait"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn msl_zero_is_a_usage_error_with_exit_2() {
+    let o = timewait(&["check", "--msl", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("msl must be between 1"), "{err}");
+}
+
+#[test]
+fn unknown_variant_is_a_usage_error_listing_the_known_ones() {
+    let o = timewait(&["check", "--variant", "rfc793"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rfc1337"), "{err}");
+}
+
+#[test]
+fn json_has_one_object_per_variant_and_property() {
+    let o = timewait(&[
+        "check",
+        "--variant",
+        "rfc1337",
+        "--variant",
+        "no-time-wait",
+        "--property",
+        "reliable-termination/reset",
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let rows = v.as_array().expect("an array");
+    assert_eq!(rows.len(), 2);
+    for key in [
+        "variant",
+        "property",
+        "verdict",
+        "unique_states",
+        "states",
+        "max_depth",
+        "seconds",
+    ] {
+        assert!(rows[0].get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(rows[0]["verdict"], "holds");
+    assert_eq!(rows[1]["verdict"], "violated");
+    assert!(rows[1]["trace"]["steps"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
+}
+
+#[test]
+fn a_state_limit_says_incomplete_and_exits_1() {
+    let o = timewait(&[
+        "check",
+        "--variant",
+        "rfc1337",
+        "--property",
+        "no-cross-incarnation-delivery",
+        "--max-states",
+        "5000",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("incomplete") && out.contains("not exhaustive"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_counterexample_is_printed_as_numbered_steps() {
+    let o = timewait(&[
+        "check",
+        "--variant",
+        "no-time-wait",
+        "--property",
+        "reliable-termination/reset",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("shortest counterexample (6 steps)"), "{out}");
+    assert!(out.contains("  1. A: application closes"), "{out}");
+    assert!(
+        out.contains("sees a reset of incarnation 1 in LAST-ACK"),
+        "{out}"
+    );
+}
