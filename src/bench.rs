@@ -68,10 +68,13 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         "baseline: stateright BFS on a trivial grid model, {} states in {:.2} s = {:.0} states/s ({} threads)",
         base_states, base_secs, base_rate, limits.threads
     );
+    // A property that holds whenever losses stay within the retry budget, so
+    // that every run explores its whole state space.
+    let property = PropertyId::ReliableTerminationTimeout;
     println!(
         "variant {}, property {} (holds, so each run is exhaustive)\n",
         a.variant,
-        PropertyId::NoCrossIncarnationDelivery.name()
+        property.name()
     );
     println!(
         "{:>6} {:>4} {:>12} {:>12} {:>9} {:>12} {:>9}  verdict",
@@ -91,13 +94,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
                 ..Config::default()
             };
             let v = VariantSpec::preset(a.variant, &base, base.msl)?;
-            let r = check::check_property(
-                &v,
-                PropertyId::NoCrossIncarnationDelivery,
-                None,
-                &limits,
-                &mut |_| {},
-            );
+            let r = check::check_property(&v, property, None, &limits, &mut |_| {});
             println!(
                 "{:>6} {:>4} {:>12} {:>12} {:>9.2} {:>12.0} {:>8.2}x  {}",
                 format!("{b}/{b}"),
@@ -110,8 +107,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
                 r.verdict.name()
             );
             if r.verdict == Verdict::Incomplete {
-                println!("        (stopped at a limit; larger configurations skipped)");
-                return Ok(ExitCode::SUCCESS);
+                println!("        (stopped at the state limit: not exhaustive; see --max-states)");
             }
         }
     }

@@ -135,7 +135,8 @@ pub struct LimitArgs {
     /// Checker threads [default: number of cores].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Stop a check after about this many states (the result is then incomplete).
+    /// Stop a check after about this many generated states (the result is
+    /// then incomplete); 0 for no limit [default: 150000000, about what 24 GiB holds].
     #[arg(long)]
     pub max_states: Option<usize>,
     /// Stop a check after this many seconds (the result is then incomplete).
@@ -153,10 +154,7 @@ impl LimitArgs {
             l.threads = t;
         }
         if let Some(m) = self.max_states {
-            if m == 0 {
-                bail!("--max-states must be at least 1");
-            }
-            l.max_states = Some(m);
+            l.max_states = (m > 0).then_some(m);
         }
         if let Some(t) = self.timeout {
             if !(t.is_finite() && t > 0.0) {

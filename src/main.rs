@@ -107,7 +107,10 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         writeln!(out)?;
     } else {
         write!(out, "{}", output::table(&reports))?;
-        write!(out, "{}", output::counterexamples(&reports))?;
+        // Witnesses only when properties were picked: with all of them the
+        // screen would fill with paths that are in the report anyway.
+        let witnesses = !a.properties.is_empty();
+        write!(out, "{}", output::counterexamples(&reports, witnesses))?;
         if !with_expectations {
             writeln!(
                 out,
@@ -147,6 +150,11 @@ fn run_explore(a: ExploreArgs) -> Result<ExitCode> {
     use stateright::Model;
     let v = a.model.variant(a.variant)?;
     let addr = format!("127.0.0.1:{}", a.port);
+    // stateright panics if it cannot bind; say why instead.
+    drop(
+        std::net::TcpListener::bind(&addr)
+            .with_context(|| format!("cannot listen on {addr} (is the port in use? try --port)"))?,
+    );
     eprintln!(
         "serving stateright Explorer for {} on http://{addr}/ (Ctrl-C to stop)",
         v.name

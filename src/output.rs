@@ -82,11 +82,21 @@ pub fn table(reports: &[PropertyReport]) -> String {
     out
 }
 
-/// Each counterexample (and lasso) as numbered steps; witnesses are left to
-/// the report.
-pub fn counterexamples(reports: &[PropertyReport]) -> String {
+/// Each counterexample (and lasso) as numbered steps, and the witnesses too
+/// when `witnesses` is set.
+pub fn counterexamples(reports: &[PropertyReport], witnesses: bool) -> String {
     let mut out = String::new();
     for r in reports {
+        if let (Some(t), Verdict::Holds, true) = (&r.trace, r.verdict, witnesses) {
+            let _ = writeln!(
+                out,
+                "\n{} / {}: shortest witness ({} steps)",
+                r.variant,
+                r.property,
+                t.steps.len()
+            );
+            out.push_str(&t.render("  "));
+        }
         if let (Some(t), Verdict::Violated) = (&r.trace, r.verdict) {
             let _ = writeln!(
                 out,

@@ -21,10 +21,16 @@ pub struct Limits {
     pub threads: usize,
 }
 
+/// The default cap on generated states. A 2-core, 24 GiB machine holds about
+/// 45 million unique states of this model (about 200 million generated) before
+/// it runs out of memory; stopping at this cap gives an `incomplete` verdict
+/// instead of an out-of-memory kill.
+pub const DEFAULT_MAX_STATES: usize = 150_000_000;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_states: None,
+            max_states: Some(DEFAULT_MAX_STATES),
             timeout: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }

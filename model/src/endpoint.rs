@@ -183,6 +183,7 @@ impl Endpoint {
             len: 0,
             age: 0,
             inc: self.inc,
+            rexmit: false,
         };
         if self.snd_una == self.iss {
             if self.state == TcpState::SynSent {
@@ -209,6 +210,7 @@ impl Endpoint {
             len: 0,
             age: 0,
             inc: self.inc,
+            rexmit: false,
         }
     }
 

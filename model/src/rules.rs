@@ -105,6 +105,7 @@ impl Arrival<'_> {
                 len: 0,
                 age: 0,
                 inc: seg.inc,
+                rexmit: false,
             }
         } else {
             Segment {
@@ -115,6 +116,7 @@ impl Arrival<'_> {
                 len: 0,
                 age: 0,
                 inc: seg.inc,
+                rexmit: false,
             }
         };
         self.reply(rst);
@@ -559,7 +561,7 @@ fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
             }
         }
         if retransmitted_fin {
-            a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc;
+            a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc && seg.rexmit;
         } else if seg.len > 0 && seg.inc == ep.inc {
             a.out.events.old_dup_discarded_in_time_wait = true;
         }
@@ -621,7 +623,7 @@ fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
         restart(ep);
     }
     if retransmitted_fin {
-        a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc;
+        a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc && seg.rexmit;
     } else if seg.len > 0 && seg.inc == ep.inc {
         a.out.events.old_dup_discarded_in_time_wait = true;
     }
@@ -673,6 +675,7 @@ mod tests {
             len,
             age: 0,
             inc: 1,
+            rexmit: false,
         }
     }
 
@@ -860,7 +863,9 @@ mod tests {
         let c = cfg(Preset::Rfc1337);
         let mut e = ep(&c, TcpState::TimeWait);
         e.tw = 1;
-        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 2, 0));
+        let mut fin = seg(Flags::FIN | Flags::ACK, 1, 2, 0);
+        fin.rexmit = true;
+        let r = arrive(&c, &mut e, fin);
         assert_eq!(reply(&r), (Flags::ACK, 2, 2));
         assert_eq!(e.tw, 4, "timer restarted to 2MSL");
         assert!(r.events.fin_reacked_in_time_wait);

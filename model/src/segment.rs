@@ -104,6 +104,9 @@ pub struct Segment {
     /// Ghost: the incarnation that sent it (for a RST sent in reply, the
     /// incarnation of the segment that provoked it).
     pub inc: u8,
+    /// Ghost: sent by the retransmission timer (a witness needs to tell a
+    /// retransmitted FIN from a network duplicate).
+    pub rexmit: bool,
 }
 
 impl Segment {
@@ -127,7 +130,11 @@ impl Segment {
         if self.len > 0 {
             s.push_str(&format!(" len={}", self.len));
         }
-        s.push_str(&format!(" (inc {}, age {})", self.inc, self.age));
+        s.push_str(&format!(" (inc {}, age {}", self.inc, self.age));
+        if self.rexmit {
+            s.push_str(", retransmission");
+        }
+        s.push(')');
         s
     }
 }
@@ -146,6 +153,7 @@ mod tests {
             len: 1,
             age: 0,
             inc: 1,
+            rexmit: false,
         };
         assert_eq!(s.seg_len(), 2);
         assert_eq!(s.flags.to_string(), "FIN|ACK");

@@ -264,7 +264,10 @@ impl TeardownModel {
                     if e.retries < self.cfg.max_retries {
                         e.retries += 1;
                         e.rtx = self.cfg.rto_after(e.retries);
-                        sent = e.head_segment(&self.cfg, side);
+                        sent = e.head_segment(&self.cfg, side).map(|mut g| {
+                            g.rexmit = true;
+                            g
+                        });
                     } else {
                         // Give up: "the connection is aborted" with a timeout.
                         if self.observe.timeout {
@@ -410,6 +413,7 @@ impl TeardownModel {
                     len: 1,
                     age: 0,
                     inc: e.inc,
+                    rexmit: false,
                 };
                 e.snd_nxt = space.add(e.snd_nxt, 1);
                 e.data_sent += 1;
@@ -433,6 +437,7 @@ impl TeardownModel {
                     len: 0,
                     age: 0,
                     inc: e.inc,
+                    rexmit: false,
                 };
                 e.snd_nxt = space.add(e.snd_nxt, 1);
                 e.app_closed = true;

@@ -1,6 +1,7 @@
 //! Counterexamples and witnesses as numbered steps a person can read: the
 //! action, then both endpoints and the network after it.
 
+use crate::endpoint::TcpState;
 use crate::properties::PropertyId;
 use crate::rules::CrossKind;
 use crate::search::Found;
@@ -48,6 +49,36 @@ pub struct Trace {
     pub states: Vec<State>,
 }
 
+/// The action, and for a tick what the tick did: segments that died at MSL
+/// (the network's losses), retransmissions, give-ups, TIME-WAIT ending.
+fn describe_step(model: &TeardownModel, before: &State, action: &Action, after: &State) -> String {
+    let mut s = action.describe();
+    if *action != Action::Tick {
+        return s;
+    }
+    let mut notes = Vec::new();
+    for g in before.net.iter().filter(|g| g.age + 1 >= model.cfg.msl) {
+        notes.push(format!("{} dies at MSL (lost)", g.describe()));
+    }
+    for ((b, a), side) in before.eps.iter().zip(&after.eps).zip(["A", "B"]) {
+        if b.state == TcpState::TimeWait && a.state != TcpState::TimeWait {
+            notes.push(format!("{side}: TIME-WAIT ends"));
+        }
+        if b.rtx == 1 {
+            if a.retries > b.retries {
+                notes.push(format!("{side}: retransmission timer fires, retransmits"));
+            } else if a.state == TcpState::Closed && b.state != TcpState::Closed {
+                notes.push(format!("{side}: gives up retransmitting"));
+            }
+        }
+    }
+    if !notes.is_empty() {
+        s.push_str(": ");
+        s.push_str(&notes.join("; "));
+    }
+    s
+}
+
 fn network(s: &State) -> Vec<String> {
     s.net.iter().map(|g| g.describe()).collect()
 }
@@ -64,14 +95,14 @@ impl Trace {
         let steps = found
             .actions
             .iter()
-            .zip(found.states.iter().skip(1))
+            .zip(found.states.windows(2))
             .enumerate()
-            .map(|(i, (a, s))| TraceStep {
+            .map(|(i, (a, pair))| TraceStep {
                 n: i + 1,
-                action: a.describe(),
-                a: s.eps[0].describe(),
-                b: s.eps[1].describe(),
-                network: network(s),
+                action: describe_step(model, &pair[0], a, &pair[1]),
+                a: pair[1].eps[0].describe(),
+                b: pair[1].eps[1].describe(),
+                network: network(&pair[1]),
             })
             .collect::<Vec<_>>();
         let last = found.states.last().expect("a path has a state");
