@@ -666,6 +666,14 @@ mod tests {
         e
     }
 
+    /// TIME-WAIT of incarnation 1 with the application listening for 2.
+    fn time_wait_with_listener(c: &Config) -> Endpoint {
+        let mut e = ep(c, TcpState::TimeWait);
+        e.listen_iss = Some(0);
+        e.app_inc = 2;
+        e
+    }
+
     fn seg(flags: Flags, seq: u8, ack: u8, len: u8) -> Segment {
         Segment {
             from: Side::A,
@@ -918,9 +926,7 @@ mod tests {
     #[test]
     fn a_listener_takes_over_when_time_wait_is_killed() {
         let c = cfg(Preset::Rfc9293);
-        let mut e = ep(&c, TcpState::TimeWait);
-        e.listen_iss = Some(0);
-        e.app_inc = 2;
+        let mut e = time_wait_with_listener(&c);
         arrive(&c, &mut e, seg(Flags::RST, 2, 0, 0));
         assert_eq!((e.state, e.inc), (TcpState::Listen, 2));
     }
@@ -928,9 +934,7 @@ mod tests {
     #[test]
     fn rfc_syn_in_time_wait_gets_a_challenge_ack() {
         let c = cfg(Preset::Rfc1337);
-        let mut e = ep(&c, TcpState::TimeWait);
-        e.listen_iss = Some(0);
-        e.app_inc = 2;
+        let mut e = time_wait_with_listener(&c);
         let r = arrive(&c, &mut e, seg(Flags::SYN, 8, 0, 0));
         assert_eq!(e.state, TcpState::TimeWait);
         assert_eq!(reply(&r), (Flags::ACK, 2, 2));
@@ -939,9 +943,7 @@ mod tests {
     #[test]
     fn linux_newer_syn_reopens_with_an_iss_above_the_old_snd_nxt() {
         let c = cfg(Preset::LinuxRfc1337);
-        let mut e = ep(&c, TcpState::TimeWait);
-        e.listen_iss = Some(0);
-        e.app_inc = 2;
+        let mut e = time_wait_with_listener(&c);
         let r = arrive(&c, &mut e, seg(Flags::SYN, 8, 0, 0));
         assert_eq!((e.state, e.inc), (TcpState::SynReceived, 2));
         // SND.NXT 2 + window 4 + 2.
@@ -951,9 +953,7 @@ mod tests {
     #[test]
     fn linux_older_syn_is_acked_without_reopening() {
         let c = cfg(Preset::LinuxRfc1337);
-        let mut e = ep(&c, TcpState::TimeWait);
-        e.listen_iss = Some(0);
-        e.app_inc = 2;
+        let mut e = time_wait_with_listener(&c);
         let r = arrive(&c, &mut e, seg(Flags::SYN, 0, 0, 0));
         assert_eq!(e.state, TcpState::TimeWait);
         assert_eq!(reply(&r), (Flags::ACK, 2, 2));
@@ -991,9 +991,7 @@ mod tests {
     #[test]
     fn unchecked_syn_reopens_with_the_listeners_own_iss() {
         let c = cfg(Preset::SynReopensTimeWaitUnchecked);
-        let mut e = ep(&c, TcpState::TimeWait);
-        e.listen_iss = Some(0);
-        e.app_inc = 2;
+        let mut e = time_wait_with_listener(&c);
         let r = arrive(&c, &mut e, seg(Flags::SYN, 0, 0, 0));
         assert_eq!(e.state, TcpState::SynReceived);
         assert_eq!(reply(&r), (Flags::SYN | Flags::ACK, 0, 1));
