@@ -5,6 +5,19 @@
 //!
 //! Start at [`TeardownModel`] (the stateright model), [`PropertyId`] (what is
 //! checked), [`Preset`] (the variants), and [`check::check_property`] (running it).
+//!
+//! ```
+//! use timewait_model::check::{check_property, Limits, VariantSpec};
+//! use timewait_model::{Config, Preset, PropertyId, Verdict};
+//!
+//! // Without TIME-WAIT, a retransmitted (or reordered) segment meets a CLOSED
+//! // endpoint and the peer sees a reset.
+//! let base = Config { data_sends: 0, ..Config::default() };
+//! let v = VariantSpec::preset(Preset::NoTimeWait, &base, base.msl).unwrap();
+//! let r = check_property(&v, PropertyId::ReliableTerminationReset, None, &Limits::default(), &mut |_| {});
+//! assert_eq!(r.verdict, Verdict::Violated);
+//! println!("{}", r.trace.unwrap().render("  "));
+//! ```
 
 pub mod check;
 pub mod config;

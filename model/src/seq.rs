@@ -43,6 +43,13 @@ impl SeqSpace {
     /// `a < b` in the RFC 1982 sense: `b` lies strictly within the half of the
     /// space that follows `a`. Like the kernel's `before()`, the comparison is
     /// only meaningful for numbers less than half the space apart.
+    ///
+    /// ```
+    /// use timewait_model::seq::SeqSpace;
+    /// let s = SeqSpace::new(16);
+    /// assert!(s.lt(14, 1)); // across the wrap
+    /// assert!(!s.lt(1, 14));
+    /// ```
     pub fn lt(self, a: u8, b: u8) -> bool {
         let d = self.diff(b, a);
         d != 0 && d < self.modulus / 2
