@@ -168,6 +168,14 @@ impl Endpoint {
         self.held.clear();
     }
 
+    /// Becomes a listener of the application's incarnation with `iss`.
+    pub fn become_listener(&mut self, iss: u8) {
+        self.delete_tcb();
+        self.state = TcpState::Listen;
+        self.inc = self.app_inc;
+        self.iss = iss;
+    }
+
     /// The segment to (re)transmit from SND.UNA: SYN (or SYN-ACK), the data
     /// byte at SND.UNA, or our FIN. `None` when nothing is outstanding.
     pub fn head_segment(&self, cfg: &Config, from: Side) -> Option<Segment> {

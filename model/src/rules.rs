@@ -294,11 +294,7 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
             // "If this connection was initiated with a passive OPEN, then
             // return this connection to the LISTEN state".
             let iss = ep.iss;
-            let app_inc = ep.app_inc;
-            ep.delete_tcb();
-            ep.state = TcpState::Listen;
-            ep.iss = iss;
-            ep.inc = app_inc;
+            ep.become_listener(iss);
             return;
         }
         record_reset(a, ep);
@@ -469,11 +465,32 @@ pub fn enter_time_wait(cfg: &Config, ep: &mut Endpoint) {
 
 /// Deletes the TCB; a listen that waited for it takes over the 4-tuple.
 pub fn finish_tcb(ep: &mut Endpoint) {
-    ep.delete_tcb();
-    if let Some(iss) = ep.listen_iss.take() {
-        ep.state = TcpState::Listen;
-        ep.inc = ep.app_inc;
-        ep.iss = iss;
+    match ep.listen_iss.take() {
+        Some(iss) => ep.become_listener(iss),
+        None => ep.delete_tcb(),
+    }
+}
+
+/// Restarts the TIME-WAIT timer to its full length.
+fn restart_time_wait(cfg: &Config, ep: &mut Endpoint) {
+    if let Some(t) = cfg.time_wait_ticks() {
+        ep.tw = t;
+    }
+}
+
+/// A copy of the peer's FIN, which RCV.NXT has already passed.
+fn is_repeated_fin(cfg: &Config, ep: &Endpoint, seg: &Segment) -> bool {
+    seg.flags.has(Flags::FIN) && cfg.space().add(seg.seq, seg.seg_len()) == ep.rcv_nxt
+}
+
+/// The witnesses' events for a segment of this incarnation that TIME-WAIT
+/// answers without taking: a retransmitted FIN re-ACKed, or old data dropped.
+fn note_time_wait_arrival(a: &mut Arrival, ep: &Endpoint, repeated_fin: bool) {
+    let seg = a.seg;
+    if repeated_fin {
+        a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc && seg.rexmit;
+    } else if seg.len > 0 && seg.inc == ep.inc {
+        a.out.events.old_dup_discarded_in_time_wait = true;
     }
 }
 
@@ -514,7 +531,6 @@ fn syn_reopens(a: &mut Arrival, ep: &mut Endpoint) -> bool {
 
 /// TIME-WAIT under RFC 9293 3.10.7.4 plus the variant's RST and SYN switches.
 fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
-    let s = a.cfg.space();
     let seg = a.seg;
     if seg.flags.has(Flags::RST) {
         match a.cfg.behaviour.rst_in_time_wait {
@@ -546,39 +562,28 @@ fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
         return;
     }
     if !acceptable(a.cfg, ep, &seg) {
-        let retransmitted_fin =
-            seg.flags.has(Flags::FIN) && s.add(seg.seq, seg.seg_len()) == ep.rcv_nxt;
+        let repeated_fin = is_repeated_fin(a.cfg, ep, &seg);
         // "Acknowledge it, and restart the 2 MSL timeout". The restart is
         // explicit: the RFC's FIN step, which also restarts, is never
         // reached by a retransmission, which fails the acceptability test.
         let restart = match a.cfg.behaviour.time_wait_restart {
             TimeWaitRestart::EveryAcked => seg.flags.has(Flags::ACK),
-            TimeWaitRestart::FinOnly => retransmitted_fin,
+            TimeWaitRestart::FinOnly => repeated_fin,
         };
         if restart {
-            if let Some(t) = a.cfg.time_wait_ticks() {
-                ep.tw = t;
-            }
+            restart_time_wait(a.cfg, ep);
         }
-        if retransmitted_fin {
-            a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc && seg.rexmit;
-        } else if seg.len > 0 && seg.inc == ep.inc {
-            a.out.events.old_dup_discarded_in_time_wait = true;
-        }
+        note_time_wait_arrival(a, ep, repeated_fin);
         a.reply(ep.ack_segment(a.me));
         return;
     }
     // Acceptable: the ACK field acknowledges nothing new (our FIN is acked),
     // text is ignored, a FIN here would be a new one, which cannot come from
     // this incarnation's peer.
-    if seg.len > 0 && seg.inc == ep.inc {
-        a.out.events.old_dup_discarded_in_time_wait = true;
-    }
+    note_time_wait_arrival(a, ep, false);
     if seg.flags.has(Flags::FIN) {
         a.note_accept(ep, CrossKind::Fin);
-        if let Some(t) = a.cfg.time_wait_ticks() {
-            ep.tw = t;
-        }
+        restart_time_wait(a.cfg, ep);
         a.reply(ep.ack_segment(a.me));
     }
 }
@@ -586,14 +591,8 @@ fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
 /// TIME-WAIT as Linux's `tcp_timewait_state_process()` handles it
 /// (net/ipv4/tcp_minisocks.c), without PAWS (the model has no timestamps).
 fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
-    let s = a.cfg.space();
     let seg = a.seg;
     let rst = seg.flags.has(Flags::RST);
-    let restart = |ep: &mut Endpoint| {
-        if let Some(t) = a.cfg.time_wait_ticks() {
-            ep.tw = t;
-        }
-    };
     // "In window segment, it may be only reset or bare ack."
     if seg.seq == ep.rcv_nxt && (seg.seg_len() == 0 || rst) {
         if rst {
@@ -603,7 +602,7 @@ fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
                 finish_tcb(ep);
             }
         } else {
-            restart(ep);
+            restart_time_wait(a.cfg, ep);
         }
         return;
     }
@@ -617,16 +616,11 @@ fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
     }
     // "All the segments are ACKed immediately"; an ACK-bearing one restarts
     // the timer (an ACK-less SYN may be a good new SYN and does not).
-    let retransmitted_fin =
-        seg.flags.has(Flags::FIN) && s.add(seg.seq, seg.seg_len()) == ep.rcv_nxt;
     if seg.flags.has(Flags::ACK) {
-        restart(ep);
+        restart_time_wait(a.cfg, ep);
     }
-    if retransmitted_fin {
-        a.out.events.fin_reacked_in_time_wait = seg.inc == ep.inc && seg.rexmit;
-    } else if seg.len > 0 && seg.inc == ep.inc {
-        a.out.events.old_dup_discarded_in_time_wait = true;
-    }
+    let repeated_fin = is_repeated_fin(a.cfg, ep, &seg);
+    note_time_wait_arrival(a, ep, repeated_fin);
     a.reply(ep.ack_segment(a.me));
 }
 
@@ -646,7 +640,11 @@ mod tests {
     /// sides' next sequence number is 1.
     fn ep(c: &Config, state: TcpState) -> Endpoint {
         let mut e = Endpoint::established(c, 0, 0);
-        e.state = state;
+        match state {
+            TcpState::Closed => e.delete_tcb(),
+            TcpState::Listen => e.become_listener(0),
+            _ => e.state = state,
+        }
         if state.fin_sent() {
             e.snd_nxt = 2;
             if state != TcpState::FinWait1
@@ -699,8 +697,7 @@ mod tests {
     #[test]
     fn closed_answers_an_ack_with_rst_at_seg_ack() {
         let c = cfg(Preset::Rfc1337);
-        let mut e = ep(&c, TcpState::Established);
-        e.delete_tcb();
+        let mut e = ep(&c, TcpState::Closed);
         let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 5, 7, 0));
         assert_eq!(reply(&r), (Flags::RST, 7, 0));
         assert_eq!(
@@ -713,8 +710,7 @@ mod tests {
     #[test]
     fn closed_answers_a_syn_with_rst_ack() {
         let c = cfg(Preset::Rfc1337);
-        let mut e = ep(&c, TcpState::Established);
-        e.delete_tcb();
+        let mut e = ep(&c, TcpState::Closed);
         let r = arrive(&c, &mut e, seg(Flags::SYN, 5, 0, 0));
         assert_eq!(reply(&r), (Flags::RST | Flags::ACK, 0, 6));
     }
@@ -722,17 +718,14 @@ mod tests {
     #[test]
     fn closed_ignores_a_rst() {
         let c = cfg(Preset::Rfc1337);
-        let mut e = ep(&c, TcpState::Established);
-        e.delete_tcb();
+        let mut e = ep(&c, TcpState::Closed);
         assert_eq!(arrive(&c, &mut e, seg(Flags::RST, 5, 0, 0)).reply, None);
     }
 
     #[test]
     fn listen_takes_a_syn_into_syn_received() {
         let c = cfg(Preset::Rfc1337);
-        let mut e = ep(&c, TcpState::Established);
-        e.delete_tcb();
-        e.state = TcpState::Listen;
+        let mut e = ep(&c, TcpState::Listen);
         e.iss = 8;
         e.app_inc = 2;
         let r = arrive(&c, &mut e, seg(Flags::SYN, 3, 0, 0));
@@ -744,9 +737,7 @@ mod tests {
     #[test]
     fn listen_answers_an_ack_with_rst() {
         let c = cfg(Preset::Rfc1337);
-        let mut e = ep(&c, TcpState::Established);
-        e.delete_tcb();
-        e.state = TcpState::Listen;
+        let mut e = ep(&c, TcpState::Listen);
         let r = arrive(&c, &mut e, seg(Flags::ACK, 3, 9, 0));
         assert_eq!(reply(&r), (Flags::RST, 9, 0));
         assert_eq!(e.state, TcpState::Listen);

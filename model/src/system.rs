@@ -457,10 +457,7 @@ impl TeardownModel {
                     // or earlier if the variant reopens on a SYN.
                     e.listen_iss = Some(iss);
                 } else {
-                    e.delete_tcb();
-                    e.state = TcpState::Listen;
-                    e.inc = e.app_inc;
-                    e.iss = iss;
+                    e.become_listener(iss);
                 }
             }
             Action::Connect(side, iss) => {

@@ -11,6 +11,10 @@ fn variant(p: Preset) -> VariantSpec {
     VariantSpec::preset(p, &base, base.msl).expect("default parameters are valid")
 }
 
+fn check_one(p: Preset, property: PropertyId, limits: &Limits) -> check::PropertyReport {
+    check::check_property(&variant(p), property, None, limits, &mut |_| {})
+}
+
 fn check_table(p: Preset) {
     let reports = check::check_variant(
         &variant(p),
@@ -88,12 +92,10 @@ table_tests! {
 /// explain (stateright's own examples pin their counts the same way).
 #[test]
 fn rfc1337_default_state_count_is_pinned() {
-    let r = check::check_property(
-        &variant(Preset::Rfc1337),
+    let r = check_one(
+        Preset::Rfc1337,
         PropertyId::NoCrossIncarnationDelivery,
-        None,
         &Limits::default(),
-        &mut |_| {},
     );
     assert_eq!(r.verdict, Verdict::Holds);
     assert_eq!(r.unique_states, PINNED_RFC1337_UNIQUE);
@@ -109,12 +111,10 @@ const PINNED_RFC1337_UNIQUE: usize = 639_146;
 /// stateright's BFS may report a longer path; the trace search may not.
 #[test]
 fn shortest_reset_without_time_wait_is_the_six_step_reordering() {
-    let r = check::check_property(
-        &variant(Preset::NoTimeWait),
+    let r = check_one(
+        Preset::NoTimeWait,
         PropertyId::ReliableTerminationReset,
-        None,
         &Limits::default(),
-        &mut |_| {},
     );
     assert_eq!(r.verdict, Verdict::Violated);
     let t = r.trace.expect("a counterexample");
@@ -153,12 +153,10 @@ fn a_state_limit_gives_an_incomplete_verdict() {
         max_states: Some(10_000),
         ..Limits::default()
     };
-    let r = check::check_property(
-        &variant(Preset::Rfc1337),
+    let r = check_one(
+        Preset::Rfc1337,
         PropertyId::NoCrossIncarnationDelivery,
-        None,
         &limits,
-        &mut |_| {},
     );
     assert_eq!(r.verdict, Verdict::Incomplete);
     assert!(r.note.unwrap().contains("not exhaustive"));
