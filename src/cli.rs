@@ -40,13 +40,13 @@ pub struct ModelArgs {
     pub msl: u8,
     /// Size of the sequence space (even).
     #[arg(long, default_value_t = Config::default().seq_space)]
-    pub seq_space: u8,
+    pub seq_space: u64,
     /// Receive window (RCV.WND).
     #[arg(long, default_value_t = Config::default().window)]
-    pub window: u8,
+    pub window: u32,
     /// ISNs each incarnation may choose from, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = Config::default().isns)]
-    pub isns: Vec<u8>,
+    pub isns: Vec<u32>,
     /// Incarnations on the same 4-tuple.
     #[arg(long, default_value_t = Config::default().incarnations)]
     pub incarnations: u8,

@@ -1,7 +1,7 @@
 //! The model's parameters, their validation, and the values derived from them
 //! (TIME-WAIT length in ticks, the retransmission schedule).
 
-use crate::seq::SeqSpace;
+use crate::seq::{Seq, SeqSpace};
 use crate::variant::{Behaviour, TimeWaitLen};
 use serde::Serialize;
 use thiserror::Error;
@@ -24,12 +24,12 @@ pub mod limits {
 pub struct Config {
     /// Maximum segment lifetime: a segment whose age reaches `msl` is gone.
     pub msl: u8,
-    /// Size of the sequence space (even, at least 8).
-    pub seq_space: u8,
+    /// Size of the sequence space (even, at least 8, at most 2^32).
+    pub seq_space: u64,
     /// Receive window, RCV.WND, constant.
-    pub window: u8,
+    pub window: Seq,
     /// ISNs an incarnation may choose from; the checker tries every one.
-    pub isns: Vec<u8>,
+    pub isns: Vec<Seq>,
     /// Number of incarnations on the same 4-tuple.
     pub incarnations: u8,
     /// Segments the network may lose (an undelivered segment dying at MSL
@@ -44,6 +44,10 @@ pub struct Config {
     /// Data segments (1 byte each) the two applications send per
     /// incarnation, in total: either side may send them.
     pub data_sends: u8,
+    /// Largest payload of a retransmitted data segment. The checker sends
+    /// one-byte segments and retransmits one at a time (RFC 6298: the
+    /// earliest segment); the spec oracle sends real sizes.
+    pub mss: u16,
     /// TIME-WAIT behaviour.
     pub behaviour: Behaviour,
 }
@@ -61,6 +65,7 @@ impl Default for Config {
             rto: 2,
             max_retries: 3,
             data_sends: 1,
+            mss: 1,
             behaviour: crate::Preset::Rfc1337.behaviour(2),
         }
     }
@@ -72,11 +77,15 @@ pub enum ConfigError {
     #[error("msl must be between 1 and {max} ticks, got {got}")]
     Msl { got: u8, max: u8 },
     #[error("seq-space must be even and between 8 and {max}, got {got}")]
-    SeqSpace { got: u8, max: u8 },
+    SeqSpace { got: u64, max: u64 },
     #[error("window must be between 1 and seq-space/4 = {max}, got {got} (a larger window lets old and new incarnations alias trivially)")]
-    Window { got: u8, max: u8 },
+    Window { got: Seq, max: u64 },
     #[error("isns must list 1 to {max} distinct values below seq-space {space}, got {got:?}")]
-    Isns { got: Vec<u8>, space: u8, max: usize },
+    Isns {
+        got: Vec<Seq>,
+        space: u64,
+        max: usize,
+    },
     #[error("incarnations must be between 1 and {max}, got {got}")]
     Incarnations { got: u8, max: u8 },
     #[error("{what} budget must be at most {max}, got {got} (the state space grows exponentially with it)")]
@@ -122,7 +131,7 @@ impl Config {
                 max: SeqSpace::MAX_MODULUS,
             });
         }
-        if self.window == 0 || self.window > self.seq_space / 4 {
+        if self.window == 0 || u64::from(self.window) > self.seq_space / 4 {
             return Err(ConfigError::Window {
                 got: self.window,
                 max: self.seq_space / 4,
@@ -134,7 +143,7 @@ impl Config {
         if self.isns.is_empty()
             || self.isns.len() > MAX_ISNS
             || sorted.len() != self.isns.len()
-            || self.isns.iter().any(|&i| i >= self.seq_space)
+            || self.isns.iter().any(|&i| u64::from(i) >= self.seq_space)
         {
             return Err(ConfigError::Isns {
                 got: self.isns.clone(),

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::segment::{Flags, Segment, Side};
+use crate::seq::Seq;
 use serde::Serialize;
 use smallvec::SmallVec;
 use std::fmt;
@@ -90,8 +91,8 @@ pub enum Role {
 /// reordering would act as an extra, unbudgeted loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Held {
-    pub seq: u8,
-    pub len: u8,
+    pub seq: Seq,
+    pub len: u16,
     pub fin: bool,
     pub inc: u8,
 }
@@ -104,12 +105,12 @@ pub struct Endpoint {
     pub state: TcpState,
     /// Ghost: the incarnation the TCB belongs to (1-based).
     pub inc: u8,
-    pub iss: u8,
-    pub snd_una: u8,
-    pub snd_nxt: u8,
-    pub rcv_nxt: u8,
+    pub iss: Seq,
+    pub snd_una: Seq,
+    pub snd_nxt: Seq,
+    pub rcv_nxt: Seq,
     /// Payload bytes sent in this incarnation; locates the retransmission head.
-    pub data_sent: u8,
+    pub data_sent: Seq,
     /// Whether the SYN-RECEIVED state came from LISTEN (RFC 9293 3.10.7.4).
     pub passive: bool,
     /// Retransmission timer: ticks left, 0 when off.
@@ -125,13 +126,13 @@ pub struct Endpoint {
     pub role: Role,
     pub app_closed: bool,
     /// ISS for a listen that waits for TIME-WAIT to end.
-    pub listen_iss: Option<u8>,
+    pub listen_iss: Option<Seq>,
 }
 
 impl Endpoint {
     /// An endpoint of the first incarnation, ESTABLISHED with `iss` and the
     /// peer's `irs`.
-    pub fn established(cfg: &Config, iss: u8, irs: u8) -> Self {
+    pub fn established(cfg: &Config, iss: Seq, irs: Seq) -> Self {
         let s = cfg.space();
         Endpoint {
             state: TcpState::Established,
@@ -169,7 +170,7 @@ impl Endpoint {
     }
 
     /// Becomes a listener of the application's incarnation with `iss`.
-    pub fn become_listener(&mut self, iss: u8) {
+    pub fn become_listener(&mut self, iss: Seq) {
         self.delete_tcb();
         self.state = TcpState::Listen;
         self.inc = self.app_inc;
@@ -177,7 +178,7 @@ impl Endpoint {
     }
 
     /// The segment to (re)transmit from SND.UNA: SYN (or SYN-ACK), the data
-    /// byte at SND.UNA, or our FIN. `None` when nothing is outstanding.
+    /// from SND.UNA (at most `cfg.mss` bytes), or our FIN. `None` when nothing is outstanding.
     pub fn head_segment(&self, cfg: &Config, from: Side) -> Option<Segment> {
         let s = cfg.space();
         if self.snd_una == self.snd_nxt {
@@ -201,11 +202,95 @@ impl Endpoint {
                 seg.flags = Flags::SYN | Flags::ACK;
             }
         } else if s.diff(self.snd_una, self.iss) <= self.data_sent {
-            seg.len = 1;
+            let left = self.data_sent - s.diff(self.snd_una, self.iss) + 1;
+            seg.len = left.min(Seq::from(cfg.mss)) as u16;
         } else {
             seg.flags = Flags::FIN | Flags::ACK;
         }
         Some(seg)
+    }
+
+    /// SEND of `len` bytes (RFC 9293 3.10.2) in ESTABLISHED or CLOSE-WAIT:
+    /// the segment that carries them.
+    pub fn app_send(&mut self, cfg: &Config, from: Side, len: u16) -> Segment {
+        let seg = Segment {
+            from,
+            flags: Flags::ACK,
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            len,
+            age: 0,
+            inc: self.inc,
+            rexmit: false,
+        };
+        self.snd_nxt = cfg.space().add(self.snd_nxt, Seq::from(len));
+        self.data_sent += Seq::from(len);
+        self.arm_rtx(cfg);
+        seg
+    }
+
+    /// CLOSE (RFC 9293 3.10.4) in ESTABLISHED or CLOSE-WAIT: enter
+    /// FIN-WAIT-1 or LAST-ACK and send <FIN,ACK>.
+    pub fn app_close(&mut self, cfg: &Config, from: Side) -> Segment {
+        self.state = match self.state {
+            TcpState::Established => TcpState::FinWait1,
+            _ => TcpState::LastAck,
+        };
+        let fin = Segment {
+            from,
+            flags: Flags::FIN | Flags::ACK,
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            len: 0,
+            age: 0,
+            inc: self.inc,
+            rexmit: false,
+        };
+        self.snd_nxt = cfg.space().add(self.snd_nxt, 1);
+        self.app_closed = true;
+        self.arm_rtx(cfg);
+        fin
+    }
+
+    /// Passive OPEN (RFC 9293 3.10.1) for the application's next incarnation
+    /// with `iss`.
+    pub fn app_listen(&mut self, iss: Seq) {
+        self.app_inc += 1;
+        self.role = Role::Listener;
+        self.app_closed = false;
+        if self.state == TcpState::TimeWait {
+            // A listener beside a TIME-WAIT connection on the same port
+            // (SO_REUSEADDR): it takes over when TIME-WAIT ends, or earlier
+            // if the variant reopens on a SYN.
+            self.listen_iss = Some(iss);
+        } else {
+            self.become_listener(iss);
+        }
+    }
+
+    /// Active OPEN (RFC 9293 3.10.1) for the application's next incarnation:
+    /// enter SYN-SENT and send <SEQ=ISS><CTL=SYN>.
+    pub fn app_connect(&mut self, cfg: &Config, from: Side, iss: Seq) -> Segment {
+        self.delete_tcb();
+        self.app_inc += 1;
+        self.inc = self.app_inc;
+        self.role = Role::Connector;
+        self.app_closed = false;
+        self.state = TcpState::SynSent;
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = cfg.space().add(iss, 1);
+        self.arm_rtx(cfg);
+        Segment {
+            from,
+            flags: Flags::SYN,
+            seq: iss,
+            ack: 0,
+            len: 0,
+            age: 0,
+            inc: self.inc,
+            rexmit: false,
+        }
     }
 
     /// A bare ACK carrying SND.NXT and RCV.NXT.

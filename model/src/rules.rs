@@ -8,6 +8,7 @@
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Held, TcpState};
 use crate::segment::{Flags, Segment, Side};
+use crate::seq::Seq;
 use crate::variant::{RstInTimeWait, SynInTimeWait, TimeWaitRestart, TimeWaitRules};
 use serde::Serialize;
 
@@ -179,7 +180,7 @@ fn listen(a: &mut Arrival, ep: &mut Endpoint) {
 
 /// LISTEN (or a reopened TIME-WAIT) takes a SYN: RCV.NXT = SEG.SEQ+1, send
 /// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, enter SYN-RECEIVED.
-fn open_syn_received(a: &mut Arrival, ep: &mut Endpoint, iss: u8) {
+fn open_syn_received(a: &mut Arrival, ep: &mut Endpoint, iss: Seq) {
     let s = a.cfg.space();
     ep.delete_tcb();
     ep.inc = ep.app_inc;
@@ -417,7 +418,7 @@ fn take_in_order(a: &mut Arrival, ep: &mut Endpoint, h: Held) {
             TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
         ) {
             a.note_accept(ep, CrossKind::Data);
-            ep.rcv_nxt = s.add(ep.rcv_nxt, h.len);
+            ep.rcv_nxt = s.add(ep.rcv_nxt, Seq::from(h.len));
         } else {
             a.seg.inc = saved_inc;
             return;
@@ -497,7 +498,7 @@ fn note_time_wait_arrival(a: &mut Arrival, ep: &Endpoint, repeated_fin: bool) {
 /// RFC 1122 4.2.2.13 condition (1): the reopened connection's ISS lies above
 /// every sequence number the old one used. Linux uses `tw_snd_nxt + 65535 + 2`
 /// (a maximal unscaled window past SND.NXT); the model uses its own window.
-fn reopen_iss(cfg: &Config, ep: &Endpoint) -> u8 {
+fn reopen_iss(cfg: &Config, ep: &Endpoint) -> Seq {
     cfg.space().add(ep.snd_nxt, cfg.window + 2)
 }
 
@@ -672,7 +673,7 @@ mod tests {
         e
     }
 
-    fn seg(flags: Flags, seq: u8, ack: u8, len: u8) -> Segment {
+    fn seg(flags: Flags, seq: u32, ack: u32, len: u16) -> Segment {
         Segment {
             from: Side::A,
             flags,
@@ -689,7 +690,7 @@ mod tests {
         on_segment(c, Side::B, e, s)
     }
 
-    fn reply(r: &Reaction) -> (Flags, u8, u8) {
+    fn reply(r: &Reaction) -> (Flags, u32, u32) {
         let s = r.reply.expect("a reply");
         (s.flags, s.seq, s.ack)
     }

@@ -2,6 +2,7 @@
 //! acknowledgment numbers, a payload length, an age in ticks, and the ghost
 //! incarnation of the sender.
 
+use crate::seq::Seq;
 use serde::Serialize;
 use std::fmt;
 
@@ -95,10 +96,10 @@ impl fmt::Display for Flags {
 pub struct Segment {
     pub from: Side,
     pub flags: Flags,
-    pub seq: u8,
-    pub ack: u8,
+    pub seq: Seq,
+    pub ack: Seq,
     /// Payload bytes.
-    pub len: u8,
+    pub len: u16,
     /// Ticks spent in the network; the segment dies when this reaches MSL.
     pub age: u8,
     /// Ghost: the incarnation that sent it (for a RST sent in reply, the
@@ -111,8 +112,10 @@ pub struct Segment {
 
 impl Segment {
     /// SEG.LEN of RFC 9293: payload plus one for each of SYN and FIN.
-    pub fn seg_len(&self) -> u8 {
-        self.len + u8::from(self.flags.has(Flags::SYN)) + u8::from(self.flags.has(Flags::FIN))
+    pub fn seg_len(&self) -> Seq {
+        Seq::from(self.len)
+            + Seq::from(self.flags.has(Flags::SYN))
+            + Seq::from(self.flags.has(Flags::FIN))
     }
 
     /// A short description in tcpdump's spirit: `A>B FIN|ACK seq=3 ack=9`.

@@ -1,43 +1,57 @@
-//! Modular sequence-number arithmetic (RFC 9293 section 3.4) on a small
+//! Modular sequence-number arithmetic (RFC 9293 section 3.4) on a
 //! configurable sequence space.
 //!
 //! Every comparison of sequence numbers in the model goes through this module
-//! so that wrap-around is handled in exactly one place. The space is kept tiny
-//! (16 by default) so that two incarnations' sequence ranges can overlap, which
-//! is the precondition of TIME-WAIT's second hazard.
+//! so that wrap-around is handled in exactly one place. The checker keeps the
+//! space tiny (16 by default) so that two incarnations' sequence ranges can
+//! overlap, which is the precondition of TIME-WAIT's second hazard; the spec
+//! oracle uses the full 32-bit space of real TCP, so numbers are 32 bits wide.
 
 use serde::Serialize;
+
+/// A sequence number (or a length in sequence space).
+pub type Seq = u32;
 
 /// A sequence space of `modulus` numbers, `0..modulus`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct SeqSpace {
-    modulus: u8,
+    modulus: u64,
 }
 
 impl SeqSpace {
-    /// Largest modulus the model accepts: sequence numbers are stored in a `u8`
-    /// and differences must fit in one.
-    pub const MAX_MODULUS: u8 = 128;
+    /// Largest modulus: real TCP's 2^32.
+    pub const MAX_MODULUS: u64 = 1 << 32;
 
     /// A space of `modulus` numbers. `modulus` must be even and within
     /// `4..=MAX_MODULUS`; [`crate::Config::validate`] checks this for user input.
-    pub const fn new(modulus: u8) -> Self {
+    pub const fn new(modulus: u64) -> Self {
         SeqSpace { modulus }
     }
 
-    pub const fn modulus(self) -> u8 {
+    /// The 32-bit space of RFC 9293.
+    pub const fn full() -> Self {
+        SeqSpace {
+            modulus: Self::MAX_MODULUS,
+        }
+    }
+
+    pub const fn modulus(self) -> u64 {
         self.modulus
     }
 
     /// `a + n` in the space.
-    pub fn add(self, a: u8, n: u8) -> u8 {
-        ((a as u16 + n as u16) % self.modulus as u16) as u8
+    pub fn add(self, a: Seq, n: Seq) -> Seq {
+        ((u64::from(a) + u64::from(n)) % self.modulus) as Seq
+    }
+
+    /// `a - n` in the space.
+    pub fn sub(self, a: Seq, n: Seq) -> Seq {
+        self.add(a, (self.modulus - u64::from(n) % self.modulus) as Seq)
     }
 
     /// The distance from `b` forward to `a`, i.e. `(a - b) mod modulus`.
-    pub fn diff(self, a: u8, b: u8) -> u8 {
-        ((a as u16 + self.modulus as u16 - (b as u16 % self.modulus as u16)) % self.modulus as u16)
-            as u8
+    pub fn diff(self, a: Seq, b: Seq) -> Seq {
+        ((u64::from(a) + self.modulus - (u64::from(b) % self.modulus)) % self.modulus) as Seq
     }
 
     /// `a < b` in the RFC 1982 sense: `b` lies strictly within the half of the
@@ -50,23 +64,23 @@ impl SeqSpace {
     /// assert!(s.lt(14, 1)); // across the wrap
     /// assert!(!s.lt(1, 14));
     /// ```
-    pub fn lt(self, a: u8, b: u8) -> bool {
-        let d = self.diff(b, a);
+    pub fn lt(self, a: Seq, b: Seq) -> bool {
+        let d = u64::from(self.diff(b, a));
         d != 0 && d < self.modulus / 2
     }
 
     /// `a <= b`.
-    pub fn le(self, a: u8, b: u8) -> bool {
-        a % self.modulus == b % self.modulus || self.lt(a, b)
+    pub fn le(self, a: Seq, b: Seq) -> bool {
+        u64::from(a) % self.modulus == u64::from(b) % self.modulus || self.lt(a, b)
     }
 
     /// `a > b`; the kernel's `after(a, b)`.
-    pub fn gt(self, a: u8, b: u8) -> bool {
+    pub fn gt(self, a: Seq, b: Seq) -> bool {
         self.lt(b, a)
     }
 
     /// `start <= x < start + len`, the window test of RFC 9293 section 3.4.
-    pub fn in_window(self, x: u8, start: u8, len: u8) -> bool {
+    pub fn in_window(self, x: Seq, start: Seq, len: Seq) -> bool {
         self.diff(x, start) < len
     }
 }
@@ -77,7 +91,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn space() -> impl Strategy<Value = SeqSpace> {
-        (2u8..=64).prop_map(|h| SeqSpace::new(h * 2))
+        (2u64..=64).prop_map(|h| SeqSpace::new(h * 2))
     }
 
     #[test]
@@ -92,6 +106,16 @@ mod tests {
     }
 
     #[test]
+    fn full_space_wraps_like_the_kernel() {
+        let s = SeqSpace::full();
+        assert_eq!(s.add(u32::MAX, 2), 1);
+        assert_eq!(s.sub(1, 2), u32::MAX);
+        assert!(s.lt(u32::MAX - 10, 5));
+        assert!(s.gt(0x8000_0000 - 1, 0));
+        assert!(!s.lt(0, 0x8000_0000), "half a space apart");
+    }
+
+    #[test]
     fn half_space_apart_is_neither_before_nor_after() {
         let s = SeqSpace::new(16);
         assert!(!s.lt(0, 8));
@@ -100,15 +124,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn add_then_diff_round_trips(s in space(), a in 0u8..128, n in 0u8..128) {
-            let a = a % s.modulus();
-            let n = n % s.modulus();
+        fn add_then_diff_round_trips(s in space(), a in 0u32..128, n in 0u32..128) {
+            let a = a % s.modulus() as u32;
+            let n = n % s.modulus() as u32;
             prop_assert_eq!(s.diff(s.add(a, n), a), n);
         }
 
         #[test]
-        fn lt_is_irreflexive_and_asymmetric(s in space(), a in 0u8..128, b in 0u8..128) {
-            let (a, b) = (a % s.modulus(), b % s.modulus());
+        fn lt_is_irreflexive_and_asymmetric(s in space(), a in 0u32..128, b in 0u32..128) {
+            let (a, b) = (a % s.modulus() as u32, b % s.modulus() as u32);
             prop_assert!(!s.lt(a, a));
             prop_assert!(!(s.lt(a, b) && s.lt(b, a)));
             prop_assert_eq!(s.gt(a, b), s.lt(b, a));
@@ -117,22 +141,22 @@ mod tests {
 
         #[test]
         fn lt_agrees_with_integers_within_half_a_space(
-            s in space(), base in 0u8..128, x in 0u8..64, y in 0u8..64,
+            s in space(), base in 0u32..128, x in 0u32..64, y in 0u32..64,
         ) {
             // Two numbers less than half a space apart, taken from any base, order
             // as their unwrapped offsets do.
-            let half = s.modulus() / 2;
+            let half = (s.modulus() / 2) as u32;
             let (x, y) = (x % half, y % half);
-            let a = s.add(base % s.modulus(), x);
-            let b = s.add(base % s.modulus(), y);
+            let a = s.add(base % s.modulus() as u32, x);
+            let b = s.add(base % s.modulus() as u32, y);
             prop_assert_eq!(s.lt(a, b), x < y);
         }
 
         #[test]
-        fn in_window_matches_enumeration(s in space(), x in 0u8..128, start in 0u8..128, len in 0u8..128) {
-            let (x, start) = (x % s.modulus(), start % s.modulus());
-            let len = len % (s.modulus() + 1);
-            let members: Vec<u8> = (0..len).map(|i| s.add(start, i)).collect();
+        fn in_window_matches_enumeration(s in space(), x in 0u32..128, start in 0u32..128, len in 0u32..128) {
+            let (x, start) = (x % s.modulus() as u32, start % s.modulus() as u32);
+            let len = len % (s.modulus() as u32 + 1);
+            let members: Vec<u32> = (0..len).map(|i| s.add(start, i)).collect();
             prop_assert_eq!(s.in_window(x, start, len), members.contains(&x));
         }
     }

@@ -6,7 +6,8 @@ use crate::config::Config;
 use crate::endpoint::{Endpoint, Role, TcpState};
 use crate::properties::PropertyId;
 use crate::rules::{self, CrossEvent, ResetEvent};
-use crate::segment::{Flags, Segment, Side};
+use crate::segment::{Segment, Side};
+use crate::seq::Seq;
 use serde::Serialize;
 use smallvec::SmallVec;
 use stateright::{Model, Property};
@@ -107,9 +108,9 @@ pub enum Action {
     /// The application CLOSEs.
     Close(Side),
     /// The application reopens the 4-tuple with a passive OPEN and this ISS.
-    Listen(Side, u8),
+    Listen(Side, Seq),
     /// The application reopens the 4-tuple with an active OPEN and this ISS.
-    Connect(Side, u8),
+    Connect(Side, Seq),
 }
 
 impl Action {
@@ -289,7 +290,7 @@ impl TeardownModel {
     }
 
     /// The two first-incarnation endpoints, ESTABLISHED with ISSs `a`, `b`.
-    pub fn initial_state(&self, a: u8, b: u8) -> State {
+    pub fn initial_state(&self, a: Seq, b: Seq) -> State {
         State {
             eps: [
                 Endpoint::established(&self.cfg, a, b),
@@ -378,7 +379,6 @@ impl TeardownModel {
     pub fn step(&self, last: &State, action: Action) -> Option<State> {
         let mut s = last.clone();
         s.ghost = Ghost::default();
-        let space = self.cfg.space();
         match action {
             Action::Deliver(seg) => {
                 if !s.remove(&seg) {
@@ -404,78 +404,22 @@ impl TeardownModel {
                 self.tick(&mut s);
             }
             Action::Send(side) => {
-                let e = &mut s.eps[side.index()];
-                let seg = Segment {
-                    from: side,
-                    flags: Flags::ACK,
-                    seq: e.snd_nxt,
-                    ack: e.rcv_nxt,
-                    len: 1,
-                    age: 0,
-                    inc: e.inc,
-                    rexmit: false,
-                };
-                e.snd_nxt = space.add(e.snd_nxt, 1);
-                e.data_sent += 1;
                 s.data_left -= 1;
-                e.arm_rtx(&self.cfg);
+                let seg = s.eps[side.index()].app_send(&self.cfg, side, 1);
                 s.send(seg);
             }
             Action::Close(side) => {
-                let e = &mut s.eps[side.index()];
-                // RFC 9293 3.10.4 CLOSE: ESTABLISHED -> FIN-WAIT-1,
-                // CLOSE-WAIT -> LAST-ACK, sending <FIN,ACK>.
-                e.state = match e.state {
-                    TcpState::Established => TcpState::FinWait1,
-                    _ => TcpState::LastAck,
-                };
-                let fin = Segment {
-                    from: side,
-                    flags: Flags::FIN | Flags::ACK,
-                    seq: e.snd_nxt,
-                    ack: e.rcv_nxt,
-                    len: 0,
-                    age: 0,
-                    inc: e.inc,
-                    rexmit: false,
-                };
-                e.snd_nxt = space.add(e.snd_nxt, 1);
-                e.app_closed = true;
-                e.arm_rtx(&self.cfg);
+                let fin = s.eps[side.index()].app_close(&self.cfg, side);
                 s.send(fin);
             }
             Action::Listen(side, iss) => {
                 // The first side to reopen starts the next incarnation.
                 s.data_left = self.cfg.data_sends;
-                let e = &mut s.eps[side.index()];
-                e.app_inc += 1;
-                e.role = Role::Listener;
-                e.app_closed = false;
-                if e.state == TcpState::TimeWait {
-                    // A listener beside a TIME-WAIT connection on the same
-                    // port (SO_REUSEADDR): it takes over when TIME-WAIT ends,
-                    // or earlier if the variant reopens on a SYN.
-                    e.listen_iss = Some(iss);
-                } else {
-                    e.become_listener(iss);
-                }
+                s.eps[side.index()].app_listen(iss);
             }
             Action::Connect(side, iss) => {
-                let e = &mut s.eps[side.index()];
-                e.delete_tcb();
-                e.app_inc += 1;
-                e.inc = e.app_inc;
-                e.role = Role::Connector;
-                e.app_closed = false;
-                // RFC 9293 3.10.1 OPEN (active): send <SEQ=ISS><CTL=SYN>.
-                e.state = TcpState::SynSent;
-                e.iss = iss;
-                e.snd_una = iss;
-                e.snd_nxt = space.add(iss, 1);
-                e.arm_rtx(&self.cfg);
-                if let Some(syn) = e.head_segment(&self.cfg, side) {
-                    s.send(syn);
-                }
+                let syn = s.eps[side.index()].app_connect(&self.cfg, side, iss);
+                s.send(syn);
             }
         }
         Some(s)

@@ -41,7 +41,7 @@ fn check_invariants(m: &TeardownModel, s: &State) -> Result<(), String> {
                     return Err(format!("SND.UNA after SND.NXT: {d}"));
                 }
                 // SYN + data + FIN at most.
-                if sp.diff(e.snd_nxt, e.iss) > c.data_sends + 2 {
+                if sp.diff(e.snd_nxt, e.iss) > u32::from(c.data_sends) + 2 {
                     return Err(format!("SND.NXT beyond what was sent: {d}"));
                 }
             }
