@@ -31,6 +31,58 @@ pub enum Command {
     Explore(ExploreArgs),
     /// Print a scaling table: states, seconds and states/s by budgets and incarnations.
     Bench(BenchArgs),
+    /// Work with YAML trace specs: lint, check against the model, print the schema.
+    #[command(subcommand)]
+    Specs(SpecsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SpecsCommand {
+    /// Validate spec files and folders; print every problem with file:line:column.
+    /// Exit 0 when all are valid, 2 otherwise.
+    Lint(SpecPaths),
+    /// Play each spec against every model variant and compare with the spec's
+    /// `model` section. Exit 0 when all agree, 1 on a disagreement, 2 on invalid specs.
+    Check(SpecCheckArgs),
+    /// Print the JSON Schema of the spec format (committed as specs/schema.json).
+    Schema(SchemaArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SpecPaths {
+    /// Spec files or folders (searched for *.yaml) [default: specs/reviewed
+    /// and specs/generated].
+    pub paths: Vec<PathBuf>,
+}
+
+impl SpecPaths {
+    pub fn or_default(&self) -> Vec<PathBuf> {
+        if self.paths.is_empty() {
+            ["specs/reviewed", "specs/generated"]
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.is_dir())
+                .collect()
+        } else {
+            self.paths.clone()
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SpecCheckArgs {
+    #[command(flatten)]
+    pub paths: SpecPaths,
+    /// Print the model's exchange for every variant, not only for disagreements.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

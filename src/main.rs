@@ -5,6 +5,7 @@
 mod bench;
 mod cli;
 mod output;
+mod specs_cmd;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         Command::Check(a) => run_check(a),
         Command::Explore(a) => run_explore(a),
         Command::Bench(a) => bench::run(a),
+        Command::Specs(c) => specs_cmd::run(c),
     };
     match result {
         Ok(code) => code,

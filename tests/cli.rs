@@ -104,3 +104,56 @@ fn a_counterexample_is_printed_as_numbered_steps() {
         "{out}"
     );
 }
+
+fn in_repo(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn specs_lint_prints_every_problem_with_its_location_and_exits_2() {
+    let file = in_repo("specs/testdata/invalid/several-problems.yaml");
+    let o = timewait(&["specs", "lint", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 4, "{err}");
+    assert!(
+        err.contains("several-problems.yaml:18:5: wait must be positive"),
+        "{err}"
+    );
+}
+
+#[test]
+fn specs_check_agrees_on_the_reviewed_specs() {
+    let o = timewait(&["specs", "check", &in_repo("specs/reviewed")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("0 disagree"), "{out}");
+}
+
+#[test]
+fn specs_check_exits_1_and_shows_the_step_when_a_spec_misjudges_a_variant() {
+    // The reviewed spec says no-time-wait fails; claim it passes instead.
+    let text = std::fs::read_to_string(in_repo("specs/reviewed/lost-last-ack-reacked.yaml"))
+        .expect("spec")
+        .replace(
+            "  fail: [no-time-wait, short-time-wait]",
+            "  fail: [short-time-wait]",
+        )
+        .replace(
+            "time-wait-restart-fin-only]",
+            "time-wait-restart-fin-only, no-time-wait]",
+        );
+    let dir = std::env::temp_dir().join(format!("timewait-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("lost-last-ack-reacked.yaml");
+    std::fs::write(&file, text).expect("write");
+    let o = timewait(&["specs", "check", file.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("no-time-wait (must pass)"), "{out}");
+    assert!(
+        out.contains("expected A seq=2 ack=2; the model sends R seq=2"),
+        "{out}"
+    );
+}

@@ -125,7 +125,10 @@ impl Config {
                 max: MAX_MSL,
             });
         }
-        if self.seq_space < 8 || self.seq_space % 2 != 0 || self.seq_space > SeqSpace::MAX_MODULUS {
+        if self.seq_space < 8
+            || !self.seq_space.is_multiple_of(2)
+            || self.seq_space > SeqSpace::MAX_MODULUS
+        {
             return Err(ConfigError::SeqSpace {
                 got: self.seq_space,
                 max: SeqSpace::MAX_MODULUS,

@@ -43,7 +43,7 @@ impl Budget {
         if self.max_states.is_some_and(|m| states >= m) {
             return Some(Cutoff::States);
         }
-        if states % 4096 == 0 && self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if states.is_multiple_of(4096) && self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(Cutoff::Time);
         }
         None

@@ -1,0 +1,16 @@
+//! timewait's trace specs: the YAML format ([`format`]), loading with exact
+//! error locations ([`load`], [`validate`]), the model as oracle
+//! ([`oracle`]), and the JSON Schema for editors ([`schema`]).
+
+pub mod diag;
+pub mod emit;
+pub mod format;
+pub mod load;
+pub mod oracle;
+pub mod schema;
+pub mod validate;
+pub mod values;
+
+pub use diag::Diagnostic;
+pub use format::Spec;
+pub use load::{load_file, load_str, LoadError};

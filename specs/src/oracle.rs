@@ -1,0 +1,770 @@
+//! The model as oracle: a spec is played against one model endpoint (the
+//! SUT) under each model variant. The spec resolves the model's
+//! nondeterminism: its injected segments are the network's deliveries, its
+//! application calls are the SUT application's, its `expect` steps decide
+//! when a retransmission timer fires, and its waits drive TIME-WAIT in real
+//! time. A step whose expectation the variant does not meet fails with the
+//! model's actual output, which is Netsem's trace checking done against our
+//! own model.
+//!
+//! What the model does not know, the oracle does not check: windows, TCP
+//! options, the PSH flag, and timing other than TIME-WAIT's length.
+
+use crate::format::{App, Expect, Inject, SockState, Spec, Step};
+use crate::values::{Flags, SeqValue};
+use std::collections::VecDeque;
+use std::fmt;
+use timewait_model::endpoint::{Endpoint, TcpState};
+use timewait_model::rules;
+use timewait_model::segment::{Flags as MFlags, Segment, Side};
+use timewait_model::seq::SeqSpace;
+use timewait_model::variant::TimeWaitLen;
+use timewait_model::{Config, Preset};
+
+/// The SUT is side A of the model, the scripted peer side B.
+const SUT: Side = Side::A;
+const PEER: Side = Side::B;
+/// Ticks per MSL in the oracle's config; only the ratio of TIME-WAIT to MSL
+/// matters, because the oracle keeps TIME-WAIT's time itself in ms.
+const MSL_TICKS: u8 = 8;
+/// The SUT's ISS for a listen or connect of incarnation `n`; any value
+/// would do, since specs count from whatever ISN the SUT's SYN carries.
+fn sut_iss(n: u32) -> u32 {
+    0x4000_0000u32.wrapping_add(n.wrapping_mul(0x0100_0000))
+}
+
+/// The model configuration the oracle plays a spec against.
+pub fn config(preset: Preset) -> Config {
+    Config {
+        msl: MSL_TICKS,
+        seq_space: SeqSpace::MAX_MODULUS,
+        // Linux's TIME-WAIT keeps the last advertised window (up to 64 KiB
+        // unscaled) and reopens at SND.NXT + 65535 + 2; the model's window
+        // plays both parts.
+        window: 65535,
+        isns: vec![0],
+        incarnations: u8::MAX,
+        loss_budget: 0,
+        dup_budget: 0,
+        rto: 1,
+        max_retries: u8::MAX,
+        data_sends: u8::MAX,
+        mss: 1460,
+        behaviour: preset.behaviour(MSL_TICKS),
+    }
+}
+
+/// How one variant fared on one spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail(Failure),
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        matches!(self, Outcome::Pass)
+    }
+}
+
+/// The first step at which the model departs from the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// 0-based index into the steps.
+    pub step: usize,
+    pub line: u64,
+    pub column: u64,
+    pub kind: &'static str,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {} ({}): expected {}; the model {}",
+            self.step + 1,
+            self.kind,
+            self.expected,
+            self.actual
+        )
+    }
+}
+
+/// The result of playing a spec against one variant: the outcome and the
+/// exchange as a readable log.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub preset: Preset,
+    pub outcome: Outcome,
+    pub log: Vec<String>,
+}
+
+/// Per-incarnation origins of the relative numbers.
+#[derive(Clone, Copy, Debug)]
+struct Isns {
+    peer: u32,
+    sut: Option<u32>,
+}
+
+struct Oracle<'a> {
+    spec: &'a Spec,
+    cfg: Config,
+    ep: Endpoint,
+    now: u64,
+    tw_since: Option<u64>,
+    pending: VecDeque<Segment>,
+    incs: Vec<Isns>,
+    log: Vec<String>,
+}
+
+/// Plays `spec` against `preset`.
+pub fn run(spec: &Spec, preset: Preset) -> Run {
+    let cfg = config(preset);
+    let mut ep = Endpoint::established(&cfg, 0, 0);
+    ep.delete_tcb();
+    ep.inc = 0;
+    ep.app_inc = 0;
+    let mut o = Oracle {
+        spec,
+        cfg,
+        ep,
+        now: 0,
+        tw_since: None,
+        pending: VecDeque::new(),
+        incs: vec![Isns {
+            peer: spec.first_peer_isn(),
+            sut: None,
+        }],
+        log: Vec::new(),
+    };
+    let mut outcome = Outcome::Pass;
+    for (i, step) in spec.steps.iter().enumerate() {
+        if let Err((expected, actual)) = o.step(&step.value) {
+            outcome = Outcome::Fail(Failure {
+                step: i,
+                line: step.referenced.line(),
+                column: step.referenced.column(),
+                kind: step.value.kind(),
+                expected,
+                actual,
+            });
+            break;
+        }
+    }
+    if outcome.passed() {
+        if let Some(seg) = o.pending.front().copied() {
+            let last = spec.steps.len().saturating_sub(1);
+            let (line, column) = spec
+                .steps
+                .last()
+                .map_or((0, 0), |s| (s.referenced.line(), s.referenced.column()));
+            outcome = Outcome::Fail(Failure {
+                step: last,
+                line,
+                column,
+                kind: "end of spec",
+                expected: "no further segment from the SUT".into(),
+                actual: format!("sends {}", o.show(&seg)),
+            });
+        }
+    }
+    Run {
+        preset,
+        outcome,
+        log: o.log,
+    }
+}
+
+/// Plays `spec` against every variant.
+pub fn run_all(spec: &Spec) -> Vec<Run> {
+    Preset::ALL.iter().map(|&p| run(spec, p)).collect()
+}
+
+type StepResult = Result<(), (String, String)>;
+
+impl Oracle<'_> {
+    fn cur(&self) -> usize {
+        self.incs.len() - 1
+    }
+
+    fn time_wait_ms(&self) -> Option<u64> {
+        let msl = self.spec.msl_ms();
+        match self.cfg.behaviour.time_wait {
+            TimeWaitLen::TwoMsl => Some(2 * msl),
+            TimeWaitLen::None => None,
+            TimeWaitLen::Ticks(t) => Some(u64::from(t) * msl / u64::from(MSL_TICKS)),
+            // TCP_TIMEWAIT_LEN: Linux's TIME-WAIT is 60 s whatever the MSL.
+            TimeWaitLen::Linux { .. } => Some(60_000),
+        }
+    }
+
+    fn stamp(&self) -> String {
+        format!("{:>9.3}s", self.now as f64 / 1000.0)
+    }
+
+    fn note(&mut self, text: String) {
+        let line = format!("{}  {text}", self.stamp());
+        self.log.push(line);
+    }
+
+    /// A segment in the spec's relative numbers of the current incarnation.
+    fn show(&self, seg: &Segment) -> String {
+        let isns = self.incs[self.cur()];
+        let (own, other) = if seg.from == SUT {
+            (isns.sut, Some(isns.peer))
+        } else {
+            (Some(isns.peer), isns.sut)
+        };
+        let rel = |v: u32, base: Option<u32>| match base {
+            Some(b) => format!("{}", v.wrapping_sub(b) as i32),
+            None => format!("{{abs: {v}}}"),
+        };
+        let flags = spec_flags(seg.flags);
+        let mut s = format!("{flags} seq={}", rel(seg.seq, own));
+        if seg.flags.has(MFlags::ACK) {
+            s.push_str(&format!(" ack={}", rel(seg.ack, other)));
+        }
+        if seg.len > 0 {
+            s.push_str(&format!(" len={}", seg.len));
+        }
+        s
+    }
+
+    fn advance(&mut self, ms: u64) {
+        let to = self.now + ms;
+        if let (Some(since), Some(len)) = (self.tw_since, self.time_wait_ms()) {
+            if self.ep.state == TcpState::TimeWait && since + len <= to {
+                self.now = since + len;
+                rules::finish_tcb(&mut self.ep);
+                self.tw_since = None;
+                self.note(format!("SUT: TIME-WAIT ends, now {}", self.ep.state));
+            }
+        }
+        self.now = to;
+    }
+
+    fn unexpected_pending(&self, what: &str) -> StepResult {
+        match self.pending.front() {
+            Some(seg) => Err((
+                format!("no segment from the SUT before this {what}"),
+                format!(
+                    "sends {} first, which the spec does not expect",
+                    self.show(seg)
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn step(&mut self, step: &Step) -> StepResult {
+        match step {
+            Step::Note(text) => {
+                self.note(format!("note: {text}"));
+                Ok(())
+            }
+            Step::Wait(d) => {
+                self.unexpected_pending("wait")?;
+                let ms = self.spec.ms(*d);
+                self.advance(ms);
+                Ok(())
+            }
+            Step::App(app) => {
+                self.unexpected_pending("application call")?;
+                self.app(*app)
+            }
+            Step::Inject(seg) => {
+                self.unexpected_pending("injected segment")?;
+                self.inject(seg)
+            }
+            Step::Expect(e) => self.expect(e),
+            Step::ExpectNone(e) => {
+                while let Some(seg) = self.pending.pop_front() {
+                    let hit = e.flags.is_none_or(|f| spec_flags(seg.flags).contains(f));
+                    if hit {
+                        return Err((
+                            match e.flags {
+                                Some(f) => format!("no segment with {f} for {}", e.duration),
+                                None => format!("no segment for {}", e.duration),
+                            },
+                            format!("sends {}", self.show(&seg)),
+                        ));
+                    }
+                    let line = format!("SUT > peer  {} (not checked)", self.show(&seg));
+                    self.note(line);
+                }
+                let ms = self.spec.ms(e.duration);
+                let what = e.flags.map_or(String::new(), |f| format!(" with {f}"));
+                self.note(format!("SUT sends nothing{what} for {}", e.duration));
+                self.advance(ms);
+                Ok(())
+            }
+            Step::ExpectState(e) => {
+                self.unexpected_pending("state check")?;
+                let actual = sock_state(self.ep.state);
+                if actual != e.state {
+                    return Err((
+                        format!("the SUT's socket in {}", e.state.name()),
+                        format!("is in {}", actual.name()),
+                    ));
+                }
+                if let (Some(r), SockState::TimeWait) = (e.remaining, actual) {
+                    let left = match (self.tw_since, self.time_wait_ms()) {
+                        (Some(since), Some(len)) => (since + len).saturating_sub(self.now),
+                        _ => 0,
+                    };
+                    let tol = self.spec.ms(self.spec.tolerance());
+                    let (min, max) = (self.spec.ms(r.min), self.spec.ms(r.max));
+                    if left + tol < min || left > max + tol {
+                        return Err((
+                            format!("TIME-WAIT with {}..{} left", r.min, r.max),
+                            format!("has {:.3}s of TIME-WAIT left", left as f64 / 1000.0),
+                        ));
+                    }
+                    self.note(format!(
+                        "SUT state {} ({:.3}s left)",
+                        actual.name(),
+                        left as f64 / 1000.0
+                    ));
+                } else {
+                    self.note(format!("SUT state {}", actual.name()));
+                }
+                Ok(())
+            }
+            Step::Incarnation(m) => {
+                self.unexpected_pending("new incarnation")?;
+                let prev = self.incs[self.cur()].peer;
+                let peer = match m.peer_isn {
+                    SeqValue::Rel(r) => prev.wrapping_add(r as i32 as u32),
+                    SeqValue::Abs(v) => v,
+                };
+                self.incs.push(Isns { peer, sut: None });
+                let n = self.incs.len();
+                self.note(format!("incarnation {n} (peer ISN {peer})"));
+                Ok(())
+            }
+        }
+    }
+
+    fn app(&mut self, app: App) -> StepResult {
+        let n = self.incs.len() as u32;
+        let st = self.ep.state;
+        let fail = |what: &str| {
+            Err((
+                format!("the SUT's {what} to succeed"),
+                format!("cannot: its connection is in {st}"),
+            ))
+        };
+        let open = matches!(st, TcpState::Established | TcpState::CloseWait);
+        match app {
+            App::Listen => {
+                if !matches!(st, TcpState::Closed | TcpState::TimeWait) {
+                    return fail("listen (bind would fail with EADDRINUSE)");
+                }
+                self.ep.app_listen(sut_iss(n));
+            }
+            App::Accept => {
+                if matches!(
+                    st,
+                    TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived
+                ) {
+                    return Err((
+                        "accept to return a connection".into(),
+                        format!("has none established (state {st}); accept would block"),
+                    ));
+                }
+            }
+            App::Connect => {
+                if st != TcpState::Closed {
+                    return fail("connect");
+                }
+                let syn = self.ep.app_connect(&self.cfg, SUT, sut_iss(n));
+                self.pending.push_back(syn);
+            }
+            App::Send(len) => {
+                if !open {
+                    return fail("send");
+                }
+                let seg = self.ep.app_send(&self.cfg, SUT, len);
+                self.pending.push_back(seg);
+            }
+            App::Shutdown | App::Close => match st {
+                TcpState::Established | TcpState::CloseWait => {
+                    let fin = self.ep.app_close(&self.cfg, SUT);
+                    self.pending.push_back(fin);
+                }
+                // RFC 9293 3.10.4: CLOSE in LISTEN or SYN-SENT deletes the TCB.
+                TcpState::Listen | TcpState::SynSent if app == App::Close => {
+                    self.ep.delete_tcb();
+                    self.ep.app_closed = true;
+                }
+                // After shutdown the FIN is out; close only lets go.
+                _ if self.ep.app_closed || st.fin_sent() => self.ep.app_closed = true,
+                _ => {
+                    return fail(if app == App::Close {
+                        "close"
+                    } else {
+                        "shutdown"
+                    })
+                }
+            },
+            App::Abort => {
+                // RFC 9293 3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> in the
+                // synchronized states. Stacks add the ACK bit (Linux's
+                // tcp_send_active_reset), which any receiver accepts the same.
+                if !matches!(
+                    st,
+                    TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::TimeWait
+                ) {
+                    let rst = Segment {
+                        from: SUT,
+                        flags: MFlags::RST | MFlags::ACK,
+                        seq: self.ep.snd_nxt,
+                        ack: self.ep.rcv_nxt,
+                        len: 0,
+                        age: 0,
+                        inc: self.ep.inc,
+                        rexmit: false,
+                    };
+                    self.pending.push_back(rst);
+                }
+                self.ep.delete_tcb();
+                self.ep.app_closed = true;
+            }
+        }
+        self.note(format!("SUT app: {} -> {}", app_name(app), self.ep.state));
+        Ok(())
+    }
+
+    fn inject(&mut self, spec_seg: &Inject) -> StepResult {
+        let target = spec_seg.incarnation.unwrap_or(self.incs.len() as u32);
+        let isns = self.incs[target as usize - 1];
+        let seq = resolve(spec_seg.seq, isns.peer);
+        let ack = match (spec_seg.ack, isns.sut) {
+            (None, _) => 0,
+            (Some(SeqValue::Abs(v)), _) => v,
+            (Some(SeqValue::Rel(r)), Some(base)) => base.wrapping_add(r as i32 as u32),
+            (Some(SeqValue::Rel(_)), None) => {
+                return Err((
+                    "a relative ack, which needs the SUT's ISN".into(),
+                    "never sent a SYN in this incarnation, so the ISN is unknown".into(),
+                ))
+            }
+        };
+        let seg = Segment {
+            from: PEER,
+            flags: model_flags(spec_seg.flags),
+            seq,
+            ack,
+            len: spec_seg.len,
+            age: 0,
+            inc: u8::try_from(target).unwrap_or(u8::MAX),
+            rexmit: false,
+        };
+        let before = self.ep.state;
+        let was_tw = before == TcpState::TimeWait;
+        if was_tw {
+            // A restart sets the timer back to its full length (at least
+            // 2 ticks here), which tells it apart from this 1.
+            self.ep.tw = 1;
+        }
+        let line = format!("peer > SUT  {}", self.show(&seg));
+        self.note(line);
+        let r = rules::on_segment(&self.cfg, SUT, &mut self.ep, seg);
+        if self.ep.state == TcpState::TimeWait {
+            if !was_tw || self.ep.tw != 1 {
+                self.tw_since = Some(self.now);
+            }
+        } else {
+            self.tw_since = None;
+        }
+        if self.ep.state != before {
+            let line = format!("SUT: {before} -> {}", self.ep.state);
+            self.note(line);
+        }
+        if let Some(c) = r.events.cross {
+            let line = format!(
+                "model: a {:?} segment of incarnation {} was accepted by incarnation {}",
+                c.kind, c.from_inc, c.to_inc
+            );
+            self.note(line);
+        }
+        if let Some(reply) = r.reply {
+            self.pending.push_back(reply);
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, e: &Expect) -> StepResult {
+        if let Some(after) = e.after {
+            let ms = self.spec.ms(after);
+            self.advance(ms);
+        }
+        let seg = match self.pending.pop_front() {
+            Some(s) => s,
+            None if self.ep.rtx > 0 => {
+                // The spec says the timer fires now: retransmit the head.
+                self.ep.retries = self.ep.retries.saturating_add(1);
+                match self.ep.head_segment(&self.cfg, SUT) {
+                    Some(mut s) => {
+                        s.rexmit = true;
+                        s
+                    }
+                    None => return Err((describe(e), "sends nothing".into())),
+                }
+            }
+            None => return Err((describe(e), "sends nothing".into())),
+        };
+        let target = e.incarnation.unwrap_or(self.incs.len() as u32) as usize - 1;
+        let flags = spec_flags(seg.flags);
+        let want_flags = strip_psh(e.flags);
+        let mut problems = Vec::new();
+        if flags != want_flags {
+            problems.push(format!("flags {flags}"));
+        }
+        if problems.is_empty() && e.flags.has(Flags::SYN) && self.incs[target].sut.is_none() {
+            // The SUT's SYN or SYN-ACK fixes its ISN for this incarnation.
+            let rel = match e.seq {
+                Some(SeqValue::Rel(r)) => r as i32 as u32,
+                _ => 0,
+            };
+            self.incs[target].sut = Some(seg.seq.wrapping_sub(rel));
+        }
+        let isns = self.incs[target];
+        if let Some(want) = e.seq {
+            let ok = match (want, isns.sut) {
+                (SeqValue::Abs(v), _) => v == seg.seq,
+                (SeqValue::Rel(r), Some(b)) => b.wrapping_add(r as i32 as u32) == seg.seq,
+                (SeqValue::Rel(_), None) => false,
+            };
+            if !ok {
+                problems.push("seq".into());
+            }
+        }
+        if let Some(want) = e.ack {
+            if !seg.flags.has(MFlags::ACK) || resolve(want, isns.peer) != seg.ack {
+                problems.push("ack".into());
+            }
+        }
+        if let Some(len) = e.len {
+            if len != seg.len {
+                problems.push("len".into());
+            }
+        }
+        let shown = self.show(&seg);
+        if problems.is_empty() {
+            let mark = if seg.rexmit { " (retransmission)" } else { "" };
+            self.note(format!("SUT > peer  {shown}{mark}"));
+            Ok(())
+        } else {
+            Err((
+                describe(e),
+                format!("sends {shown} (differs in {})", problems.join(", ")),
+            ))
+        }
+    }
+}
+
+fn resolve(v: SeqValue, base: u32) -> u32 {
+    match v {
+        SeqValue::Rel(r) => base.wrapping_add(r as i32 as u32),
+        SeqValue::Abs(a) => a,
+    }
+}
+
+fn describe(e: &Expect) -> String {
+    let mut s = format!("{}", e.flags);
+    if let Some(v) = e.seq {
+        s.push_str(&format!(" seq={v}"));
+    }
+    if let Some(v) = e.ack {
+        s.push_str(&format!(" ack={v}"));
+    }
+    if let Some(v) = e.len {
+        s.push_str(&format!(" len={v}"));
+    }
+    s
+}
+
+fn app_name(app: App) -> String {
+    match app {
+        App::Listen => "listen".into(),
+        App::Accept => "accept".into(),
+        App::Connect => "connect".into(),
+        App::Send(n) => format!("send {n}"),
+        App::Shutdown => "shutdown".into(),
+        App::Close => "close".into(),
+        App::Abort => "abort".into(),
+    }
+}
+
+/// The model has no PSH; the oracle compares the other flags.
+fn strip_psh(f: Flags) -> Flags {
+    Flags::from_bits(f.bits() & !Flags::PSH.bits())
+}
+
+fn model_flags(f: Flags) -> MFlags {
+    let mut m = MFlags::NONE;
+    for (a, b) in [
+        (Flags::SYN, MFlags::SYN),
+        (Flags::ACK, MFlags::ACK),
+        (Flags::FIN, MFlags::FIN),
+        (Flags::RST, MFlags::RST),
+    ] {
+        if f.has(a) {
+            m = m | b;
+        }
+    }
+    m
+}
+
+fn spec_flags(m: MFlags) -> Flags {
+    let mut f = Flags::default();
+    for (a, b) in [
+        (Flags::SYN, MFlags::SYN),
+        (Flags::ACK, MFlags::ACK),
+        (Flags::FIN, MFlags::FIN),
+        (Flags::RST, MFlags::RST),
+    ] {
+        if m.has(b) {
+            f = f.union(a);
+        }
+    }
+    f
+}
+
+fn sock_state(s: TcpState) -> SockState {
+    match s {
+        TcpState::Closed => SockState::Closed,
+        TcpState::Listen => SockState::Listen,
+        TcpState::SynSent => SockState::SynSent,
+        TcpState::SynReceived => SockState::SynReceived,
+        TcpState::Established => SockState::Established,
+        TcpState::FinWait1 => SockState::FinWait1,
+        TcpState::FinWait2 => SockState::FinWait2,
+        TcpState::CloseWait => SockState::CloseWait,
+        TcpState::Closing => SockState::Closing,
+        TcpState::LastAck => SockState::LastAck,
+        TcpState::TimeWait => SockState::TimeWait,
+    }
+}
+
+/// A spec's verdict against the model: each variant's run and whether it is
+/// what the spec's `model` section says.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub runs: Vec<Run>,
+    /// Variants whose outcome contradicts the spec's `model` section.
+    pub disagreements: Vec<Preset>,
+}
+
+/// What the spec says of `p`: `Some(true)` must pass, `Some(false)` must
+/// fail, `None` not listed.
+pub fn expectation(spec: &Spec, p: Preset) -> Option<bool> {
+    let m = &spec.model.value;
+    if m.pass.iter().any(|v| v.value.0 == p) {
+        Some(true)
+    } else if m.fail.iter().any(|v| v.value.0 == p) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Plays `spec` against every variant and compares with its `model` section.
+pub fn check(spec: &Spec) -> Check {
+    let runs = run_all(spec);
+    let disagreements = runs
+        .iter()
+        .filter(|r| expectation(spec, r.preset).is_some_and(|want| want != r.outcome.passed()))
+        .map(|r| r.preset)
+        .collect();
+    Check {
+        runs,
+        disagreements,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// An active close to TIME-WAIT, then `tail`.
+    fn spec(tail: &str) -> Spec {
+        let text = format!(
+            "name: t\ndescription: d\nrole: active-closer\nmsl: 30s\nmodel: {{pass: [rfc1337]}}\nsteps:\n\
+             - app: listen\n- inject: {{flags: S, seq: 0}}\n- expect: {{flags: SA, seq: 0, ack: 1}}\n\
+             - inject: {{flags: A, seq: 1, ack: 1}}\n- app: accept\n- app: close\n\
+             - expect: {{flags: FA, seq: 1, ack: 1}}\n- inject: {{flags: FA, seq: 1, ack: 2}}\n\
+             - expect: {{flags: A, seq: 2, ack: 2}}\n{tail}"
+        );
+        crate::load::load_str(Path::new("t.yaml"), &text).expect("valid spec")
+    }
+
+    fn outcome(s: &Spec, p: Preset) -> Outcome {
+        run(s, p).outcome
+    }
+
+    #[test]
+    fn time_wait_lasts_two_msl_then_the_tuple_is_closed() {
+        let s = spec("- wait: 59.9s\n- expect-state: {state: TIME-WAIT}\n- wait: 0.1s\n- expect-state: {state: CLOSED}\n");
+        assert_eq!(outcome(&s, Preset::Rfc1337), Outcome::Pass);
+        // Linux's 60 s equals 2 x 30 s here; a 1-MSL TIME-WAIT is gone earlier.
+        assert_eq!(outcome(&s, Preset::Linux), Outcome::Pass);
+        let Outcome::Fail(f) = outcome(&s, Preset::ShortTimeWait) else {
+            panic!("short-time-wait must fail")
+        };
+        assert_eq!((f.step, f.actual.as_str()), (10, "is in CLOSED"));
+    }
+
+    #[test]
+    fn without_time_wait_a_retransmitted_fin_meets_a_reset() {
+        let s =
+            spec("- inject: {flags: FA, seq: 1, ack: 2}\n- expect: {flags: A, seq: 2, ack: 2}\n");
+        assert_eq!(outcome(&s, Preset::Rfc1337), Outcome::Pass);
+        let Outcome::Fail(f) = outcome(&s, Preset::NoTimeWait) else {
+            panic!("no-time-wait must fail")
+        };
+        assert!(f.actual.starts_with("sends R seq=2"), "{f}");
+    }
+
+    #[test]
+    fn an_unexpected_reply_fails_the_next_step() {
+        // The retransmitted FIN is re-ACKed, but the spec goes on waiting.
+        let s = spec("- inject: {flags: FA, seq: 1, ack: 2}\n- wait: 1s\n");
+        let Outcome::Fail(f) = outcome(&s, Preset::Rfc1337) else {
+            panic!("the ACK is not expected")
+        };
+        assert_eq!(f.kind, "wait");
+        assert!(f.actual.contains("A seq=2 ack=2"), "{f}");
+    }
+
+    #[test]
+    fn an_expect_with_nothing_pending_fires_the_retransmission_timer() {
+        let s = spec("");
+        let mut steps = s.clone();
+        // Drop the peer's FIN and the ACK of it: the SUT's FIN is unacknowledged.
+        steps.steps.truncate(7);
+        let again = Step::Expect(Expect {
+            flags: Flags::FIN.union(Flags::ACK),
+            seq: Some(SeqValue::Rel(1)),
+            ack: Some(SeqValue::Rel(1)),
+            len: None,
+            win: None,
+            options: None,
+            incarnation: None,
+            after: None,
+            within: None,
+        });
+        steps.steps.push(serde_saphyr::Spanned::new(
+            again,
+            serde_saphyr::Location::UNKNOWN,
+            serde_saphyr::Location::UNKNOWN,
+        ));
+        let r = run(&steps, Preset::Rfc1337);
+        assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.log);
+        assert!(r.log.last().is_some_and(|l| l.contains("(retransmission)")));
+    }
+}

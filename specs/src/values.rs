@@ -1,0 +1,410 @@
+//! The scalar values of the spec format that need more than serde's derive:
+//! TCP flag letters, durations with units, and sequence numbers that are
+//! relative to an incarnation's ISN or absolute. Each parses with an error
+//! that says what was found and what was expected; serde-saphyr attaches the
+//! line and column of the offending scalar.
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+
+/// TCP control bits as the letters tcpdump and packetdrill use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Flags(u8);
+
+impl Flags {
+    pub const SYN: Flags = Flags(1);
+    pub const FIN: Flags = Flags(2);
+    pub const RST: Flags = Flags(4);
+    pub const PSH: Flags = Flags(8);
+    pub const ACK: Flags = Flags(16);
+
+    /// Letters in canonical order (S F R P A), as `SA`, `FA`, `RA` are read.
+    const LETTERS: [(char, Flags); 5] = [
+        ('S', Flags::SYN),
+        ('F', Flags::FIN),
+        ('R', Flags::RST),
+        ('P', Flags::PSH),
+        ('A', Flags::ACK),
+    ];
+
+    pub const fn has(self, o: Flags) -> bool {
+        self.0 & o.0 == o.0
+    }
+
+    pub const fn union(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub const fn from_bits(bits: u8) -> Flags {
+        Flags(bits & 0x1f)
+    }
+
+    /// Whether every flag of `o` is set here.
+    pub const fn contains(self, o: Flags) -> bool {
+        self.has(o)
+    }
+
+    pub fn parse(s: &str) -> Result<Flags, String> {
+        if s.is_empty() {
+            return Err(
+                "empty flags, expected letters from S, A, F, R, P such as \"SA\" or \"FA\"".into(),
+            );
+        }
+        let mut out = Flags(0);
+        for c in s.chars() {
+            let Some(&(_, f)) = Flags::LETTERS.iter().find(|(l, _)| *l == c) else {
+                return Err(format!(
+                    "unknown flag {c:?} in {s:?}, expected letters from S, A, F, R, P"
+                ));
+            };
+            if out.has(f) {
+                return Err(format!("flag {c:?} given twice in {s:?}"));
+            }
+            out = out.union(f);
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (l, flag) in Flags::LETTERS {
+            if self.has(flag) {
+                write!(f, "{l}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Flags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Flags::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for Flags {
+    fn schema_name() -> Cow<'static, str> {
+        "Flags".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^(?!.*(.).*\\1)[SAFRP]+$",
+            "description": "TCP flags as letters: S (SYN), A (ACK), F (FIN), R (RST), P (PSH), e.g. \"SA\", \"FA\", \"R\"",
+            "examples": ["S", "SA", "A", "FA", "PA", "R", "RA"]
+        })
+    }
+}
+
+/// The unit of a [`Duration`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Millis,
+    Seconds,
+    /// Maximum segment lifetimes, as the spec's `msl` sets it.
+    Msl,
+    /// TIME-WAIT lengths, as the spec's `time-wait` sets it.
+    TimeWait,
+}
+
+impl Unit {
+    fn suffix(self) -> &'static str {
+        match self {
+            Unit::Millis => "ms",
+            Unit::Seconds => "s",
+            Unit::Msl => "msl",
+            Unit::TimeWait => "tw",
+        }
+    }
+}
+
+/// A non-negative duration such as `500ms`, `2s`, `1.5msl` or `0.5tw`,
+/// kept in thousandths of its unit so that it compares and prints exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Duration {
+    pub milli_units: u64,
+    pub unit: Unit,
+}
+
+/// Upper bound on any duration: a day. Longer waits are typos, and the bound
+/// keeps every later multiplication in range.
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+
+impl Duration {
+    pub const fn ms(ms: u64) -> Self {
+        Duration {
+            milli_units: ms * 1000,
+            unit: Unit::Millis,
+        }
+    }
+
+    pub const fn secs(s: u64) -> Self {
+        Duration {
+            milli_units: s * 1000,
+            unit: Unit::Seconds,
+        }
+    }
+
+    pub const fn msl(milli: u64) -> Self {
+        Duration {
+            milli_units: milli,
+            unit: Unit::Msl,
+        }
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.milli_units == 0
+    }
+
+    /// Milliseconds, given what one MSL and one TIME-WAIT last (in ms).
+    pub fn to_ms(self, msl_ms: u64, tw_ms: u64) -> u64 {
+        let per_unit = match self.unit {
+            Unit::Millis => 1,
+            Unit::Seconds => 1000,
+            Unit::Msl => msl_ms,
+            Unit::TimeWait => tw_ms,
+        };
+        // Both factors are bounded (MAX_DURATION_MS), so u128 cannot overflow.
+        (u128::from(self.milli_units) * u128::from(per_unit) / 1000) as u64
+    }
+
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        let t = s.trim();
+        let expected = "expected a duration such as 500ms, 2s, 1msl or 0.5tw";
+        if t.starts_with('-') {
+            return Err(format!(
+                "negative duration {s:?}: durations cannot be negative"
+            ));
+        }
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("duration {s:?} has no unit, {expected}"))?;
+        let (num, unit) = t.split_at(split);
+        let unit = match unit.trim() {
+            "ms" => Unit::Millis,
+            "s" => Unit::Seconds,
+            "msl" => Unit::Msl,
+            "tw" => Unit::TimeWait,
+            other => return Err(format!("unknown unit {other:?} in {s:?}, {expected}")),
+        };
+        let (whole, frac) = match num.split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (num, ""),
+        };
+        if whole.is_empty() || frac.len() > 3 || frac.contains('.') {
+            return Err(format!(
+                "bad number in {s:?}, {expected} (at most 3 decimals)"
+            ));
+        }
+        let whole: u64 = whole
+            .parse()
+            .map_err(|_| format!("bad number in {s:?}, {expected}"))?;
+        let mut frac_milli = 0u64;
+        for (i, c) in frac.chars().enumerate() {
+            frac_milli += u64::from(c.to_digit(10).unwrap_or(0)) * [100, 10, 1][i];
+        }
+        let milli_units = whole
+            .checked_mul(1000)
+            .and_then(|w| w.checked_add(frac_milli))
+            .ok_or_else(|| format!("duration {s:?} is too long"))?;
+        let d = Duration { milli_units, unit };
+        // Bound the value in its own unit; MSL and TIME-WAIT are bounded too.
+        if d.to_ms(MAX_DURATION_MS, MAX_DURATION_MS) > MAX_DURATION_MS * 1000 {
+            return Err(format!("duration {s:?} is too long (more than a day)"));
+        }
+        Ok(d)
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.milli_units / 1000;
+        let frac = self.milli_units % 1000;
+        if frac == 0 {
+            write!(f, "{whole}{}", self.unit.suffix())
+        } else {
+            let digits = format!("{frac:03}");
+            write!(
+                f,
+                "{whole}.{}{}",
+                digits.trim_end_matches('0'),
+                self.unit.suffix()
+            )
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as 500ms, 2s, 1msl or 0.5tw")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                Duration::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "duration {v} has no unit, expected a duration such as {v}s or {v}ms"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "duration {v} has no unit and durations cannot be negative, expected a duration such as 2s"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "duration {v} has no unit, expected a duration such as {v}s"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+(\\.[0-9]{1,3})?(ms|s|msl|tw)$",
+            "description": "A duration with a unit: ms, s, msl (the spec's MSL) or tw (the spec's TIME-WAIT), e.g. 500ms, 2s, 1msl, 0.5tw",
+            "examples": ["200ms", "1s", "1msl", "1tw"]
+        })
+    }
+}
+
+/// A sequence or acknowledgment number: an integer relative to the ISN of
+/// the side that owns the sequence space (packetdrill's default), or
+/// `{abs: N}` for a raw 32-bit value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SeqValue {
+    Rel(i64),
+    Abs(u32),
+}
+
+/// Relative numbers stay well inside half the sequence space, so that their
+/// order is unambiguous (RFC 9293 section 3.4).
+pub const MAX_RELATIVE: i64 = 1 << 30;
+
+impl fmt::Display for SeqValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeqValue::Rel(v) => write!(f, "{v}"),
+            SeqValue::Abs(v) => write!(f, "{{abs: {v}}}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SeqValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SeqValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer relative to the ISN, or {abs: N} for an absolute number")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SeqValue, E> {
+                if v.abs() > MAX_RELATIVE {
+                    return Err(E::custom(format!(
+                        "relative number {v} is too far from the ISN (at most {MAX_RELATIVE} either way); use {{abs: N}} for an absolute number"
+                    )));
+                }
+                Ok(SeqValue::Rel(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SeqValue, E> {
+                let v = i64::try_from(v).unwrap_or(i64::MAX);
+                self.visit_i64(v)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SeqValue, A::Error> {
+                let mut abs = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "abs" {
+                        return Err(de::Error::custom(format!(
+                            "unknown key {key:?}, expected `abs` as in {{abs: 305419896}}"
+                        )));
+                    }
+                    if abs.is_some() {
+                        return Err(de::Error::custom("duplicate key `abs`"));
+                    }
+                    abs = Some(map.next_value::<u32>()?);
+                }
+                abs.map(SeqValue::Abs)
+                    .ok_or_else(|| de::Error::custom("expected {abs: N} with N a 32-bit number"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for SeqValue {
+    fn schema_name() -> Cow<'static, str> {
+        "SeqValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A sequence number relative to the owning side's ISN in this incarnation, or {abs: N} for an absolute 32-bit number",
+            "oneOf": [
+                {"type": "integer", "minimum": -MAX_RELATIVE, "maximum": MAX_RELATIVE},
+                {
+                    "type": "object",
+                    "properties": {"abs": {"type": "integer", "minimum": 0, "maximum": u32::MAX}},
+                    "required": ["abs"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_in_any_order_and_print_canonically() {
+        assert_eq!(Flags::parse("AS").map(|f| f.to_string()), Ok("SA".into()));
+        assert_eq!(Flags::parse("FA").map(|f| f.to_string()), Ok("FA".into()));
+        assert!(Flags::parse("FNI")
+            .unwrap_err()
+            .contains("unknown flag 'N'"));
+        assert!(Flags::parse("AA").unwrap_err().contains("twice"));
+        assert!(Flags::parse("").is_err());
+    }
+
+    #[test]
+    fn durations_parse_every_unit_and_print_back() {
+        for s in ["500ms", "2s", "1.5msl", "0.25tw", "60s", "0.001s"] {
+            assert_eq!(Duration::parse(s).map(|d| d.to_string()), Ok(s.to_string()));
+        }
+        assert_eq!(
+            Duration::parse("1.5msl").map(|d| d.to_ms(30_000, 60_000)),
+            Ok(45_000)
+        );
+        assert_eq!(
+            Duration::parse("0.5tw").map(|d| d.to_ms(30_000, 60_000)),
+            Ok(30_000)
+        );
+        assert!(Duration::parse("-1s").unwrap_err().contains("negative"));
+        assert!(Duration::parse("5").unwrap_err().contains("no unit"));
+        assert!(Duration::parse("5h").unwrap_err().contains("unknown unit"));
+        assert!(Duration::parse("1.2345s").is_err());
+        assert!(Duration::parse("100000000s")
+            .unwrap_err()
+            .contains("too long"));
+    }
+}

@@ -1,0 +1,163 @@
+//! `timewait specs`: lint spec files, check them against the model oracle,
+//! print the JSON Schema. Exit codes: 0 fine, 1 a spec disagrees with the
+//! model, 2 invalid specs or usage.
+
+use crate::cli::{SchemaArgs, SpecCheckArgs, SpecPaths, SpecsCommand};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use timewait_model::Preset;
+use timewait_specs::oracle::{self, Outcome};
+use timewait_specs::{load, Spec};
+
+pub fn run(c: SpecsCommand) -> Result<ExitCode> {
+    match c {
+        SpecsCommand::Lint(p) => lint(&p),
+        SpecsCommand::Check(a) => check(&a),
+        SpecsCommand::Schema(a) => schema(&a),
+    }
+}
+
+/// Loads every spec under `paths`, printing every problem; returns the
+/// valid specs and whether any file was invalid.
+fn load_all(paths: &SpecPaths) -> Result<(Vec<(PathBuf, Spec)>, usize)> {
+    let files = load::collect(&paths.or_default()).context("cannot list the spec files")?;
+    if files.is_empty() {
+        anyhow::bail!("no .yaml files under {:?}", paths.or_default());
+    }
+    let mut ok = Vec::new();
+    let mut bad = 0;
+    for f in files {
+        match load::load_file(&f) {
+            Ok(spec) => ok.push((f, spec)),
+            Err(e) => {
+                bad += 1;
+                for d in e.diagnostics() {
+                    eprintln!("{d}");
+                }
+            }
+        }
+    }
+    Ok((ok, bad))
+}
+
+fn lint(paths: &SpecPaths) -> Result<ExitCode> {
+    let (ok, bad) = load_all(paths)?;
+    println!("{} specs valid, {} invalid", ok.len(), bad);
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn check(a: &SpecCheckArgs) -> Result<ExitCode> {
+    let (specs, bad) = load_all(&a.paths)?;
+    let mut disagreeing = 0;
+    let width = specs
+        .iter()
+        .map(|(_, s)| s.name.value.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    print!("{:width$}", "spec");
+    for p in Preset::ALL {
+        print!("  {}", short(p));
+    }
+    println!();
+    for (file, spec) in &specs {
+        let c = oracle::check(spec);
+        print!("{:width$}", spec.name.value);
+        for r in &c.runs {
+            let cell = match (oracle::expectation(spec, r.preset), r.outcome.passed()) {
+                (Some(true), true) | (Some(false), false) => {
+                    if r.outcome.passed() {
+                        "pass"
+                    } else {
+                        "fail"
+                    }
+                }
+                (Some(_), true) => "PASS!",
+                (Some(_), false) => "FAIL!",
+                (None, true) => "(pass)",
+                (None, false) => "(fail)",
+            };
+            print!("  {:>w$}", cell, w = short(r.preset).len());
+        }
+        println!();
+        if !c.disagreements.is_empty() {
+            disagreeing += 1;
+        }
+        for r in &c.runs {
+            let wrong = c.disagreements.contains(&r.preset);
+            if !(wrong || a.verbose) {
+                continue;
+            }
+            let want = match oracle::expectation(spec, r.preset) {
+                Some(true) => "must pass",
+                Some(false) => "must fail",
+                None => "not listed",
+            };
+            println!(
+                "  {}: {} under {} ({want}):",
+                file.display(),
+                spec.name.value,
+                r.preset
+            );
+            match &r.outcome {
+                Outcome::Pass => println!("    passes every step"),
+                Outcome::Fail(f) => println!("    {}:{}:{}: {f}", file.display(), f.line, f.column),
+            }
+            for line in &r.log {
+                println!("      {line}");
+            }
+        }
+    }
+    println!(
+        "\n{} specs checked against {} variants: {} agree with their `model` section, {} disagree{}",
+        specs.len(),
+        Preset::ALL.len(),
+        specs.len() - disagreeing,
+        disagreeing,
+        if bad > 0 {
+            format!(", {bad} invalid")
+        } else {
+            String::new()
+        }
+    );
+    println!("cells: pass/fail as the spec says; PASS!/FAIL! contradict it; (pass)/(fail) not listed in the spec");
+    Ok(if bad > 0 {
+        ExitCode::from(2)
+    } else if disagreeing > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Column headers short enough for a terminal.
+fn short(p: Preset) -> &'static str {
+    match p {
+        Preset::Rfc9293 => "rfc9293",
+        Preset::Rfc1337 => "rfc1337",
+        Preset::Linux => "linux",
+        Preset::LinuxRfc1337 => "linux-1337",
+        Preset::LinuxMsl120 => "linux-msl120",
+        Preset::NoTimeWait => "no-tw",
+        Preset::ShortTimeWait => "short-tw",
+        Preset::RstKillsTimeWait => "rst-kills",
+        Preset::SynReopensTimeWaitUnchecked => "syn-unchecked",
+        Preset::TimeWaitRestartFinOnly => "restart-fin",
+    }
+}
+
+fn schema(a: &SchemaArgs) -> Result<ExitCode> {
+    let json = timewait_specs::schema::json();
+    match &a.output {
+        Some(p) => {
+            std::fs::write(p, json).with_context(|| format!("cannot write {}", p.display()))?
+        }
+        None => print!("{json}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
