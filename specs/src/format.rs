@@ -123,10 +123,10 @@ impl Profile {
 #[serde(deny_unknown_fields)]
 pub struct ModelVerdicts {
     #[serde(default)]
-    #[schemars(with = "Vec<VariantNameSchema>")]
+    #[schemars(with = "Vec<VariantName>")]
     pub pass: Vec<Spanned<VariantName>>,
     #[serde(default)]
-    #[schemars(with = "Vec<VariantNameSchema>")]
+    #[schemars(with = "Vec<VariantName>")]
     pub fail: Vec<Spanned<VariantName>>,
 }
 
@@ -147,21 +147,18 @@ impl<'de> Deserialize<'de> for VariantName {
     }
 }
 
-#[derive(JsonSchema)]
-#[schemars(rename = "VariantName")]
-#[serde(rename_all = "kebab-case")]
-#[allow(dead_code)]
-enum VariantNameSchema {
-    Rfc9293,
-    Rfc1337,
-    Linux,
-    LinuxRfc1337,
-    LinuxMsl120,
-    NoTimeWait,
-    ShortTimeWait,
-    RstKillsTimeWait,
-    SynReopensTimeWaitUnchecked,
-    TimeWaitRestartFinOnly,
+impl JsonSchema for VariantName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "VariantName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "A model variant, as `timewait check --variant` names it"
+        })
+    }
 }
 
 /// One step of the script. Written as a one-key map: `- inject: {...}`.

@@ -184,16 +184,9 @@ fn steps(c: &mut Checker, spec: &Spec) {
                 }
             }
             Step::Inject(s) => {
-                let target = s.incarnation.unwrap_or(n);
-                if target == 0 || target > n {
-                    c.err(
-                        loc,
-                        format!(
-                            "incarnation {target} does not exist yet (this is incarnation {n})"
-                        ),
-                    );
+                let Some(target) = incarnation(c, loc, s.incarnation, n) else {
                     continue;
-                }
+                };
                 if s.flags.has(Flags::ACK) != s.ack.is_some() {
                     c.err(loc, ack_mismatch(s.flags, s.ack.is_some()));
                 }
@@ -210,16 +203,9 @@ fn steps(c: &mut Checker, spec: &Spec) {
                 }
             }
             Step::Expect(e) => {
-                let target = e.incarnation.unwrap_or(n);
-                if target == 0 || target > n {
-                    c.err(
-                        loc,
-                        format!(
-                            "incarnation {target} does not exist yet (this is incarnation {n})"
-                        ),
-                    );
+                let Some(target) = incarnation(c, loc, e.incarnation, n) else {
                     continue;
-                }
+                };
                 let opened = incs.iter().any(|i| i.opened != Opened::No);
                 if !opened && !e.flags.has(Flags::RST) {
                     c.err(
@@ -320,6 +306,20 @@ fn steps(c: &mut Checker, spec: &Spec) {
             format!("role {} does not fit the steps: {p}", role.value.name()),
         );
     }
+}
+
+/// The incarnation a segment's numbers refer to, if it exists (`n` is the
+/// current one).
+fn incarnation(c: &mut Checker, loc: Location, given: Option<u32>, n: u32) -> Option<u32> {
+    let target = given.unwrap_or(n);
+    if target == 0 || target > n {
+        c.err(
+            loc,
+            format!("incarnation {target} does not exist yet (this is incarnation {n})"),
+        );
+        return None;
+    }
+    Some(target)
 }
 
 fn ack_mismatch(flags: Flags, has_ack: bool) -> String {
