@@ -184,16 +184,7 @@ impl Endpoint {
         if self.snd_una == self.snd_nxt {
             return None;
         }
-        let mut seg = Segment {
-            from,
-            flags: Flags::ACK,
-            seq: self.snd_una,
-            ack: self.rcv_nxt,
-            len: 0,
-            age: 0,
-            inc: self.inc,
-            rexmit: false,
-        };
+        let mut seg = self.segment(from, Flags::ACK, self.snd_una, 0);
         if self.snd_una == self.iss {
             if self.state == TcpState::SynSent {
                 seg.flags = Flags::SYN;
@@ -213,16 +204,7 @@ impl Endpoint {
     /// SEND of `len` bytes (RFC 9293 3.10.2) in ESTABLISHED or CLOSE-WAIT:
     /// the segment that carries them.
     pub fn app_send(&mut self, cfg: &Config, from: Side, len: u16) -> Segment {
-        let seg = Segment {
-            from,
-            flags: Flags::ACK,
-            seq: self.snd_nxt,
-            ack: self.rcv_nxt,
-            len,
-            age: 0,
-            inc: self.inc,
-            rexmit: false,
-        };
+        let seg = self.segment(from, Flags::ACK, self.snd_nxt, len);
         self.snd_nxt = cfg.space().add(self.snd_nxt, Seq::from(len));
         self.data_sent += Seq::from(len);
         self.arm_rtx(cfg);
@@ -236,16 +218,7 @@ impl Endpoint {
             TcpState::Established => TcpState::FinWait1,
             _ => TcpState::LastAck,
         };
-        let fin = Segment {
-            from,
-            flags: Flags::FIN | Flags::ACK,
-            seq: self.snd_nxt,
-            ack: self.rcv_nxt,
-            len: 0,
-            age: 0,
-            inc: self.inc,
-            rexmit: false,
-        };
+        let fin = self.segment(from, Flags::FIN | Flags::ACK, self.snd_nxt, 0);
         self.snd_nxt = cfg.space().add(self.snd_nxt, 1);
         self.app_closed = true;
         self.arm_rtx(cfg);
@@ -282,25 +255,24 @@ impl Endpoint {
         self.snd_nxt = cfg.space().add(iss, 1);
         self.arm_rtx(cfg);
         Segment {
-            from,
-            flags: Flags::SYN,
-            seq: iss,
             ack: 0,
-            len: 0,
-            age: 0,
-            inc: self.inc,
-            rexmit: false,
+            ..self.segment(from, Flags::SYN, iss, 0)
         }
     }
 
     /// A bare ACK carrying SND.NXT and RCV.NXT.
     pub fn ack_segment(&self, from: Side) -> Segment {
+        self.segment(from, Flags::ACK, self.snd_nxt, 0)
+    }
+
+    /// A new segment of this incarnation acknowledging RCV.NXT.
+    fn segment(&self, from: Side, flags: Flags, seq: Seq, len: u16) -> Segment {
         Segment {
             from,
-            flags: Flags::ACK,
-            seq: self.snd_nxt,
+            flags,
+            seq,
             ack: self.rcv_nxt,
-            len: 0,
+            len,
             age: 0,
             inc: self.inc,
             rexmit: false,

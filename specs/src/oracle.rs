@@ -604,34 +604,26 @@ fn strip_psh(f: Flags) -> Flags {
     Flags::from_bits(f.bits() & !Flags::PSH.bits())
 }
 
+/// The flags the model knows, spec letter beside model bit.
+const FLAG_PAIRS: [(Flags, MFlags); 4] = [
+    (Flags::SYN, MFlags::SYN),
+    (Flags::ACK, MFlags::ACK),
+    (Flags::FIN, MFlags::FIN),
+    (Flags::RST, MFlags::RST),
+];
+
 fn model_flags(f: Flags) -> MFlags {
-    let mut m = MFlags::NONE;
-    for (a, b) in [
-        (Flags::SYN, MFlags::SYN),
-        (Flags::ACK, MFlags::ACK),
-        (Flags::FIN, MFlags::FIN),
-        (Flags::RST, MFlags::RST),
-    ] {
-        if f.has(a) {
-            m = m | b;
-        }
-    }
-    m
+    FLAG_PAIRS
+        .iter()
+        .filter(|(a, _)| f.has(*a))
+        .fold(MFlags::NONE, |m, &(_, b)| m | b)
 }
 
 fn spec_flags(m: MFlags) -> Flags {
-    let mut f = Flags::default();
-    for (a, b) in [
-        (Flags::SYN, MFlags::SYN),
-        (Flags::ACK, MFlags::ACK),
-        (Flags::FIN, MFlags::FIN),
-        (Flags::RST, MFlags::RST),
-    ] {
-        if m.has(b) {
-            f = f.union(a);
-        }
-    }
-    f
+    FLAG_PAIRS
+        .iter()
+        .filter(|(_, b)| m.has(*b))
+        .fold(Flags::default(), |f, &(a, _)| f.union(a))
 }
 
 fn sock_state(s: TcpState) -> SockState {
