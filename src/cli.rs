@@ -46,6 +46,26 @@ pub enum SpecsCommand {
     Check(SpecCheckArgs),
     /// Print the JSON Schema of the spec format (committed as specs/schema.json).
     Schema(SchemaArgs),
+    /// Generate specs from the model's witnesses, counterexamples and coverage
+    /// paths into a folder, with a coverage table. Exit 0 written (or, with
+    /// --check, up to date), 1 with --check when the folder differs.
+    Gen(GenArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GenArgs {
+    /// Folder to write into; its other .yaml files are removed.
+    #[arg(long, default_value = "specs/generated")]
+    pub out: PathBuf,
+    /// Real MSL one model MSL stands for (e.g. 30s, Linux's assumption).
+    #[arg(long, default_value = "30s")]
+    pub msl: String,
+    /// Reviewed specs to include in the coverage table.
+    #[arg(long, default_value = "specs/reviewed")]
+    pub reviewed: PathBuf,
+    /// Write nothing; exit 1 if the folder is not what generation gives.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Args, Debug, Clone)]

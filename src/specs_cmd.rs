@@ -2,7 +2,7 @@
 //! print the JSON Schema. Exit codes: 0 fine, 1 a spec disagrees with the
 //! model, 2 invalid specs or usage.
 
-use crate::cli::{SchemaArgs, SpecCheckArgs, SpecPaths, SpecsCommand};
+use crate::cli::{GenArgs, SchemaArgs, SpecCheckArgs, SpecPaths, SpecsCommand};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +15,7 @@ pub fn run(c: SpecsCommand) -> Result<ExitCode> {
         SpecsCommand::Lint(p) => lint(&p),
         SpecsCommand::Check(a) => check(&a),
         SpecsCommand::Schema(a) => schema(&a),
+        SpecsCommand::Gen(a) => gen(&a),
     }
 }
 
@@ -158,6 +159,78 @@ fn schema(a: &SchemaArgs) -> Result<ExitCode> {
             std::fs::write(p, json).with_context(|| format!("cannot write {}", p.display()))?
         }
         None => print!("{json}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gen(a: &GenArgs) -> Result<ExitCode> {
+    let msl = timewait_specs::values::Duration::parse(&a.msl)
+        .map_err(|e| anyhow::anyhow!("--msl: {e}"))?;
+    let opts = timewait_specs::gen::GenOptions {
+        msl,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let reviewed = if a.reviewed.is_dir() {
+        let (specs, bad) = load_all(&SpecPaths {
+            paths: vec![a.reviewed.clone()],
+        })?;
+        if bad > 0 {
+            anyhow::bail!("{bad} reviewed specs are invalid; fix them first");
+        }
+        specs
+    } else {
+        Vec::new()
+    };
+    let files = timewait_specs::gen::files(&opts, &reviewed, &mut |m: &str| {
+        eprintln!("  [{:>5.1} s] {m}", started.elapsed().as_secs_f64())
+    });
+    let mut stale = Vec::new();
+    for (name, text) in &files.files {
+        let path = a.out.join(name);
+        let current = std::fs::read_to_string(&path).ok();
+        if current.as_deref() != Some(text.as_str()) {
+            stale.push(path.clone());
+            if !a.check {
+                std::fs::create_dir_all(&a.out)
+                    .with_context(|| format!("cannot create {}", a.out.display()))?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+    }
+    let wanted: Vec<PathBuf> = files.files.iter().map(|(n, _)| a.out.join(n)).collect();
+    if a.out.is_dir() {
+        for old in
+            load::collect(std::slice::from_ref(&a.out)).context("cannot list the output folder")?
+        {
+            if !wanted.contains(&old) {
+                stale.push(old.clone());
+                if !a.check {
+                    std::fs::remove_file(&old)
+                        .with_context(|| format!("cannot remove {}", old.display()))?;
+                }
+            }
+        }
+    }
+    print!("{}", files.summary);
+    println!(
+        "{} files in {}, {} {} ({:.1} s)",
+        files.files.len(),
+        a.out.display(),
+        stale.len(),
+        if a.check {
+            "differ"
+        } else {
+            "written or removed"
+        },
+        started.elapsed().as_secs_f64()
+    );
+    if a.check && !stale.is_empty() {
+        for p in &stale {
+            println!("  differs: {}", p.display());
+        }
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

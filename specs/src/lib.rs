@@ -5,6 +5,7 @@
 pub mod diag;
 pub mod emit;
 pub mod format;
+pub mod gen;
 pub mod load;
 pub mod oracle;
 pub mod schema;

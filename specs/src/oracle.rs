@@ -99,6 +99,8 @@ pub struct Run {
     pub preset: Preset,
     pub outcome: Outcome,
     pub log: Vec<String>,
+    /// Every injected segment: the SUT's state when it arrived, and its kind.
+    pub arrivals: Vec<(SockState, Arrival)>,
 }
 
 /// Per-incarnation origins of the relative numbers.
@@ -117,28 +119,36 @@ struct Oracle<'a> {
     pending: VecDeque<Segment>,
     incs: Vec<Isns>,
     log: Vec<String>,
+    arrivals: Vec<(SockState, Arrival)>,
+}
+
+impl<'a> Oracle<'a> {
+    fn new(spec: &'a Spec, preset: Preset) -> Self {
+        let cfg = config(preset);
+        let mut ep = Endpoint::established(&cfg, 0, 0);
+        ep.delete_tcb();
+        ep.inc = 0;
+        ep.app_inc = 0;
+        Oracle {
+            spec,
+            cfg,
+            ep,
+            now: 0,
+            tw_since: None,
+            pending: VecDeque::new(),
+            incs: vec![Isns {
+                peer: spec.first_peer_isn(),
+                sut: None,
+            }],
+            log: Vec::new(),
+            arrivals: Vec::new(),
+        }
+    }
 }
 
 /// Plays `spec` against `preset`.
 pub fn run(spec: &Spec, preset: Preset) -> Run {
-    let cfg = config(preset);
-    let mut ep = Endpoint::established(&cfg, 0, 0);
-    ep.delete_tcb();
-    ep.inc = 0;
-    ep.app_inc = 0;
-    let mut o = Oracle {
-        spec,
-        cfg,
-        ep,
-        now: 0,
-        tw_since: None,
-        pending: VecDeque::new(),
-        incs: vec![Isns {
-            peer: spec.first_peer_isn(),
-            sut: None,
-        }],
-        log: Vec::new(),
-    };
+    let mut o = Oracle::new(spec, preset);
     let mut outcome = Outcome::Pass;
     for (i, step) in spec.steps.iter().enumerate() {
         if let Err((expected, actual)) = o.step(&step.value) {
@@ -174,7 +184,50 @@ pub fn run(spec: &Spec, preset: Preset) -> Run {
         preset,
         outcome,
         log: o.log,
+        arrivals: o.arrivals,
     }
+}
+
+/// A spec written by [`record`]: the script with the SUT's segments filled in.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub steps: Vec<Step>,
+    /// Why recording stopped before the end of the script, if it did.
+    pub stopped: Option<String>,
+}
+
+/// Plays a script that has no `expect` steps against `preset` and writes
+/// down what the SUT sends as `expect` steps, each right after the step that
+/// caused it. A wait during which the SUT has a retransmission timer running
+/// becomes `expect-none` for RSTs only: a real stack retransmits many times
+/// within one of the model's ticks. Recording stops at an application call the
+/// variant cannot make, with the SUT's state as the last step.
+pub fn record(spec: &Spec, preset: Preset) -> Recorded {
+    let mut o = Oracle::new(spec, preset);
+    let mut steps = Vec::new();
+    let mut stopped = None;
+    for step in &spec.steps {
+        let step = match &step.value {
+            Step::Wait(d) if o.ep.rtx > 0 => Step::ExpectNone(crate::format::ExpectNone {
+                duration: *d,
+                flags: Some(Flags::RST),
+            }),
+            other => other.clone(),
+        };
+        if let Err((expected, actual)) = o.step(&step) {
+            stopped = Some(format!("expected {expected}; the model {actual}"));
+            steps.push(Step::ExpectState(crate::format::ExpectState {
+                state: sock_state(o.ep.state),
+                remaining: None,
+            }));
+            break;
+        }
+        steps.push(step);
+        while let Some(seg) = o.pending.pop_front() {
+            steps.push(Step::Expect(o.expectation(&seg)));
+        }
+    }
+    Recorded { steps, stopped }
 }
 
 /// Plays `spec` against every variant.
@@ -463,6 +516,10 @@ impl Oracle<'_> {
             rexmit: false,
         };
         let before = self.ep.state;
+        self.arrivals.push((
+            sock_state(before),
+            Arrival::classify(&self.cfg, &self.ep, &seg),
+        ));
         let was_tw = before == TcpState::TimeWait;
         if was_tw {
             // A restart sets the timer back to its full length (at least
@@ -494,6 +551,36 @@ impl Oracle<'_> {
             self.pending.push_back(reply);
         }
         Ok(())
+    }
+
+    /// The `expect` step that matches `seg` exactly, learning the SUT's ISN
+    /// from a SYN.
+    fn expectation(&mut self, seg: &Segment) -> Expect {
+        let inc = usize::from(seg.inc.max(1)).min(self.incs.len()) - 1;
+        if seg.flags.has(MFlags::SYN) && self.incs[inc].sut.is_none() {
+            self.incs[inc].sut = Some(seg.seq);
+        }
+        let isns = self.incs[inc];
+        let rel = |v: u32, base: Option<u32>| match base {
+            Some(b) => SeqValue::Rel(i64::from(v.wrapping_sub(b) as i32)),
+            None => SeqValue::Abs(v),
+        };
+        let line = format!("SUT > peer  {}", self.show(seg));
+        self.note(line);
+        Expect {
+            flags: spec_flags(seg.flags),
+            seq: Some(rel(seg.seq, isns.sut)),
+            ack: seg
+                .flags
+                .has(MFlags::ACK)
+                .then(|| rel(seg.ack, Some(isns.peer))),
+            len: Some(seg.len),
+            win: None,
+            options: None,
+            incarnation: (inc + 1 != self.incs.len()).then_some(inc as u32 + 1),
+            after: None,
+            within: None,
+        }
     }
 
     fn expect(&mut self, e: &Expect) -> StepResult {
@@ -758,5 +845,108 @@ mod tests {
         let r = run(&steps, Preset::Rfc1337);
         assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.log);
         assert!(r.log.last().is_some_and(|l| l.contains("(retransmission)")));
+    }
+}
+
+/// What kind of segment reached the SUT, relative to its connection: the
+/// columns of the coverage table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arrival {
+    Syn,
+    SynHigher,
+    SynLower,
+    SynAck,
+    Ack,
+    OldAck,
+    Data,
+    OldData,
+    Fin,
+    RetransmittedFin,
+    RstExact,
+    RstInWindow,
+    RstOutOfWindow,
+}
+
+impl Arrival {
+    pub const ALL: [Arrival; 13] = [
+        Arrival::Syn,
+        Arrival::SynHigher,
+        Arrival::SynLower,
+        Arrival::SynAck,
+        Arrival::Ack,
+        Arrival::OldAck,
+        Arrival::Data,
+        Arrival::OldData,
+        Arrival::Fin,
+        Arrival::RetransmittedFin,
+        Arrival::RstExact,
+        Arrival::RstInWindow,
+        Arrival::RstOutOfWindow,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrival::Syn => "SYN",
+            Arrival::SynHigher => "SYN above RCV.NXT",
+            Arrival::SynLower => "SYN not above RCV.NXT",
+            Arrival::SynAck => "SYN-ACK",
+            Arrival::Ack => "ACK",
+            Arrival::OldAck => "old ACK",
+            Arrival::Data => "data",
+            Arrival::OldData => "old data",
+            Arrival::Fin => "FIN",
+            Arrival::RetransmittedFin => "retransmitted FIN",
+            Arrival::RstExact => "RST at RCV.NXT",
+            Arrival::RstInWindow => "RST in window",
+            Arrival::RstOutOfWindow => "RST out of window",
+        }
+    }
+
+    /// Classifies `seg` arriving at `ep`. "Old" means wholly below RCV.NXT.
+    pub fn classify(cfg: &Config, ep: &Endpoint, seg: &Segment) -> Arrival {
+        let s = cfg.space();
+        let synced = !matches!(
+            ep.state,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent
+        );
+        let f = seg.flags;
+        if f.has(MFlags::RST) {
+            return if !synced {
+                Arrival::RstOutOfWindow
+            } else if seg.seq == ep.rcv_nxt {
+                Arrival::RstExact
+            } else if s.in_window(seg.seq, ep.rcv_nxt, cfg.window) {
+                Arrival::RstInWindow
+            } else {
+                Arrival::RstOutOfWindow
+            };
+        }
+        if f.has(MFlags::SYN) {
+            return match (f.has(MFlags::ACK), synced) {
+                (true, _) => Arrival::SynAck,
+                (false, true) if s.gt(seg.seq, ep.rcv_nxt) => Arrival::SynHigher,
+                (false, true) => Arrival::SynLower,
+                (false, false) => Arrival::Syn,
+            };
+        }
+        let end = s.add(seg.seq, seg.seg_len());
+        let old = synced && s.le(end, ep.rcv_nxt) && seg.seq != ep.rcv_nxt;
+        if f.has(MFlags::FIN) {
+            if synced && end == ep.rcv_nxt {
+                Arrival::RetransmittedFin
+            } else {
+                Arrival::Fin
+            }
+        } else if seg.len > 0 {
+            if old {
+                Arrival::OldData
+            } else {
+                Arrival::Data
+            }
+        } else if synced && s.lt(seg.seq, ep.rcv_nxt) {
+            Arrival::OldAck
+        } else {
+            Arrival::Ack
+        }
     }
 }

@@ -1,0 +1,762 @@
+//! `timewait specs gen`: specs generated from the model. Each comes from a
+//! shortest model trace: every witness, every counterexample of a variant
+//! that breaks an `always` property, and paths chosen to cover the close
+//! orders and every kind of segment reaching TIME-WAIT.
+//!
+//! A trace is seen from one endpoint, the SUT. The other endpoint's part
+//! becomes the script: its segments are injected when the trace delivers
+//! them, and ticks become waits. The model starts ESTABLISHED, so a handshake
+//! is put in front. The SUT's segments are then recorded from the correct
+//! variant (rfc1337) by the oracle. A spec from a counterexample therefore
+//! expects the correct behaviour, and a stack that has the broken one fails
+//! it. Generation checks that the broken variant really does fail it, and
+//! says so when it does not.
+
+use crate::emit;
+use crate::format::{
+    App, Incarnation, Inject, ModelVerdicts, Profile, Role, SockState, Spec, Step, TcpOptions,
+    VariantName,
+};
+use crate::oracle::{self, Arrival};
+use crate::values::{Duration, Flags, SeqValue};
+use serde_saphyr::{Location, Spanned};
+use std::collections::BTreeMap;
+use std::path::Path;
+use timewait_model::endpoint::TcpState;
+use timewait_model::properties::PropertyId;
+use timewait_model::search::{self, Budget, Outcome};
+use timewait_model::segment::{Flags as MFlags, Segment, Side};
+use timewait_model::system::{Action, State};
+use timewait_model::variant::TimeWaitLen;
+use timewait_model::{Config, Preset, TeardownModel};
+
+/// The variant whose behaviour generated specs expect.
+pub const CORRECT: Preset = Preset::Rfc1337;
+
+/// Parameters of a generation run.
+#[derive(Clone, Debug)]
+pub struct GenOptions {
+    /// The real MSL that one model MSL stands for; a tick is MSL / ticks-per-MSL.
+    pub msl: Duration,
+    /// Cap on each search, in generated states.
+    pub max_states: usize,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        GenOptions {
+            msl: Duration::secs(30),
+            max_states: 20_000_000,
+        }
+    }
+}
+
+/// One generated spec.
+#[derive(Clone, Debug)]
+pub struct GenSpec {
+    pub name: String,
+    pub spec: Spec,
+    pub yaml: String,
+    /// Where it came from, in one line.
+    pub origin: String,
+}
+
+/// A trace that gave no spec, and why.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub origin: String,
+    pub reason: String,
+}
+
+/// Everything a generation run produced.
+#[derive(Clone, Debug, Default)]
+pub struct Generation {
+    pub specs: Vec<GenSpec>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// How the SUT opens the first incarnation (the model starts it ESTABLISHED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opener {
+    SutListens,
+    SutConnects,
+}
+
+impl Opener {
+    fn suffix(self) -> &'static str {
+        match self {
+            Opener::SutListens => "sut-listens",
+            Opener::SutConnects => "sut-connects",
+        }
+    }
+}
+
+/// A goal's test of a state: `Some(None)` when the state is the goal,
+/// `Some(Some(seg))` when delivering `seg` from it is.
+type Finder = Box<dyn Fn(&TeardownModel, &State) -> Option<Option<Segment>>>;
+
+/// Where a trace ends: a state the search looks for, and the side that is the SUT.
+struct Goal {
+    name: String,
+    origin: String,
+    preset: Preset,
+    /// The SUT side, or `None` to try A, then B.
+    sut: Option<Side>,
+    openers: &'static [Opener],
+    /// Tags beside `generated`.
+    tags: Vec<String>,
+    /// The state predicate; the optional segment is delivered after reaching it.
+    find: Finder,
+    /// Whether the spec must fail under `preset` (a counterexample).
+    must_fail: bool,
+}
+
+fn sp<T>(v: T) -> Spanned<T> {
+    Spanned::new(v, Location::UNKNOWN, Location::UNKNOWN)
+}
+
+fn model_for(preset: Preset) -> TeardownModel {
+    let base = Config::default();
+    let cfg = Config {
+        behaviour: preset.behaviour(base.msl),
+        ..base
+    };
+    TeardownModel::observing_all(cfg)
+}
+
+/// Every goal, in the order their specs are written.
+fn goals() -> Vec<Goal> {
+    let mut out = Vec::new();
+    for p in PropertyId::ALL.into_iter().filter(|p| p.is_witness()) {
+        out.push(Goal {
+            name: p.name().replace('/', "-"),
+            origin: format!("the shortest witness of `{}` under {CORRECT}", p.name()),
+            preset: CORRECT,
+            sut: None,
+            openers: &[Opener::SutListens],
+            tags: vec!["witness".into(), p.name().into()],
+            find: Box::new(move |m, s| p.is_discovery(m, s).then_some(None)),
+            must_fail: false,
+        });
+    }
+    for preset in Preset::ALL {
+        for p in PropertyId::ALL.into_iter().filter(|p| !p.is_witness()) {
+            if p.expected(preset) != timewait_model::Verdict::Violated {
+                continue;
+            }
+            let name = p.name().replace('/', "-");
+            out.push(Goal {
+                name: format!("cx-{preset}-{name}"),
+                origin: format!(
+                    "the shortest counterexample to `{}` under {preset}",
+                    p.name()
+                ),
+                preset,
+                sut: None,
+                openers: &[Opener::SutListens],
+                tags: vec![
+                    "counterexample".into(),
+                    p.name().into(),
+                    preset.name().into(),
+                ],
+                find: Box::new(move |m, s| p.is_discovery(m, s).then_some(None)),
+                must_fail: true,
+            });
+        }
+    }
+    // Every kind of segment reaching the SUT in TIME-WAIT.
+    for kind in [
+        Arrival::RetransmittedFin,
+        Arrival::OldData,
+        Arrival::OldAck,
+        Arrival::RstExact,
+        Arrival::RstInWindow,
+        Arrival::RstOutOfWindow,
+        Arrival::SynHigher,
+        Arrival::SynLower,
+    ] {
+        let slug = kind.name().to_lowercase().replace(['.', ' '], "-");
+        out.push(Goal {
+            name: format!("tw-{slug}"),
+            origin: format!("the shortest path to a {} reaching TIME-WAIT", kind.name()),
+            preset: CORRECT,
+            sut: Some(Side::A),
+            openers: &[Opener::SutListens, Opener::SutConnects],
+            tags: vec!["coverage".into(), "time-wait".into()],
+            find: Box::new(move |m, s| arriving_in_time_wait(m, s, Side::A, kind)),
+            must_fail: false,
+        });
+    }
+    let close = |name: &str, origin: &str, f: fn(&State) -> bool| Goal {
+        name: name.into(),
+        origin: origin.into(),
+        preset: CORRECT,
+        sut: Some(Side::A),
+        openers: &[Opener::SutListens, Opener::SutConnects],
+        tags: vec!["coverage".into(), "close-order".into()],
+        find: Box::new(move |_, s| f(s).then_some(None)),
+        must_fail: false,
+    };
+    out.push(close(
+        "close-active",
+        "the shortest active close by the SUT, to TIME-WAIT",
+        |s| {
+            let (a, b) = (&s.eps[0], &s.eps[1]);
+            a.state == TcpState::TimeWait && b.state == TcpState::Closed && b.app_inc == 1
+        },
+    ));
+    out.push(close(
+        "close-passive",
+        "the shortest passive close by the SUT, to CLOSED",
+        |s| {
+            let (a, b) = (&s.eps[0], &s.eps[1]);
+            a.state == TcpState::Closed
+                && a.app_closed
+                && a.app_inc == 1
+                && b.state == TcpState::TimeWait
+        },
+    ));
+    out.push(close(
+        "close-simultaneous",
+        "the shortest simultaneous close (the SUT passes CLOSING)",
+        |s| s.eps[0].state == TcpState::Closing,
+    ));
+    out.push(close(
+        "close-with-data-in-flight",
+        "the shortest close with the SUT's data still unacknowledged",
+        |s| {
+            let a = &s.eps[0];
+            let space = Config::default().space();
+            a.state == TcpState::FinWait1
+                && a.data_sent > 0
+                && space.diff(a.snd_una, a.iss) <= a.data_sent
+        },
+    ));
+    out.push(close(
+        "lost-last-ack",
+        "the shortest path on which the SUT's last ACK is lost and the peer is still in LAST-ACK",
+        |s| {
+            let (a, b) = (&s.eps[0], &s.eps[1]);
+            a.state == TcpState::TimeWait
+                && b.state == TcpState::LastAck
+                && a.app_inc == 1
+                && s.losses_left == 0
+                && !s.net.iter().any(|g| g.from == Side::A)
+        },
+    ));
+    out
+}
+
+/// A segment of `kind` from the peer in flight to `sut`, which is in TIME-WAIT.
+fn arriving_in_time_wait(
+    m: &TeardownModel,
+    s: &State,
+    sut: Side,
+    kind: Arrival,
+) -> Option<Option<Segment>> {
+    let ep = s.ep(sut);
+    if ep.state != TcpState::TimeWait {
+        return None;
+    }
+    s.net
+        .iter()
+        .find(|g| g.from == sut.peer() && Arrival::classify(&m.cfg, ep, g) == kind)
+        .map(|g| Some(*g))
+}
+
+/// The model's ISNs per incarnation and side, read off the trace's states.
+struct Isns {
+    by_inc: BTreeMap<(u8, Side), u32>,
+}
+
+impl Isns {
+    fn of(cfg: &Config, states: &[State]) -> Isns {
+        let mut by_inc = BTreeMap::new();
+        for side in Side::BOTH {
+            by_inc.insert((1, side), cfg.isns[0]);
+        }
+        for s in states {
+            for side in Side::BOTH {
+                let e = s.ep(side);
+                if e.inc >= 1 && e.state != TcpState::Closed {
+                    by_inc.entry((e.inc, side)).or_insert(e.iss);
+                }
+            }
+        }
+        Isns { by_inc }
+    }
+
+    fn get(&self, inc: u8, side: Side) -> u32 {
+        self.by_inc.get(&(inc, side)).copied().unwrap_or(0)
+    }
+}
+
+/// `v - base` in the model's small space, as a signed offset. Exactly half
+/// a space apart counts as ahead: the model's ISNs 0 and 8 of a 16-number
+/// space then become a new incarnation 8 numbers above the old one.
+fn rel(cfg: &Config, v: u32, base: u32) -> i64 {
+    let m = cfg.seq_space as i64;
+    let d = i64::from(cfg.space().diff(v, base));
+    if d > m / 2 {
+        d - m
+    } else {
+        d
+    }
+}
+
+fn spec_flags(f: MFlags) -> Flags {
+    [
+        (MFlags::SYN, Flags::SYN),
+        (MFlags::ACK, Flags::ACK),
+        (MFlags::FIN, Flags::FIN),
+        (MFlags::RST, Flags::RST),
+    ]
+    .iter()
+    .filter(|(m, _)| f.has(*m))
+    .fold(Flags::default(), |acc, &(_, s)| acc.union(s))
+}
+
+/// The peer's part of a trace as a script without expectations, seen from `sut`.
+fn script(
+    model: &TeardownModel,
+    states: &[State],
+    actions: &[Action],
+    sut: Side,
+    opener: Opener,
+    tick_ms: u64,
+) -> Vec<Step> {
+    let cfg = &model.cfg;
+    let isns = Isns::of(cfg, states);
+    let peer = sut.peer();
+    let mut steps = match opener {
+        Opener::SutListens => vec![
+            Step::App(App::Listen),
+            Step::Inject(inject(Flags::SYN, 0, None, 0, None)),
+            Step::Inject(inject(Flags::ACK, 1, Some(1), 0, None)),
+            Step::App(App::Accept),
+        ],
+        Opener::SutConnects => vec![
+            Step::App(App::Connect),
+            Step::Inject(inject(Flags::SYN.union(Flags::ACK), 0, Some(1), 0, None)),
+        ],
+    };
+    let mut inc: u8 = 1;
+    let mut ticks = 0u64;
+    let mut accepted = true;
+    for (action, before) in actions.iter().zip(states) {
+        if *action != Action::Tick && ticks > 0 {
+            steps.push(Step::Wait(Duration::ms(ticks * tick_ms)));
+            ticks = 0;
+        }
+        let mark = |steps: &mut Vec<Step>, next: u8, inc: &mut u8| {
+            if next > *inc {
+                let d = rel(cfg, isns.get(next, peer), isns.get(*inc, peer));
+                steps.push(Step::Incarnation(Incarnation {
+                    peer_isn: SeqValue::Rel(d),
+                }));
+                *inc = next;
+            }
+        };
+        match *action {
+            Action::Tick => ticks += 1,
+            Action::Deliver(g) | Action::DeliverCopy(g) if g.from == peer => {
+                let seq = if g.flags.has(MFlags::RST) && g.flags.has(MFlags::ACK) && g.seq == 0 {
+                    // RFC 9293's <SEQ=0><CTL=RST,ACK> reply: a literal zero.
+                    SeqValue::Abs(0)
+                } else {
+                    SeqValue::Rel(rel(cfg, g.seq, isns.get(g.inc, peer)))
+                };
+                let ack = g
+                    .flags
+                    .has(MFlags::ACK)
+                    .then(|| SeqValue::Rel(rel(cfg, g.ack, isns.get(g.inc, sut))));
+                let mut i = Inject {
+                    flags: spec_flags(g.flags),
+                    seq,
+                    ack,
+                    len: g.len,
+                    win: None,
+                    options: TcpOptions::default(),
+                    incarnation: None,
+                };
+                if g.inc != inc && g.inc >= 1 {
+                    i.incarnation = Some(u32::from(g.inc));
+                }
+                steps.push(Step::Inject(i));
+            }
+            Action::Deliver(_) | Action::DeliverCopy(_) => {}
+            Action::Send(side) | Action::Close(side) if side == sut => {
+                if !accepted {
+                    steps.push(Step::App(App::Accept));
+                    accepted = true;
+                }
+                steps.push(Step::App(if matches!(action, Action::Send(_)) {
+                    App::Send(1)
+                } else {
+                    App::Close
+                }));
+            }
+            Action::Send(_) | Action::Close(_) => {}
+            Action::Listen(side, _) | Action::Connect(side, _) => {
+                let next = before.ep(side).app_inc + 1;
+                mark(&mut steps, next, &mut inc);
+                if side == sut {
+                    let listen = matches!(action, Action::Listen(..));
+                    accepted = !listen;
+                    steps.push(Step::App(if listen { App::Listen } else { App::Connect }));
+                }
+            }
+        }
+    }
+    if ticks > 0 {
+        steps.push(Step::Wait(Duration::ms(ticks * tick_ms)));
+    }
+    steps
+}
+
+fn inject(flags: Flags, seq: i64, ack: Option<i64>, len: u16, inc: Option<u32>) -> Inject {
+    Inject {
+        flags,
+        seq: SeqValue::Rel(seq),
+        ack: ack.map(SeqValue::Rel),
+        len,
+        win: None,
+        options: TcpOptions::default(),
+        incarnation: inc,
+    }
+}
+
+/// The role that fits the recorded steps, checked the way the linter checks it.
+fn role(spec: &mut Spec, path: &Path) -> Option<Role> {
+    let closing = oracle::run(spec, CORRECT)
+        .log
+        .iter()
+        .any(|l| l.contains("-> CLOSING"));
+    let mut order = vec![Role::NewIncarnationListener];
+    if closing {
+        order.push(Role::SimultaneousClose);
+    }
+    order.extend([Role::ActiveCloser, Role::PassiveCloser]);
+    for r in order {
+        spec.role = sp(r);
+        let fits = !crate::validate::check(path, spec)
+            .iter()
+            .any(|d| d.message.starts_with("role "));
+        if fits {
+            return Some(r);
+        }
+    }
+    None
+}
+
+fn header(name: &str, description: String, tags: Vec<String>, msl: Duration) -> Spec {
+    Spec {
+        name: sp(name.to_string()),
+        description,
+        tags,
+        role: sp(Role::ActiveCloser),
+        profile: Some(sp(Profile {
+            tcp_rfc1337: Some(1),
+            tcp_timestamps: Some(0),
+            tcp_invalid_ratelimit: Some(0),
+            ..Profile::default()
+        })),
+        msl: sp(msl),
+        time_wait: None,
+        tolerance: None,
+        peer_isn: None,
+        model: sp(ModelVerdicts {
+            pass: Vec::new(),
+            fail: Vec::new(),
+        }),
+        steps: Vec::new(),
+    }
+}
+
+/// Builds the spec of one trace for one SUT side and opener.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    goal: &Goal,
+    model: &TeardownModel,
+    states: &[State],
+    actions: &[Action],
+    sut: Side,
+    opener: Opener,
+    opts: &GenOptions,
+    name: &str,
+) -> Result<Spec, String> {
+    // The Linux variants fix what an MSL is: their TIME-WAIT is 60 s of
+    // real time read against their own MSL, so their specs use that MSL.
+    let msl = match model.cfg.behaviour.time_wait {
+        TimeWaitLen::Linux { msl_seconds } => Duration::secs(u64::from(msl_seconds)),
+        _ => opts.msl,
+    };
+    let msl_ms = msl.to_ms(0, 0);
+    let tick_ms = msl_ms / u64::from(model.cfg.msl);
+    let steps = script(model, states, actions, sut, opener, tick_ms);
+    let description = format!(
+        "Generated by `timewait specs gen` from {} ({} model steps), with the SUT as side {sut} of the model \
+         and the first incarnation opened with the SUT {}. The peer's segments are the model's deliveries to \
+         the SUT; one model tick is {} ms ({} MSL = {}). The SUT's segments are what {CORRECT} sends.",
+        goal.origin,
+        actions.len(),
+        if opener == Opener::SutListens { "listening" } else { "connecting" },
+        tick_ms,
+        model.cfg.msl,
+        msl,
+    );
+    let description = wrap(&description, 76);
+    let mut tags = vec!["generated".to_string()];
+    tags.extend(goal.tags.iter().cloned());
+    let mut spec = header(name, description, tags, msl);
+    spec.steps = steps.into_iter().map(sp).collect();
+    let rec = oracle::record(&spec, CORRECT);
+    spec.steps = rec.steps.into_iter().map(sp).collect();
+    if let Some(why) = rec.stopped {
+        let more = format!(
+            "{} The script stops where {CORRECT} cannot follow the trace: {why}.",
+            spec.description.replace('\n', " ")
+        );
+        spec.description = wrap(&more, 76);
+    }
+    let path = Path::new(name).with_extension("yaml");
+    role(&mut spec, &path).ok_or("no role fits the steps")?;
+    let mut pass = Vec::new();
+    let mut fail = Vec::new();
+    for r in oracle::run_all(&spec) {
+        let v = sp(VariantName(r.preset));
+        if r.outcome.passed() {
+            pass.push(v);
+        } else {
+            fail.push(v);
+        }
+    }
+    if !pass.iter().any(|v| v.value.0 == CORRECT) {
+        return Err(format!(
+            "{CORRECT} fails its own recording (a generator bug)"
+        ));
+    }
+    if goal.must_fail && !fail.iter().any(|v| v.value.0 == goal.preset) {
+        return Err(format!(
+            "{} passes: side {sut} behaves as {CORRECT} does for this peer script",
+            goal.preset
+        ));
+    }
+    spec.model = sp(ModelVerdicts { pass, fail });
+    let problems = crate::validate::check(&path, &spec);
+    if let Some(d) = problems.first() {
+        return Err(format!("the generated spec is invalid: {}", d.message));
+    }
+    Ok(spec)
+}
+
+/// Runs every search and writes every spec, in a fixed order.
+pub fn generate(opts: &GenOptions, progress: &mut dyn FnMut(&str)) -> Generation {
+    let mut out = Generation::default();
+    let mut seen: Vec<Vec<Step>> = Vec::new();
+    for goal in goals() {
+        let model = model_for(goal.preset);
+        progress(&format!("searching: {}", goal.origin));
+        let budget = Budget {
+            max_states: Some(opts.max_states),
+            deadline: None,
+        };
+        let found =
+            search::shortest_discovery(&model, |s| (goal.find)(&model, s).is_some(), budget);
+        let (mut states, mut actions) = match found {
+            Outcome::Found(f) => (f.states, f.actions),
+            Outcome::NotFound { states } => {
+                out.skipped.push(Skipped {
+                    origin: goal.origin.clone(),
+                    reason: format!("no such path in {states} states"),
+                });
+                continue;
+            }
+            Outcome::Cut(_) => {
+                out.skipped.push(Skipped {
+                    origin: goal.origin.clone(),
+                    reason: format!("search stopped at {} states", opts.max_states),
+                });
+                continue;
+            }
+        };
+        // A goal that names a segment ends with its delivery.
+        if let Some(Some(seg)) = states.last().and_then(|s| (goal.find)(&model, s)) {
+            let last = states.last().cloned();
+            if let Some(next) = last.and_then(|s| model.step(&s, Action::Deliver(seg))) {
+                actions.push(Action::Deliver(seg));
+                states.push(next);
+            }
+        }
+        let sides: Vec<Side> = goal.sut.map_or(vec![Side::A, Side::B], |s| vec![s]);
+        let mut made = 0;
+        let mut reasons = Vec::new();
+        for &sut in &sides {
+            for &opener in goal.openers {
+                let mut name = goal.name.clone();
+                if goal.openers.len() > 1 {
+                    name = format!("{name}-{}", opener.suffix());
+                }
+                if goal.sut.is_none() {
+                    name = format!("{name}-sut-{}", sut.to_string().to_lowercase());
+                }
+                match build(&goal, &model, &states, &actions, sut, opener, opts, &name) {
+                    Ok(spec) => {
+                        let steps: Vec<Step> = spec.steps.iter().map(|s| s.value.clone()).collect();
+                        if seen.contains(&steps) {
+                            reasons.push(format!("side {sut}: same script as an earlier spec"));
+                            continue;
+                        }
+                        seen.push(steps);
+                        made += 1;
+                        let yaml = emit::to_yaml(&spec);
+                        out.specs.push(GenSpec {
+                            name,
+                            spec,
+                            yaml,
+                            origin: goal.origin.clone(),
+                        });
+                    }
+                    Err(why) => reasons.push(format!("side {sut}: {why}")),
+                }
+            }
+        }
+        if made == 0 {
+            out.skipped.push(Skipped {
+                origin: goal.origin.clone(),
+                reason: reasons.join("; "),
+            });
+        }
+    }
+    out
+}
+
+/// The coverage table: for each SUT state, how many specs deliver each kind
+/// of segment to it (played against the correct variant), as Markdown.
+pub fn coverage(specs: &[(String, Spec)]) -> String {
+    let mut cells: BTreeMap<(usize, Arrival), usize> = BTreeMap::new();
+    for (_, spec) in specs {
+        let run = oracle::run(spec, CORRECT);
+        let mut mine: Vec<(usize, Arrival)> = run
+            .arrivals
+            .iter()
+            .map(|(st, a)| (SockState::ALL.iter().position(|x| x == st).unwrap_or(0), *a))
+            .collect();
+        mine.sort();
+        mine.dedup();
+        for k in mine {
+            *cells.entry(k).or_default() += 1;
+        }
+    }
+    let mut o = String::new();
+    o.push_str("# Coverage: segments reaching the SUT, by SUT state\n\n");
+    o.push_str(&format!(
+        "Written by `timewait specs gen` over {} specs (reviewed and generated), each played against \
+         {CORRECT}. A cell counts the specs in which a segment of that kind reaches the SUT in that \
+         state; a blank cell is a combination no spec exercises. SYNs with newer or older timestamps \
+         (RFC 6191) are not covered: the model has no timestamps.\n\n",
+        specs.len()
+    ));
+    o.push_str("| state |");
+    for a in Arrival::ALL {
+        o.push_str(&format!(" {} |", a.name()));
+    }
+    o.push_str("\n|---|");
+    for _ in Arrival::ALL {
+        o.push_str("---|");
+    }
+    o.push('\n');
+    for (i, st) in SockState::ALL.iter().enumerate() {
+        o.push_str(&format!("| {} |", st.name()));
+        for a in Arrival::ALL {
+            match cells.get(&(i, a)) {
+                Some(n) => o.push_str(&format!(" {n} |")),
+                None => o.push_str("  |"),
+            }
+        }
+        o.push('\n');
+    }
+    o
+}
+
+/// The files of a generated folder, by name, and a summary for people.
+pub struct Files {
+    pub files: Vec<(String, String)>,
+    pub summary: String,
+}
+
+/// Generates the specs and the coverage table (over `reviewed` and the
+/// generated specs) as the files of the generated folder.
+pub fn files(
+    opts: &GenOptions,
+    reviewed: &[(std::path::PathBuf, Spec)],
+    progress: &mut dyn FnMut(&str),
+) -> Files {
+    let g = generate(opts, progress);
+    let mut all: Vec<(String, Spec)> = reviewed
+        .iter()
+        .map(|(_, s)| (s.name.value.clone(), s.clone()))
+        .collect();
+    all.extend(g.specs.iter().map(|s| (s.name.clone(), s.spec.clone())));
+    let mut table = coverage(&all);
+    let mut summary = String::new();
+    summary.push_str(&format!("{} specs generated\n", g.specs.len()));
+    table.push_str(
+        "\n## Generated specs\n\n| spec | from | role | fails under |\n|---|---|---|---|\n",
+    );
+    for s in &g.specs {
+        let fails: Vec<&str> = s
+            .spec
+            .model
+            .value
+            .fail
+            .iter()
+            .map(|v| v.value.0.name())
+            .collect();
+        table.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            s.name,
+            s.origin,
+            s.spec.role.value.name(),
+            if fails.is_empty() {
+                "-".to_string()
+            } else {
+                fails.join(", ")
+            }
+        ));
+    }
+    if !g.skipped.is_empty() {
+        table.push_str("\n## Traces that gave no spec\n\n");
+        summary.push_str(&format!("{} traces gave no spec:\n", g.skipped.len()));
+        for s in &g.skipped {
+            table.push_str(&format!("- {}: {}\n", s.origin, s.reason));
+            summary.push_str(&format!("  {}: {}\n", s.origin, s.reason));
+        }
+    }
+    let mut files: Vec<(String, String)> = g
+        .specs
+        .into_iter()
+        .map(|s| (format!("{}.yaml", s.name), s.yaml))
+        .collect();
+    files.push(("coverage.md".to_string(), table));
+    files.sort();
+    Files { files, summary }
+}
+
+/// Breaks `text` into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split_whitespace() {
+        if line > 0 && line + 1 + word.len() > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
