@@ -213,6 +213,10 @@ fn gen(a: &GenArgs) -> Result<ExitCode> {
             }
         }
     }
+    if let Some((_, table)) = files.files.iter().find(|(n, _)| n == "coverage.md") {
+        let upto = table.find("\n## ").unwrap_or(table.len());
+        println!("{}", &table[..upto]);
+    }
     print!("{}", files.summary);
     println!(
         "{} files in {}, {} {} ({:.1} s)",
