@@ -17,7 +17,7 @@ use crate::format::{
     App, Incarnation, Inject, ModelVerdicts, Profile, Role, SockState, Spec, Step, TcpOptions,
     VariantName,
 };
-use crate::oracle::{self, Arrival};
+use crate::oracle::{self, spec_flags, Arrival};
 use crate::values::{Duration, Flags, SeqValue};
 use serde_saphyr::{Location, Spanned};
 use std::collections::BTreeMap;
@@ -302,18 +302,6 @@ fn rel(cfg: &Config, v: u32, base: u32) -> i64 {
     } else {
         d
     }
-}
-
-fn spec_flags(f: MFlags) -> Flags {
-    [
-        (MFlags::SYN, Flags::SYN),
-        (MFlags::ACK, Flags::ACK),
-        (MFlags::FIN, Flags::FIN),
-        (MFlags::RST, Flags::RST),
-    ]
-    .iter()
-    .filter(|(m, _)| f.has(*m))
-    .fold(Flags::default(), |acc, &(_, s)| acc.union(s))
 }
 
 /// The peer's part of a trace as a script without expectations, seen from `sut`.

@@ -388,10 +388,7 @@ impl Oracle<'_> {
             Step::Incarnation(m) => {
                 self.unexpected_pending("new incarnation")?;
                 let prev = self.incs[self.cur()].peer;
-                let peer = match m.peer_isn {
-                    SeqValue::Rel(r) => prev.wrapping_add(r as i32 as u32),
-                    SeqValue::Abs(v) => v,
-                };
+                let peer = resolve(m.peer_isn, prev);
                 self.incs.push(Isns { peer, sut: None });
                 let n = self.incs.len();
                 self.note(format!("incarnation {n} (peer ISN {peer})"));
@@ -496,8 +493,8 @@ impl Oracle<'_> {
         let seq = resolve(spec_seg.seq, isns.peer);
         let ack = match (spec_seg.ack, isns.sut) {
             (None, _) => 0,
-            (Some(SeqValue::Abs(v)), _) => v,
-            (Some(SeqValue::Rel(r)), Some(base)) => base.wrapping_add(r as i32 as u32),
+            (Some(v @ SeqValue::Abs(_)), _) => resolve(v, 0),
+            (Some(v), Some(base)) => resolve(v, base),
             (Some(SeqValue::Rel(_)), None) => {
                 return Err((
                     "a relative ack, which needs the SUT's ISN".into(),
@@ -622,7 +619,7 @@ impl Oracle<'_> {
         if let Some(want) = e.seq {
             let ok = match (want, isns.sut) {
                 (SeqValue::Abs(v), _) => v == seg.seq,
-                (SeqValue::Rel(r), Some(b)) => b.wrapping_add(r as i32 as u32) == seg.seq,
+                (v, Some(b)) => resolve(v, b) == seg.seq,
                 (SeqValue::Rel(_), None) => false,
             };
             if !ok {
@@ -653,6 +650,7 @@ impl Oracle<'_> {
     }
 }
 
+/// A spec number as a 32-bit one, relative numbers counting from `base`.
 fn resolve(v: SeqValue, base: u32) -> u32 {
     match v {
         SeqValue::Rel(r) => base.wrapping_add(r as i32 as u32),
@@ -699,14 +697,14 @@ const FLAG_PAIRS: [(Flags, MFlags); 4] = [
     (Flags::RST, MFlags::RST),
 ];
 
-fn model_flags(f: Flags) -> MFlags {
+pub(crate) fn model_flags(f: Flags) -> MFlags {
     FLAG_PAIRS
         .iter()
         .filter(|(a, _)| f.has(*a))
         .fold(MFlags::NONE, |m, &(_, b)| m | b)
 }
 
-fn spec_flags(m: MFlags) -> Flags {
+pub(crate) fn spec_flags(m: MFlags) -> Flags {
     FLAG_PAIRS
         .iter()
         .filter(|(_, b)| m.has(*b))
