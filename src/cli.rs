@@ -156,6 +156,15 @@ pub struct ModelArgs {
     /// Override: which segments restart TIME-WAIT under the RFC rule book.
     #[arg(long, value_enum)]
     pub time_wait_restart: Option<RestartArg>,
+    /// Override: RFC 7323 timestamps (PAWS, and RFC 6191's reopen on a newer timestamp).
+    #[arg(long, value_enum)]
+    pub timestamps: Option<OnOff>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -332,6 +341,7 @@ impl ModelArgs {
             || self.syn_in_time_wait.is_some()
             || self.time_wait_rules.is_some()
             || self.time_wait_restart.is_some()
+            || self.timestamps.is_some()
     }
 
     /// The variant `p` with the parameters and switch overrides applied.
@@ -370,6 +380,9 @@ impl ModelArgs {
                     RestartArg::EveryAcked => TimeWaitRestart::EveryAcked,
                     RestartArg::FinOnly => TimeWaitRestart::FinOnly,
                 };
+            }
+            if let Some(t) = self.timestamps {
+                b.timestamps = t == OnOff::On;
             }
             v.cfg
                 .validate()

@@ -144,6 +144,7 @@ fn short(p: Preset) -> &'static str {
         Preset::Linux => "linux",
         Preset::LinuxRfc1337 => "linux-1337",
         Preset::LinuxMsl120 => "linux-msl120",
+        Preset::LinuxTimestamps => "linux-ts",
         Preset::NoTimeWait => "no-tw",
         Preset::ShortTimeWait => "short-tw",
         Preset::RstKillsTimeWait => "rst-kills",

@@ -127,6 +127,9 @@ pub struct Endpoint {
     pub app_closed: bool,
     /// ISS for a listen that waits for TIME-WAIT to end.
     pub listen_iss: Option<Seq>,
+    /// RFC 7323 TS.Recent: the peer's latest timestamp, `None` when the
+    /// connection does not use timestamps.
+    pub ts_recent: Option<u32>,
 }
 
 impl Endpoint {
@@ -151,6 +154,9 @@ impl Endpoint {
             role: Role::Initial,
             app_closed: false,
             listen_iss: None,
+            // The handshake of the first incarnation, which happened before
+            // the model starts, carried the peer's clock reading 1.
+            ts_recent: cfg.behaviour.timestamps.then_some(1),
         }
     }
 
@@ -167,6 +173,7 @@ impl Endpoint {
         self.retries = 0;
         self.tw = 0;
         self.held.clear();
+        self.ts_recent = None;
     }
 
     /// Becomes a listener of the application's incarnation with `iss`.
@@ -189,6 +196,7 @@ impl Endpoint {
             if self.state == TcpState::SynSent {
                 seg.flags = Flags::SYN;
                 seg.ack = 0;
+                seg.ts = cfg.behaviour.timestamps.then(|| self.clock());
             } else {
                 seg.flags = Flags::SYN | Flags::ACK;
             }
@@ -256,6 +264,7 @@ impl Endpoint {
         self.arm_rtx(cfg);
         Segment {
             ack: 0,
+            ts: cfg.behaviour.timestamps.then(|| self.clock()),
             ..self.segment(from, Flags::SYN, iss, 0)
         }
     }
@@ -265,7 +274,14 @@ impl Endpoint {
         self.segment(from, Flags::ACK, self.snd_nxt, 0)
     }
 
-    /// A new segment of this incarnation acknowledging RCV.NXT.
+    /// The endpoint's timestamp clock: coarse, it reads the application's
+    /// incarnation, so it never goes back across incarnations.
+    pub fn clock(&self) -> u32 {
+        u32::from(self.app_inc)
+    }
+
+    /// A new segment of this incarnation acknowledging RCV.NXT; it carries a
+    /// timestamp when the connection uses them.
     fn segment(&self, from: Side, flags: Flags, seq: Seq, len: u16) -> Segment {
         Segment {
             from,
@@ -273,6 +289,7 @@ impl Endpoint {
             seq,
             ack: self.rcv_nxt,
             len,
+            ts: self.ts_recent.map(|_| self.clock()),
             age: 0,
             inc: self.inc,
             rexmit: false,

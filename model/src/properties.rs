@@ -186,6 +186,10 @@ impl PropertyId {
             (NoCrossIncarnationDelivery, NoTimeWait | ShortTimeWait | LinuxMsl120) => Violated,
             // The reopened incarnation's window overlaps the old one.
             (NoCrossIncarnationDelivery, SynReopensTimeWaitUnchecked) => Violated,
+            // A newer timestamp reopens TIME-WAIT even for a SYN below the
+            // old RCV.NXT (RFC 6191); an old RST, exempt from PAWS, then
+            // resets the new connection.
+            (NoCrossIncarnationDelivery, LinuxTimestamps) => Violated,
             // With one loss a retransmitted data segment is re-ACKed before a
             // second copy can be sent; FreeBSD's FIN-only restart needs two
             // losses to fail (README).

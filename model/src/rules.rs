@@ -104,6 +104,7 @@ impl Arrival<'_> {
                 seq: seg.ack,
                 ack: 0,
                 len: 0,
+                ts: None,
                 age: 0,
                 inc: seg.inc,
                 rexmit: false,
@@ -115,6 +116,7 @@ impl Arrival<'_> {
                 seq: 0,
                 ack: s.add(seg.seq, seg.seg_len()),
                 len: 0,
+                ts: None,
                 age: 0,
                 inc: seg.inc,
                 rexmit: false,
@@ -178,6 +180,41 @@ fn listen(a: &mut Arrival, ep: &mut Endpoint) {
     // "Fourth, other data or control": drop.
 }
 
+/// RFC 7323 section 5.3 R1 (PAWS): a segment whose TSval is older than
+/// TS.Recent is a duplicate from an earlier time and is not acceptable. RSTs
+/// are exempt ("their cleanup function should take precedence").
+fn paws_rejects(ep: &Endpoint, seg: &Segment) -> bool {
+    match (ep.ts_recent, seg.ts) {
+        (Some(recent), Some(val)) => !seg.flags.has(Flags::RST) && ts_before(val, recent),
+        _ => false,
+    }
+}
+
+/// `a` is earlier than `b` on the 32-bit timestamp clock (RFC 7323 5.2).
+fn ts_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// RFC 7323 section 4.3 (3): an acceptable segment at or below RCV.NXT with
+/// a timestamp not older than TS.Recent updates TS.Recent.
+fn update_ts_recent(cfg: &Config, ep: &mut Endpoint, seg: &Segment) {
+    if let (Some(recent), Some(val)) = (ep.ts_recent, seg.ts) {
+        if !ts_before(val, recent) && cfg.space().le(seg.seq, ep.rcv_nxt) {
+            ep.ts_recent = Some(val);
+        }
+    }
+}
+
+/// TS.Recent of a connection opened by `syn`: its timestamp, if both sides
+/// use timestamps (RFC 7323 section 3.2).
+fn negotiated_ts(cfg: &Config, syn: &Segment) -> Option<u32> {
+    if cfg.behaviour.timestamps {
+        syn.ts
+    } else {
+        None
+    }
+}
+
 /// LISTEN (or a reopened TIME-WAIT) takes a SYN: RCV.NXT = SEG.SEQ+1, send
 /// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, enter SYN-RECEIVED.
 fn open_syn_received(a: &mut Arrival, ep: &mut Endpoint, iss: Seq) {
@@ -192,6 +229,7 @@ fn open_syn_received(a: &mut Arrival, ep: &mut Endpoint, iss: Seq) {
     ep.snd_una = iss;
     ep.snd_nxt = s.add(iss, 1);
     ep.rcv_nxt = s.add(a.seg.seq, 1);
+    ep.ts_recent = negotiated_ts(a.cfg, &a.seg);
     ep.arm_rtx(a.cfg);
     if let Some(synack) = ep.head_segment(a.cfg, a.me) {
         a.reply(synack);
@@ -227,6 +265,7 @@ fn syn_sent(a: &mut Arrival, ep: &mut Endpoint) {
     // "Fourth, check the SYN bit".
     if seg.flags.has(Flags::SYN) {
         ep.rcv_nxt = s.add(seg.seq, 1);
+        ep.ts_recent = negotiated_ts(a.cfg, &seg);
         if ack_ok {
             ep.snd_una = seg.ack;
         }
@@ -275,6 +314,11 @@ fn record_reset(a: &mut Arrival, ep: &Endpoint) {
 fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
     let s = a.cfg.space();
     let seg = a.seg;
+    // RFC 7323 5.3: PAWS comes before the sequence number check.
+    if paws_rejects(ep, &seg) {
+        a.reply(ep.ack_segment(a.me));
+        return;
+    }
     // "First, check sequence number": unacceptable segments get an ACK
     // (unless RST) and are dropped.
     if !acceptable(a.cfg, ep, &seg) {
@@ -283,6 +327,7 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
         }
         return;
     }
+    update_ts_recent(a.cfg, ep, &seg);
     // "Second, check the RST bit", with RFC 5961 section 3: only a RST at
     // exactly RCV.NXT resets; one elsewhere in the window gets a challenge ACK.
     if seg.flags.has(Flags::RST) {
@@ -512,7 +557,20 @@ fn syn_reopens(a: &mut Arrival, ep: &mut Endpoint) -> bool {
     match a.cfg.behaviour.syn_in_time_wait {
         SynInTimeWait::ChallengeAck => false,
         SynInTimeWait::ReopenIfNewer => {
-            if listening && plain_syn && s.gt(seg.seq, ep.rcv_nxt) {
+            // RFC 6191: with timestamps on both sides a newer timestamp
+            // decides; without, a sequence number above RCV.NXT (RFC 1122).
+            // Linux takes either (`tcp_timewait_state_process`).
+            let newer_ts = match (seg.ts, ep.ts_recent) {
+                (Some(val), Some(recent)) => Some(ts_before(recent, val)),
+                _ => None,
+            };
+            let newer_seq = s.gt(seg.seq, ep.rcv_nxt);
+            let newer = match (a.cfg.behaviour.time_wait_rules, newer_ts) {
+                (TimeWaitRules::Linux, ts) => newer_seq || ts == Some(true),
+                (TimeWaitRules::Rfc, Some(ts)) => ts,
+                (TimeWaitRules::Rfc, None) => newer_seq,
+            };
+            if listening && plain_syn && newer {
                 let iss = reopen_iss(a.cfg, ep);
                 open_syn_received(a, ep, iss);
                 true
@@ -533,6 +591,13 @@ fn syn_reopens(a: &mut Arrival, ep: &mut Endpoint) -> bool {
 /// TIME-WAIT under RFC 9293 3.10.7.4 plus the variant's RST and SYN switches.
 fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
     let seg = a.seg;
+    // RFC 7323 5.3 applies in TIME-WAIT too: an older timestamp is a
+    // duplicate, answered with an ACK.
+    if paws_rejects(ep, &seg) {
+        note_time_wait_arrival(a, ep, false);
+        a.reply(ep.ack_segment(a.me));
+        return;
+    }
     if seg.flags.has(Flags::RST) {
         match a.cfg.behaviour.rst_in_time_wait {
             // RFC 1337: "ignore RST segments in TIME-WAIT state".
@@ -590,12 +655,16 @@ fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
 }
 
 /// TIME-WAIT as Linux's `tcp_timewait_state_process()` handles it
-/// (net/ipv4/tcp_minisocks.c), without PAWS (the model has no timestamps).
+/// (net/ipv4/tcp_minisocks.c), with PAWS when timestamps are on.
 fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
     let seg = a.seg;
     let rst = seg.flags.has(Flags::RST);
+    let paws_reject = paws_rejects(ep, &seg);
     // "In window segment, it may be only reset or bare ack."
-    if seg.seq == ep.rcv_nxt && (seg.seg_len() == 0 || rst) {
+    if !paws_reject && seg.seq == ep.rcv_nxt && (seg.seg_len() == 0 || rst) {
+        if seg.ts.is_some() && ep.ts_recent.is_some() {
+            ep.ts_recent = seg.ts;
+        }
         if rst {
             // "This is TIME_WAIT assassination" unless tcp_rfc1337 is set.
             if a.cfg.behaviour.rst_in_time_wait != RstInTimeWait::Ignore {
@@ -607,17 +676,19 @@ fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
         }
         return;
     }
-    // A new SYN: accepted if a listener exists and SEG.SEQ is after RCV.NXT.
-    if seg.flags.has(Flags::SYN) && !rst && syn_reopens(a, ep) {
+    // A new SYN: accepted if a listener exists and it is newer (sequence
+    // number after RCV.NXT, or a newer timestamp) and passes PAWS.
+    if seg.flags.has(Flags::SYN) && !rst && !paws_reject && syn_reopens(a, ep) {
         return;
     }
     if rst {
         // Out-of-window RST: dropped.
         return;
     }
-    // "All the segments are ACKed immediately"; an ACK-bearing one restarts
-    // the timer (an ACK-less SYN may be a good new SYN and does not).
-    if seg.flags.has(Flags::ACK) {
+    // "All the segments are ACKed immediately"; an ACK-bearing or
+    // PAWS-rejected one restarts the timer (an ACK-less SYN may be a good
+    // new SYN and does not).
+    if seg.flags.has(Flags::ACK) || paws_reject {
         restart_time_wait(a.cfg, ep);
     }
     let repeated_fin = is_repeated_fin(a.cfg, ep, &seg);
@@ -680,6 +751,7 @@ mod tests {
             seq,
             ack,
             len,
+            ts: None,
             age: 0,
             inc: 1,
             rexmit: false,
@@ -949,6 +1021,80 @@ mod tests {
         let r = arrive(&c, &mut e, seg(Flags::SYN, 0, 0, 0));
         assert_eq!(e.state, TcpState::TimeWait);
         assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    /// `s` carrying the Timestamps option with TSval `ts`.
+    fn with_ts(mut s: Segment, ts: u32) -> Segment {
+        s.ts = Some(ts);
+        s
+    }
+
+    #[test]
+    fn linux_syn_below_rcv_nxt_with_a_newer_timestamp_reopens() {
+        let c = cfg(Preset::LinuxTimestamps);
+        let mut e = time_wait_with_listener(&c);
+        assert_eq!(
+            e.ts_recent,
+            Some(1),
+            "the first incarnation used timestamps"
+        );
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 0, 0, 0), 2));
+        assert_eq!(
+            (e.state, e.inc, e.ts_recent),
+            (TcpState::SynReceived, 2, Some(2))
+        );
+        assert_eq!(reply(&r), (Flags::SYN | Flags::ACK, 8, 1));
+        assert!(
+            r.reply.is_some_and(|g| g.ts.is_some()),
+            "the SYN-ACK carries TSval"
+        );
+    }
+
+    #[test]
+    fn linux_syn_above_rcv_nxt_with_an_older_timestamp_fails_paws_and_is_acked() {
+        let c = cfg(Preset::LinuxTimestamps);
+        let mut e = time_wait_with_listener(&c);
+        e.ts_recent = Some(5);
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 8, 0, 0), 4));
+        assert_eq!(e.state, TcpState::TimeWait);
+        assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn rfc6191_decides_by_timestamp_when_both_sides_have_them() {
+        let mut c = cfg(Preset::Rfc1337);
+        c.behaviour.timestamps = true;
+        c.behaviour.syn_in_time_wait = SynInTimeWait::ReopenIfNewer;
+        let mut e = time_wait_with_listener(&c);
+        // Equal timestamp, higher sequence number: not newer.
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 8, 0, 0), 1));
+        assert_eq!(
+            (e.state, reply(&r)),
+            (TcpState::TimeWait, (Flags::ACK, 2, 2))
+        );
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 0, 0, 0), 2));
+        assert_eq!(
+            (e.state, reply(&r).0),
+            (TcpState::SynReceived, Flags::SYN | Flags::ACK)
+        );
+    }
+
+    #[test]
+    fn paws_drops_an_older_segment_with_an_ack_but_not_a_rst() {
+        let c = cfg(Preset::LinuxTimestamps);
+        let mut e = ep(&c, TcpState::Established);
+        e.ts_recent = Some(3);
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::ACK, 1, 1, 1), 2));
+        assert_eq!((e.rcv_nxt, reply(&r)), (1, (Flags::ACK, 1, 1)));
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::ACK, 1, 1, 1), 3));
+        assert_eq!(e.rcv_nxt, 2, "a current timestamp is accepted");
+        assert!(r.reply.is_some());
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::RST, 2, 0, 0), 1));
+        assert_eq!(
+            (e.state, r.reply),
+            (TcpState::Closed, None),
+            "RSTs are exempt from PAWS"
+        );
     }
 
     #[test]

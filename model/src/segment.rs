@@ -100,6 +100,11 @@ pub struct Segment {
     pub ack: Seq,
     /// Payload bytes.
     pub len: u16,
+    /// RFC 7323 TSval, when the segment carries the Timestamps option. The
+    /// model's clocks are coarse: an endpoint's clock reads its application's
+    /// incarnation, so timestamps grow across incarnations (RFC 6191's
+    /// premise) and are equal within one.
+    pub ts: Option<u32>,
     /// Ticks spent in the network; the segment dies when this reaches MSL.
     pub age: u8,
     /// Ghost: the incarnation that sent it (for a RST sent in reply, the
@@ -154,6 +159,7 @@ mod tests {
             seq: 3,
             ack: 0,
             len: 1,
+            ts: None,
             age: 0,
             inc: 1,
             rexmit: false,

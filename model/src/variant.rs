@@ -89,6 +89,10 @@ pub struct Behaviour {
     pub syn_in_time_wait: SynInTimeWait,
     pub time_wait_rules: TimeWaitRules,
     pub time_wait_restart: TimeWaitRestart,
+    /// RFC 7323 timestamps (Linux's net.ipv4.tcp_timestamps): segments carry
+    /// TSval, PAWS drops older ones, and a SYN with a newer timestamp may
+    /// reopen TIME-WAIT (RFC 6191).
+    pub timestamps: bool,
 }
 
 /// The named presets.
@@ -100,6 +104,7 @@ pub enum Preset {
     Linux,
     LinuxRfc1337,
     LinuxMsl120,
+    LinuxTimestamps,
     NoTimeWait,
     ShortTimeWait,
     RstKillsTimeWait,
@@ -108,12 +113,13 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub const ALL: [Preset; 10] = [
+    pub const ALL: [Preset; 11] = [
         Preset::Rfc9293,
         Preset::Rfc1337,
         Preset::Linux,
         Preset::LinuxRfc1337,
         Preset::LinuxMsl120,
+        Preset::LinuxTimestamps,
         Preset::NoTimeWait,
         Preset::ShortTimeWait,
         Preset::RstKillsTimeWait,
@@ -128,6 +134,7 @@ impl Preset {
             Preset::Linux => "linux",
             Preset::LinuxRfc1337 => "linux-rfc1337",
             Preset::LinuxMsl120 => "linux-msl120",
+            Preset::LinuxTimestamps => "linux-timestamps",
             Preset::NoTimeWait => "no-time-wait",
             Preset::ShortTimeWait => "short-time-wait",
             Preset::RstKillsTimeWait => "rst-kills-time-wait",
@@ -145,9 +152,10 @@ impl Preset {
         match self {
             Preset::Rfc9293 => "RFC 9293 as written: 2MSL TIME-WAIT, an exact RST closes it, SYN gets a challenge ACK",
             Preset::Rfc1337 => "RFC 9293 plus RFC 1337's fix: RST ignored in TIME-WAIT",
-            Preset::Linux => "Linux defaults: 60 s TIME-WAIT with MSL = 30 s, tcp_rfc1337=0, SYN reopens if newer",
-            Preset::LinuxRfc1337 => "Linux with net.ipv4.tcp_rfc1337=1, MSL = 30 s",
+            Preset::Linux => "Linux: 60 s TIME-WAIT with MSL = 30 s, tcp_rfc1337=0, tcp_timestamps=0, SYN reopens if its sequence number is newer",
+            Preset::LinuxRfc1337 => "Linux with net.ipv4.tcp_rfc1337=1 (tcp_timestamps=0), MSL = 30 s",
             Preset::LinuxMsl120 => "Linux with tcp_rfc1337=1 against RFC 793's MSL of 120 s (TIME-WAIT = MSL/2)",
+            Preset::LinuxTimestamps => "Linux defaults with tcp_timestamps=1: PAWS, and a SYN with a newer timestamp reopens TIME-WAIT",
             Preset::NoTimeWait => "broken: the active closer skips TIME-WAIT",
             Preset::ShortTimeWait => "broken: TIME-WAIT shorter than 2MSL (default: 1 MSL)",
             Preset::RstKillsTimeWait => "broken: any RST closes TIME-WAIT, sequence number unchecked",
@@ -165,6 +173,7 @@ impl Preset {
             syn_in_time_wait: SynInTimeWait::ChallengeAck,
             time_wait_rules: TimeWaitRules::Rfc,
             time_wait_restart: TimeWaitRestart::EveryAcked,
+            timestamps: false,
         };
         let linux = |msl_seconds, rst| Behaviour {
             time_wait: TimeWaitLen::Linux { msl_seconds },
@@ -172,6 +181,7 @@ impl Preset {
             syn_in_time_wait: SynInTimeWait::ReopenIfNewer,
             time_wait_rules: TimeWaitRules::Linux,
             time_wait_restart: TimeWaitRestart::EveryAcked,
+            timestamps: false,
         };
         match self {
             Preset::Rfc9293 => Behaviour {
@@ -182,6 +192,10 @@ impl Preset {
             Preset::Linux => linux(30, RstInTimeWait::KillIfExact),
             Preset::LinuxRfc1337 => linux(30, RstInTimeWait::Ignore),
             Preset::LinuxMsl120 => linux(120, RstInTimeWait::Ignore),
+            Preset::LinuxTimestamps => Behaviour {
+                timestamps: true,
+                ..linux(30, RstInTimeWait::KillIfExact)
+            },
             Preset::NoTimeWait => Behaviour {
                 time_wait: TimeWaitLen::None,
                 ..rfc1337

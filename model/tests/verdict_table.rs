@@ -80,6 +80,7 @@ table_tests! {
     table_linux => Preset::Linux,
     table_linux_rfc1337 => Preset::LinuxRfc1337,
     table_linux_msl120 => Preset::LinuxMsl120,
+    table_linux_timestamps => Preset::LinuxTimestamps,
     table_no_time_wait => Preset::NoTimeWait,
     table_short_time_wait => Preset::ShortTimeWait,
     table_rst_kills_time_wait => Preset::RstKillsTimeWait,

@@ -15,7 +15,7 @@
 use crate::emit;
 use crate::format::{
     App, Incarnation, Inject, ModelVerdicts, Profile, Role, SockState, Spec, Step, TcpOptions,
-    VariantName,
+    Timestamps, VariantName,
 };
 use crate::oracle::{self, spec_flags, Arrival};
 use crate::values::{Duration, Flags, SeqValue};
@@ -109,6 +109,8 @@ struct Goal {
     find: Finder,
     /// Whether the spec must fail under `preset` (a counterexample).
     must_fail: bool,
+    /// The variant whose segments the spec expects.
+    record_with: Preset,
 }
 
 fn sp<T>(v: T) -> Spanned<T> {
@@ -137,6 +139,7 @@ fn goals() -> Vec<Goal> {
             tags: vec!["witness".into(), p.name().into()],
             find: Box::new(move |m, s| p.is_discovery(m, s).then_some(None)),
             must_fail: false,
+            record_with: CORRECT,
         });
     }
     for preset in Preset::ALL {
@@ -161,6 +164,7 @@ fn goals() -> Vec<Goal> {
                 ],
                 find: Box::new(move |m, s| p.is_discovery(m, s).then_some(None)),
                 must_fail: true,
+                record_with: CORRECT,
             });
         }
     }
@@ -185,6 +189,27 @@ fn goals() -> Vec<Goal> {
             tags: vec!["coverage".into(), "time-wait".into()],
             find: Box::new(move |m, s| arriving_in_time_wait(m, s, Side::A, kind)),
             must_fail: false,
+            record_with: CORRECT,
+        });
+    }
+    // The same with timestamps: a SYN newer or older by its timestamp, in
+    // the variant that has them, whose behaviour the spec then expects.
+    for kind in [Arrival::SynNewerTimestamp, Arrival::SynOlderTimestamp] {
+        let slug = kind.name().to_lowercase().replace(' ', "-");
+        out.push(Goal {
+            name: format!("tw-{slug}"),
+            origin: format!(
+                "the shortest path to a {} reaching TIME-WAIT under {}",
+                kind.name(),
+                Preset::LinuxTimestamps
+            ),
+            preset: Preset::LinuxTimestamps,
+            sut: Some(Side::A),
+            openers: &[Opener::SutListens, Opener::SutConnects],
+            tags: vec!["coverage".into(), "time-wait".into(), "timestamps".into()],
+            find: Box::new(move |m, s| arriving_in_time_wait(m, s, Side::A, kind)),
+            must_fail: false,
+            record_with: Preset::LinuxTimestamps,
         });
     }
     let close = |name: &str, origin: &str, f: fn(&State) -> bool| Goal {
@@ -196,6 +221,7 @@ fn goals() -> Vec<Goal> {
         tags: vec!["coverage".into(), "close-order".into()],
         find: Box::new(move |_, s| f(s).then_some(None)),
         must_fail: false,
+        record_with: CORRECT,
     };
     out.push(close(
         "close-active",
@@ -316,16 +342,18 @@ fn script(
     let cfg = &model.cfg;
     let isns = Isns::of(cfg, states);
     let peer = sut.peer();
+    // The peer's clock reads 1 in the first incarnation (see Endpoint::clock).
+    let ts = cfg.behaviour.timestamps.then_some(1);
     let mut steps = match opener {
         Opener::SutListens => vec![
             Step::App(App::Listen),
-            Step::Inject(inject(Flags::SYN, 0, None, 0, None)),
-            Step::Inject(inject(Flags::ACK, 1, Some(1), 0, None)),
+            Step::Inject(inject(Flags::SYN, 0, None, ts)),
+            Step::Inject(inject(Flags::ACK, 1, Some(1), ts)),
             Step::App(App::Accept),
         ],
         Opener::SutConnects => vec![
             Step::App(App::Connect),
-            Step::Inject(inject(Flags::SYN.union(Flags::ACK), 0, Some(1), 0, None)),
+            Step::Inject(inject(Flags::SYN.union(Flags::ACK), 0, Some(1), ts)),
         ],
     };
     let mut inc: u8 = 1;
@@ -364,7 +392,7 @@ fn script(
                     ack,
                     len: g.len,
                     win: None,
-                    options: TcpOptions::default(),
+                    options: options(g.ts),
                     incarnation: None,
                 };
                 if g.inc != inc && g.inc >= 1 {
@@ -402,21 +430,29 @@ fn script(
     steps
 }
 
-fn inject(flags: Flags, seq: i64, ack: Option<i64>, len: u16, inc: Option<u32>) -> Inject {
+fn inject(flags: Flags, seq: i64, ack: Option<i64>, ts: Option<u32>) -> Inject {
     Inject {
         flags,
         seq: SeqValue::Rel(seq),
         ack: ack.map(SeqValue::Rel),
-        len,
+        len: 0,
         win: None,
-        options: TcpOptions::default(),
-        incarnation: inc,
+        options: options(ts),
+        incarnation: None,
+    }
+}
+
+/// The Timestamps option of a model segment; TSecr is not modelled.
+fn options(ts: Option<u32>) -> TcpOptions {
+    TcpOptions {
+        ts: ts.map(|val| Timestamps { val, ecr: 0 }),
+        ..TcpOptions::default()
     }
 }
 
 /// The role that fits the recorded steps, checked the way the linter checks it.
-fn role(spec: &mut Spec, path: &Path) -> Option<Role> {
-    let closing = oracle::run(spec, CORRECT)
+fn role(spec: &mut Spec, path: &Path, preset: Preset) -> Option<Role> {
+    let closing = oracle::run(spec, preset)
         .log
         .iter()
         .any(|l| l.contains("-> CLOSING"));
@@ -485,30 +521,32 @@ fn build(
     let description = format!(
         "Generated by `timewait specs gen` from {} ({} model steps), with the SUT as side {sut} of the model \
          and the first incarnation opened with the SUT {}. The peer's segments are the model's deliveries to \
-         the SUT; one model tick is {} ms ({} MSL = {}). The SUT's segments are what {CORRECT} sends.",
+         the SUT; one model tick is {} ms ({} MSL = {}). The SUT's segments are what {} sends.",
         goal.origin,
         actions.len(),
         if opener == Opener::SutListens { "listening" } else { "connecting" },
         tick_ms,
         model.cfg.msl,
         msl,
+        goal.record_with,
     );
     let description = wrap(&description, 76);
     let mut tags = vec!["generated".to_string()];
     tags.extend(goal.tags.iter().cloned());
     let mut spec = header(name, description, tags, msl);
     spec.steps = steps.into_iter().map(sp).collect();
-    let rec = oracle::record(&spec, CORRECT);
+    let rec = oracle::record(&spec, goal.record_with);
     spec.steps = rec.steps.into_iter().map(sp).collect();
     if let Some(why) = rec.stopped {
         let more = format!(
-            "{} The script stops where {CORRECT} cannot follow the trace: {why}.",
-            spec.description.replace('\n', " ")
+            "{} The script stops where {} cannot follow the trace: {why}.",
+            spec.description.replace('\n', " "),
+            goal.record_with
         );
         spec.description = wrap(&more, 76);
     }
     let path = Path::new(name).with_extension("yaml");
-    role(&mut spec, &path).ok_or("no role fits the steps")?;
+    role(&mut spec, &path, goal.record_with).ok_or("no role fits the steps")?;
     let mut pass = Vec::new();
     let mut fail = Vec::new();
     for r in oracle::run_all(&spec) {
@@ -519,15 +557,16 @@ fn build(
             fail.push(v);
         }
     }
-    if !pass.iter().any(|v| v.value.0 == CORRECT) {
+    if !pass.iter().any(|v| v.value.0 == goal.record_with) {
         return Err(format!(
-            "{CORRECT} fails its own recording (a generator bug)"
+            "{} fails its own recording (a generator bug)",
+            goal.record_with
         ));
     }
     if goal.must_fail && !fail.iter().any(|v| v.value.0 == goal.preset) {
         return Err(format!(
-            "{} passes: side {sut} behaves as {CORRECT} does for this peer script",
-            goal.preset
+            "{} passes: side {sut} behaves as {} does for this peer script",
+            goal.preset, goal.record_with
         ));
     }
     spec.model = sp(ModelVerdicts { pass, fail });
@@ -620,14 +659,19 @@ pub fn generate(opts: &GenOptions, progress: &mut dyn FnMut(&str)) -> Generation
 }
 
 /// The coverage table: for each SUT state, how many specs deliver each kind
-/// of segment to it (played against the correct variant), as Markdown.
+/// of segment to it (played with and without timestamps), as Markdown.
 pub fn coverage(specs: &[(String, Spec)]) -> String {
     let mut cells: BTreeMap<(usize, Arrival), usize> = BTreeMap::new();
     for (_, spec) in specs {
-        let run = oracle::run(spec, CORRECT);
-        let mut mine: Vec<(usize, Arrival)> = run
-            .arrivals
+        // Without timestamps, and with them: a SYN's timestamp only counts
+        // in a variant that uses timestamps.
+        let runs = [
+            oracle::run(spec, CORRECT),
+            oracle::run(spec, Preset::LinuxTimestamps),
+        ];
+        let mut mine: Vec<(usize, Arrival)> = runs
             .iter()
+            .flat_map(|r| r.arrivals.iter())
             .map(|(st, a)| (SockState::ALL.iter().position(|x| x == st).unwrap_or(0), *a))
             .collect();
         mine.sort();
@@ -640,10 +684,11 @@ pub fn coverage(specs: &[(String, Spec)]) -> String {
     o.push_str("# Coverage: segments reaching the SUT, by SUT state\n\n");
     o.push_str(&format!(
         "Written by `timewait specs gen` over {} specs (reviewed and generated), each played against \
-         {CORRECT}. A cell counts the specs in which a segment of that kind reaches the SUT in that \
-         state; a blank cell is a combination no spec exercises. SYNs with newer or older timestamps \
-         (RFC 6191) are not covered: the model has no timestamps.\n\n",
-        specs.len()
+         {CORRECT} and against {} (the variant with RFC 7323 timestamps, in which a SYN's timestamp \
+         decides). A cell counts the specs in which a segment of that kind reaches the SUT in that \
+         state; a blank cell is a combination no spec exercises.\n\n",
+        specs.len(),
+        Preset::LinuxTimestamps
     ));
     o.push_str("| state |");
     for a in Arrival::ALL {

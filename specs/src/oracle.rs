@@ -473,6 +473,7 @@ impl Oracle<'_> {
                         seq: self.ep.snd_nxt,
                         ack: self.ep.rcv_nxt,
                         len: 0,
+                        ts: None,
                         age: 0,
                         inc: self.ep.inc,
                         rexmit: false,
@@ -508,6 +509,7 @@ impl Oracle<'_> {
             seq,
             ack,
             len: spec_seg.len,
+            ts: spec_seg.options.ts.map(|t| t.val),
             age: 0,
             inc: u8::try_from(target).unwrap_or(u8::MAX),
             rexmit: false,
@@ -853,6 +855,8 @@ pub enum Arrival {
     Syn,
     SynHigher,
     SynLower,
+    SynNewerTimestamp,
+    SynOlderTimestamp,
     SynAck,
     Ack,
     OldAck,
@@ -866,10 +870,12 @@ pub enum Arrival {
 }
 
 impl Arrival {
-    pub const ALL: [Arrival; 13] = [
+    pub const ALL: [Arrival; 15] = [
         Arrival::Syn,
         Arrival::SynHigher,
         Arrival::SynLower,
+        Arrival::SynNewerTimestamp,
+        Arrival::SynOlderTimestamp,
         Arrival::SynAck,
         Arrival::Ack,
         Arrival::OldAck,
@@ -887,6 +893,8 @@ impl Arrival {
             Arrival::Syn => "SYN",
             Arrival::SynHigher => "SYN above RCV.NXT",
             Arrival::SynLower => "SYN not above RCV.NXT",
+            Arrival::SynNewerTimestamp => "SYN with a newer timestamp",
+            Arrival::SynOlderTimestamp => "SYN with an older timestamp",
             Arrival::SynAck => "SYN-ACK",
             Arrival::Ack => "ACK",
             Arrival::OldAck => "old ACK",
@@ -901,6 +909,8 @@ impl Arrival {
     }
 
     /// Classifies `seg` arriving at `ep`. "Old" means wholly below RCV.NXT.
+    /// A SYN to a connection that has timestamps is classed by its
+    /// timestamp, which then decides (RFC 6191), else by its sequence number.
     pub fn classify(cfg: &Config, ep: &Endpoint, seg: &Segment) -> Arrival {
         let s = cfg.space();
         let synced = !matches!(
@@ -920,6 +930,15 @@ impl Arrival {
             };
         }
         if f.has(MFlags::SYN) {
+            if let (false, true, Some(val), Some(recent)) =
+                (f.has(MFlags::ACK), synced, seg.ts, ep.ts_recent)
+            {
+                return if (val.wrapping_sub(recent) as i32) > 0 {
+                    Arrival::SynNewerTimestamp
+                } else {
+                    Arrival::SynOlderTimestamp
+                };
+            }
             return match (f.has(MFlags::ACK), synced) {
                 (true, _) => Arrival::SynAck,
                 (false, true) if s.gt(seg.seq, ep.rcv_nxt) => Arrival::SynHigher,
