@@ -433,7 +433,7 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
         fin: seg.flags.has(Flags::FIN),
         inc: seg.inc,
     };
-    take_in_order(a, ep, first);
+    let mut took = take_in_order(a, ep, first);
     // Anything held that now starts at RCV.NXT is processed too; anything
     // now below it was a duplicate.
     loop {
@@ -442,16 +442,22 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
         match ep.held.iter().position(|h| h.seq == rcv) {
             Some(i) => {
                 let h = ep.held.remove(i);
-                take_in_order(a, ep, h);
+                took |= take_in_order(a, ep, h);
             }
             None => break,
         }
     }
-    a.reply(ep.ack_segment(a.me));
+    // Seventh and eighth steps acknowledge what they take; text that
+    // CLOSE-WAIT, CLOSING or LAST-ACK ignores ("this should not occur") is
+    // dropped without an ACK, as Linux does too.
+    if took {
+        a.reply(ep.ack_segment(a.me));
+    }
 }
 
-/// Text and FIN of a segment that starts at RCV.NXT.
-fn take_in_order(a: &mut Arrival, ep: &mut Endpoint, h: Held) {
+/// Text and FIN of a segment that starts at RCV.NXT. Returns whether
+/// either was taken.
+fn take_in_order(a: &mut Arrival, ep: &mut Endpoint, h: Held) -> bool {
     let s = a.cfg.space();
     let saved_inc = a.seg.inc;
     a.seg.inc = h.inc;
@@ -466,9 +472,10 @@ fn take_in_order(a: &mut Arrival, ep: &mut Endpoint, h: Held) {
             ep.rcv_nxt = s.add(ep.rcv_nxt, Seq::from(h.len));
         } else {
             a.seg.inc = saved_inc;
-            return;
+            return false;
         }
     }
+    let took = h.len > 0 || (h.fin && !ep.state.fin_received());
     if h.fin && !ep.state.fin_received() {
         // Eighth: "advance RCV.NXT over the FIN".
         a.note_accept(ep, CrossKind::Fin);
@@ -487,6 +494,7 @@ fn take_in_order(a: &mut Arrival, ep: &mut Endpoint, h: Held) {
         }
     }
     a.seg.inc = saved_inc;
+    took
 }
 
 /// Enters TIME-WAIT for the variant's duration ("start the time-wait timer,

@@ -358,11 +358,19 @@ fn script(
     };
     let mut inc: u8 = 1;
     let mut ticks = 0u64;
+    // A wait whose ticks end the SUT's TIME-WAIT gets a margin: a real timer
+    // fires after its nominal time (Linux's timer wheel rounds a 60 s timer
+    // up to its level's granularity, up to about 4 s), and the next step
+    // must find TIME-WAIT over, as in the trace.
+    let mut tw_ended = false;
     let mut accepted = true;
-    for (action, before) in actions.iter().zip(states) {
+    for (action, pair) in actions.iter().zip(states.windows(2)) {
+        let (before, after) = (&pair[0], &pair[1]);
         if *action != Action::Tick && ticks > 0 {
-            steps.push(Step::Wait(Duration::ms(ticks * tick_ms)));
+            let margin = if tw_ended { TW_MARGIN_MS } else { 0 };
+            steps.push(Step::Wait(Duration::ms(ticks * tick_ms + margin)));
             ticks = 0;
+            tw_ended = false;
         }
         let mark = |steps: &mut Vec<Step>, next: u8, inc: &mut u8| {
             if next > *inc {
@@ -374,7 +382,11 @@ fn script(
             }
         };
         match *action {
-            Action::Tick => ticks += 1,
+            Action::Tick => {
+                ticks += 1;
+                tw_ended |= before.ep(sut).state == TcpState::TimeWait
+                    && after.ep(sut).state != TcpState::TimeWait;
+            }
             Action::Deliver(g) | Action::DeliverCopy(g) if g.from == peer => {
                 let seq = if g.flags.has(MFlags::RST) && g.flags.has(MFlags::ACK) && g.seq == 0 {
                     // RFC 9293's <SEQ=0><CTL=RST,ACK> reply: a literal zero.
@@ -425,10 +437,14 @@ fn script(
         }
     }
     if ticks > 0 {
-        steps.push(Step::Wait(Duration::ms(ticks * tick_ms)));
+        let margin = if tw_ended { TW_MARGIN_MS } else { 0 };
+        steps.push(Step::Wait(Duration::ms(ticks * tick_ms + margin)));
     }
     steps
 }
+
+/// See `tw_ended` in [`script`].
+const TW_MARGIN_MS: u64 = 5000;
 
 fn inject(flags: Flags, seq: i64, ack: Option<i64>, ts: Option<u32>) -> Inject {
     Inject {
@@ -473,18 +489,33 @@ fn role(spec: &mut Spec, path: &Path, preset: Preset) -> Option<Role> {
     None
 }
 
-fn header(name: &str, description: String, tags: Vec<String>, msl: Duration) -> Spec {
+/// The Linux profile closest to `preset`, so that a Linux run of the spec
+/// is predicted by the matching Linux variant.
+fn profile_for(preset: Preset) -> Profile {
+    let b = preset.behaviour(1);
+    Profile {
+        tcp_rfc1337: Some(u8::from(
+            b.rst_in_time_wait == timewait_model::variant::RstInTimeWait::Ignore,
+        )),
+        tcp_timestamps: Some(u8::from(b.timestamps)),
+        tcp_invalid_ratelimit: Some(0),
+        ..Profile::default()
+    }
+}
+
+fn header(
+    name: &str,
+    description: String,
+    tags: Vec<String>,
+    msl: Duration,
+    recorded_with: Preset,
+) -> Spec {
     Spec {
         name: sp(name.to_string()),
         description,
         tags,
         role: sp(Role::ActiveCloser),
-        profile: Some(sp(Profile {
-            tcp_rfc1337: Some(1),
-            tcp_timestamps: Some(0),
-            tcp_invalid_ratelimit: Some(0),
-            ..Profile::default()
-        })),
+        profile: Some(sp(profile_for(recorded_with))),
         msl: sp(msl),
         time_wait: None,
         tolerance: None,
@@ -533,7 +564,7 @@ fn build(
     let description = wrap(&description, 76);
     let mut tags = vec!["generated".to_string()];
     tags.extend(goal.tags.iter().cloned());
-    let mut spec = header(name, description, tags, msl);
+    let mut spec = header(name, description, tags, msl, goal.record_with);
     spec.steps = steps.into_iter().map(sp).collect();
     let rec = oracle::record(&spec, goal.record_with);
     spec.steps = rec.steps.into_iter().map(sp).collect();

@@ -1,0 +1,464 @@
+//! The replay engine: plays a spec's steps in order against any
+//! [`Stack`], resolving relative sequence numbers per incarnation, matching
+//! every segment the SUT sends against the next `expect` (omitted fields are
+//! wildcards) within the timing tolerance, and failing the spec at the first
+//! step where the stack departs from it, with the exchange so far.
+//!
+//! Timing: an `expect` must arrive no earlier than `after` and no later than
+//! `within` (default 0) after the previous step, give or take the slack:
+//! the spec's tolerance plus a quarter of the expected gap, in the spirit of
+//! packetdrill's tolerance. A state check polls for up to the tolerance,
+//! because the kernel processes an injected frame shortly after it is sent.
+
+use crate::stack::{Received, Stack, StackError};
+use crate::wire::WireSegment;
+use std::fmt;
+use std::time::Duration;
+use timewait_specs::format::{App, Expect, Inject, Spec, Step, TcpOptions};
+use timewait_specs::values::{Flags, SeqValue};
+
+/// The first step at which the stack departed from the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// 0-based index into the steps.
+    pub step: usize,
+    pub line: u64,
+    pub column: u64,
+    pub kind: &'static str,
+    pub expected: String,
+    pub actual: String,
+    /// Stack time of the failure.
+    pub at: Duration,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {} ({}) at {:.3}s: expected {}; got {}",
+            self.step + 1,
+            self.kind,
+            self.at.as_secs_f64(),
+            self.expected,
+            self.actual
+        )
+    }
+}
+
+/// How a replay went.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub failure: Option<Failure>,
+    /// The exchange, one line per event, in the spec's relative numbers.
+    pub log: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl Replay {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Isns {
+    peer: u32,
+    sut: Option<u32>,
+}
+
+struct Engine<'a, S: Stack + ?Sized> {
+    spec: &'a Spec,
+    stack: &'a mut S,
+    incs: Vec<Isns>,
+    /// When the previous step finished (stack time).
+    prev: Duration,
+    log: Vec<String>,
+}
+
+type StepResult = Result<Result<(), (String, String)>, StackError>;
+
+fn resolve(v: SeqValue, base: u32) -> u32 {
+    match v {
+        SeqValue::Rel(r) => base.wrapping_add(r as i32 as u32),
+        SeqValue::Abs(a) => a,
+    }
+}
+
+/// Flags without PSH: the model has no PSH and stacks set it as they like,
+/// so PSH never decides a match.
+fn no_psh(f: Flags) -> Flags {
+    Flags::from_bits(f.bits() & !Flags::PSH.bits())
+}
+
+/// Plays `spec` against `stack`.
+pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, StackError> {
+    let mut e = Engine {
+        spec,
+        incs: vec![Isns {
+            peer: spec.first_peer_isn(),
+            sut: None,
+        }],
+        prev: stack.now(),
+        stack,
+        log: Vec::new(),
+    };
+    let mut failure = None;
+    for (i, step) in spec.steps.iter().enumerate() {
+        if let Err((expected, actual)) = e.step(&step.value)? {
+            failure = Some(Failure {
+                step: i,
+                line: step.referenced.line(),
+                column: step.referenced.column(),
+                kind: step.value.kind(),
+                expected,
+                actual,
+                at: e.stack.now(),
+            });
+            break;
+        }
+        e.prev = e.stack.now();
+    }
+    if failure.is_none() {
+        // Anything the SUT sends right after the last step is unexpected.
+        let tol = e.tolerance(Duration::ZERO);
+        let deadline = e.stack.now() + tol;
+        if let Some(r) = e.stack.recv(deadline)? {
+            let shown = e.show(&r);
+            let last = spec.steps.len().saturating_sub(1);
+            let (line, column) = spec
+                .steps
+                .last()
+                .map_or((0, 0), |s| (s.referenced.line(), s.referenced.column()));
+            failure = Some(Failure {
+                step: last,
+                line,
+                column,
+                kind: "end of spec",
+                expected: "no further segment from the SUT".into(),
+                actual: shown,
+                at: r.at,
+            });
+        }
+    }
+    Ok(Replay {
+        failure,
+        log: e.log,
+        elapsed: e.stack.now(),
+    })
+}
+
+impl<S: Stack + ?Sized> Engine<'_, S> {
+    fn ms(&self, d: timewait_specs::values::Duration) -> Duration {
+        Duration::from_millis(self.spec.ms(d))
+    }
+
+    /// The slack around an expected time `gap` after the previous step.
+    fn tolerance(&self, gap: Duration) -> Duration {
+        self.ms(self.spec.tolerance()) + gap / 4
+    }
+
+    fn note(&mut self, at: Duration, text: String) {
+        self.log.push(format!("{:>9.3}s  {text}", at.as_secs_f64()));
+    }
+
+    fn cur(&self) -> usize {
+        self.incs.len() - 1
+    }
+
+    fn rel(v: u32, base: Option<u32>) -> String {
+        match base {
+            Some(b) => format!("{}", v.wrapping_sub(b) as i32),
+            None => format!("{{abs: {v}}}"),
+        }
+    }
+
+    /// A segment in the spec's relative numbers of the current incarnation.
+    fn describe(&self, seg: &WireSegment, from_sut: bool) -> String {
+        let isns = self.incs[self.cur()];
+        let (own, other) = if from_sut {
+            (isns.sut, Some(isns.peer))
+        } else {
+            (Some(isns.peer), isns.sut)
+        };
+        let mut s = format!("{} seq={}", seg.flags, Self::rel(seg.seq, own));
+        if seg.flags.has(Flags::ACK) {
+            s.push_str(&format!(" ack={}", Self::rel(seg.ack, other)));
+        }
+        if !seg.payload.is_empty() {
+            s.push_str(&format!(" len={}", seg.payload.len()));
+        }
+        s.push_str(&format!(" win={}", seg.window));
+        if let Some(ts) = seg.options.ts {
+            s.push_str(&format!(" ts={}/{}", ts.val, ts.ecr));
+        }
+        s
+    }
+
+    fn show(&self, r: &Received) -> String {
+        format!(
+            "{} at {:.3}s",
+            self.describe(&r.segment, true),
+            r.at.as_secs_f64()
+        )
+    }
+
+    fn step(&mut self, step: &Step) -> StepResult {
+        match step {
+            Step::Note(t) => {
+                let now = self.stack.now();
+                self.note(now, format!("note: {t}"));
+                Ok(Ok(()))
+            }
+            Step::Wait(d) => {
+                let until = self.stack.now() + self.ms(*d);
+                if let Some(r) = self.stack.recv(until)? {
+                    return Ok(Err((
+                        format!("nothing from the SUT during the wait of {d}"),
+                        format!("the SUT sent {}", self.show(&r)),
+                    )));
+                }
+                Ok(Ok(()))
+            }
+            Step::ExpectNone(e) => {
+                let until = self.stack.now() + self.ms(e.duration);
+                while let Some(r) = self.stack.recv(until)? {
+                    let hit = e.flags.is_none_or(|f| r.segment.flags.contains(f));
+                    let shown = self.show(&r);
+                    if hit {
+                        let what = e.flags.map_or(String::new(), |f| format!(" with {f}"));
+                        return Ok(Err((
+                            format!("no segment{what} for {}", e.duration),
+                            format!("the SUT sent {shown}"),
+                        )));
+                    }
+                    self.note(r.at, format!("SUT > peer  {shown} (not checked)"));
+                }
+                Ok(Ok(()))
+            }
+            Step::App(call) => {
+                let now = self.stack.now();
+                let r = self.stack.app(*call)?;
+                self.note(now, format!("SUT app: {}", app_name(*call)));
+                Ok(r.map_err(|why| (format!("{} to succeed", app_name(*call)), why)))
+            }
+            Step::Inject(i) => self.inject(i),
+            Step::Expect(e) => self.expect(e),
+            Step::ExpectState(e) => {
+                let tol = self.ms(self.spec.tolerance());
+                let until = self.stack.now() + tol;
+                loop {
+                    let Some(s) = self.stack.state()? else {
+                        let now = self.stack.now();
+                        self.note(
+                            now,
+                            "SUT state: not shown by this stack (not checked)".into(),
+                        );
+                        return Ok(Ok(()));
+                    };
+                    let mut ok = s.state == e.state;
+                    let mut shown = s.state.name().to_string();
+                    if let (true, Some(r)) = (ok, e.remaining) {
+                        match s.remaining {
+                            Some(left) => {
+                                shown = format!("{shown} with {:.3}s left", left.as_secs_f64());
+                                let (min, max) = (self.ms(r.min), self.ms(r.max));
+                                ok = left + tol >= min && left <= max + tol;
+                            }
+                            None => {
+                                shown = format!("{shown} (time left not shown)");
+                                ok = false;
+                            }
+                        }
+                    }
+                    let now = self.stack.now();
+                    if ok {
+                        self.note(now, format!("SUT state {shown}"));
+                        return Ok(Ok(()));
+                    }
+                    if now >= until {
+                        let want = match e.remaining {
+                            Some(r) => format!("{} with {}..{} left", e.state.name(), r.min, r.max),
+                            None => e.state.name().to_string(),
+                        };
+                        return Ok(Err((
+                            format!("the SUT's socket in {want}"),
+                            format!("it is in {shown}"),
+                        )));
+                    }
+                    // Segments arriving meanwhile stay for the next step.
+                    std::thread::sleep(Duration::from_millis(2).min(until - now));
+                }
+            }
+            Step::Incarnation(m) => {
+                let prev = self.incs[self.cur()].peer;
+                let peer = resolve(m.peer_isn, prev);
+                self.incs.push(Isns { peer, sut: None });
+                let now = self.stack.now();
+                let n = self.incs.len();
+                self.note(now, format!("incarnation {n} (peer ISN {peer})"));
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    fn inject(&mut self, i: &Inject) -> StepResult {
+        let (sut, peer) = self.stack.addresses();
+        let target = i.incarnation.unwrap_or(self.incs.len() as u32) as usize - 1;
+        let isns = self.incs[target];
+        let ack = match (i.ack, isns.sut) {
+            (None, _) => 0,
+            (Some(v @ SeqValue::Abs(_)), _) => resolve(v, 0),
+            (Some(v), Some(base)) => resolve(v, base),
+            (Some(SeqValue::Rel(_)), None) => {
+                return Ok(Err((
+                    "a relative ack, which needs the SUT's ISN".into(),
+                    "the SUT sent no SYN in this incarnation".into(),
+                )))
+            }
+        };
+        let seg = WireSegment {
+            src: peer,
+            dst: sut,
+            flags: i.flags,
+            seq: resolve(i.seq, isns.peer),
+            ack,
+            window: i.win.unwrap_or(timewait_specs::format::defaults::WINDOW),
+            options: i.options.clone(),
+            payload: vec![b'p'; usize::from(i.len)],
+        };
+        let now = self.stack.now();
+        let line = format!("peer > SUT  {}", self.describe(&seg, false));
+        self.note(now, line);
+        self.stack.inject(&seg)?;
+        Ok(Ok(()))
+    }
+
+    fn expect(&mut self, e: &Expect) -> StepResult {
+        let after = e.after.map_or(Duration::ZERO, |d| self.ms(d));
+        let within = e.within.map_or(Duration::ZERO, |d| self.ms(d)).max(after);
+        let slack = self.tolerance(after);
+        let earliest = (self.prev + after).saturating_sub(slack);
+        let deadline = self.prev + within + slack;
+        let Some(r) = self.stack.recv(deadline)? else {
+            return Ok(Err((
+                format!("{} by {:.3}s", describe_expect(e), deadline.as_secs_f64()),
+                "nothing arrived".into(),
+            )));
+        };
+        let target = e.incarnation.unwrap_or(self.incs.len() as u32) as usize - 1;
+        let seg = &r.segment;
+        let mut diffs = Vec::new();
+        if no_psh(seg.flags) != no_psh(e.flags) {
+            diffs.push(format!("flags {} (expected {})", seg.flags, e.flags));
+        }
+        if diffs.is_empty() && e.flags.has(Flags::SYN) && self.incs[target].sut.is_none() {
+            let rel = match e.seq {
+                Some(SeqValue::Rel(v)) => v as i32 as u32,
+                _ => 0,
+            };
+            self.incs[target].sut = Some(seg.seq.wrapping_sub(rel));
+        }
+        let isns = self.incs[target];
+        if let Some(want) = e.seq {
+            let ok = match (want, isns.sut) {
+                (SeqValue::Abs(v), _) => v == seg.seq,
+                (v, Some(b)) => resolve(v, b) == seg.seq,
+                (SeqValue::Rel(_), None) => false,
+            };
+            if !ok {
+                diffs.push(format!(
+                    "seq {} (expected {want})",
+                    Self::rel(seg.seq, isns.sut)
+                ));
+            }
+        }
+        if let Some(want) = e.ack {
+            if !seg.flags.has(Flags::ACK) || resolve(want, isns.peer) != seg.ack {
+                diffs.push(format!(
+                    "ack {} (expected {want})",
+                    Self::rel(seg.ack, Some(isns.peer))
+                ));
+            }
+        }
+        if let Some(len) = e.len {
+            if usize::from(len) != seg.payload.len() {
+                diffs.push(format!("len {} (expected {len})", seg.payload.len()));
+            }
+        }
+        if let Some(win) = e.win {
+            if win != seg.window {
+                diffs.push(format!("win {} (expected {win})", seg.window));
+            }
+        }
+        if let Some(o) = &e.options {
+            diffs.extend(option_diffs(o, &seg.options));
+        }
+        if r.at < earliest {
+            diffs.push(format!(
+                "arrived at {:.3}s, before the earliest {:.3}s",
+                r.at.as_secs_f64(),
+                earliest.as_secs_f64()
+            ));
+        }
+        let shown = self.show(&r);
+        if diffs.is_empty() {
+            self.note(r.at, format!("SUT > peer  {}", self.describe(seg, true)));
+            Ok(Ok(()))
+        } else {
+            Ok(Err((
+                describe_expect(e),
+                format!("{shown}: {}", diffs.join(", ")),
+            )))
+        }
+    }
+}
+
+fn option_diffs(want: &TcpOptions, got: &TcpOptions) -> Vec<String> {
+    let mut d = Vec::new();
+    if want.mss.is_some() && want.mss != got.mss {
+        d.push(format!("mss {:?} (expected {:?})", got.mss, want.mss));
+    }
+    if want.wscale.is_some() && want.wscale != got.wscale {
+        d.push(format!(
+            "wscale {:?} (expected {:?})",
+            got.wscale, want.wscale
+        ));
+    }
+    if want.sack_ok && !got.sack_ok {
+        d.push("no SACK-permitted (expected it)".into());
+    }
+    if let Some(ts) = want.ts {
+        match got.ts {
+            Some(g) if g.ecr == ts.ecr => {}
+            Some(g) => d.push(format!("ts ecr {} (expected {})", g.ecr, ts.ecr)),
+            None => d.push("no timestamps (expected them)".into()),
+        }
+    }
+    d
+}
+
+fn describe_expect(e: &Expect) -> String {
+    let mut s = format!("{}", e.flags);
+    if let Some(v) = e.seq {
+        s.push_str(&format!(" seq={v}"));
+    }
+    if let Some(v) = e.ack {
+        s.push_str(&format!(" ack={v}"));
+    }
+    if let Some(v) = e.len {
+        s.push_str(&format!(" len={v}"));
+    }
+    s
+}
+
+fn app_name(a: App) -> String {
+    match a {
+        App::Listen => "listen".into(),
+        App::Accept => "accept".into(),
+        App::Connect => "connect".into(),
+        App::Send(n) => format!("send {n}"),
+        App::Shutdown => "shutdown".into(),
+        App::Close => "close".into(),
+        App::Abort => "abort".into(),
+    }
+}

@@ -1,0 +1,268 @@
+//! The Linux adapter: the kernel's own TCP in a network namespace that the
+//! harness creates for one spec. Inside it, the SUT has 192.0.2.1 on one end
+//! of a veth pair; the other end has no address at all (so no IP stack
+//! answers for the peer) and a raw packet socket on it is the peer's wire.
+//! The SUT's neighbour entry for the peer is static, so no ARP is needed.
+
+pub mod diag;
+pub mod netns;
+pub mod packet;
+pub mod sut;
+
+use crate::stack::{Received, Stack, StackError, SutState};
+use crate::wire::{self, WireSegment};
+use netns::NetnsError;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+use timewait_specs::format::{App, Profile, SockState};
+
+pub const SUT_IF: &str = "sut0";
+pub const PEER_IF: &str = "peer0";
+pub const SUT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+pub const SUT_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 8000);
+pub const PEER_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 40000);
+
+fn mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A frame seen on the peer's wire, for the capture.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub at: Duration,
+    pub data: Vec<u8>,
+}
+
+/// Linux's TCP in the calling thread's (fresh) namespace.
+pub struct LinuxStack {
+    start: Instant,
+    wire: packet::PacketSocket,
+    app: sut::SutApp,
+    /// Every frame in both directions, for the pcap.
+    pub frames: Vec<Frame>,
+}
+
+/// The sysctls a spec's profile sets, with the harness's defaults:
+/// `tcp_invalid_ratelimit=0`, because Linux otherwise rate-limits its ACKs
+/// to out-of-window segments (500 ms), which would make specs flaky.
+pub fn sysctls(profile: &Profile) -> Vec<(String, String)> {
+    let mut v = vec![(
+        "net.ipv4.tcp_invalid_ratelimit".to_string(),
+        "0".to_string(),
+    )];
+    for (name, value) in profile.sysctls() {
+        let key = format!("net.ipv4.{name}");
+        v.retain(|(k, _)| *k != key);
+        v.push((key, value.to_string()));
+    }
+    v
+}
+
+impl LinuxStack {
+    /// Builds the topology in the calling thread's namespace, which must be
+    /// a fresh one (see [`netns::run_in_new_netns`]).
+    pub fn new(profile: &Profile) -> Result<LinuxStack, NetnsError> {
+        // No IPv6: router solicitations and DAD would be noise on the wire.
+        netns::sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+        netns::sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+        netns::ip(&["link", "set", "lo", "up"])?;
+        netns::ip(&[
+            "link",
+            "add",
+            SUT_IF,
+            "address",
+            &mac(SUT_MAC),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            PEER_IF,
+            "address",
+            &mac(PEER_MAC),
+        ])?;
+        netns::ip(&["addr", "add", "192.0.2.1/24", "dev", SUT_IF])?;
+        netns::ip(&["link", "set", SUT_IF, "up"])?;
+        netns::ip(&["link", "set", PEER_IF, "up"])?;
+        netns::ip(&[
+            "neigh",
+            "replace",
+            "192.0.2.2",
+            "lladdr",
+            &mac(PEER_MAC),
+            "dev",
+            SUT_IF,
+            "nud",
+            "permanent",
+        ])?;
+        for (k, v) in sysctls(profile) {
+            netns::sysctl(&k, &v)?;
+        }
+        let wire = packet::PacketSocket::open(PEER_IF).map_err(|e| NetnsError::Command {
+            cmd: format!("packet socket on {PEER_IF}"),
+            detail: e.to_string(),
+        })?;
+        Ok(LinuxStack {
+            start: Instant::now(),
+            wire,
+            app: sut::SutApp::new(SUT_ADDR, PEER_ADDR),
+            frames: Vec::new(),
+        })
+    }
+}
+
+fn harness(e: impl std::fmt::Display) -> StackError {
+    StackError::Harness(e.to_string())
+}
+
+/// Linux's TCP states (include/net/tcp_states.h) as RFC 9293 names them.
+fn linux_state(n: u8) -> Option<SockState> {
+    Some(match n {
+        1 => SockState::Established,
+        2 => SockState::SynSent,
+        3 | 12 => SockState::SynReceived,
+        4 => SockState::FinWait1,
+        5 => SockState::FinWait2,
+        6 => SockState::TimeWait,
+        7 => SockState::Closed,
+        8 => SockState::CloseWait,
+        9 => SockState::LastAck,
+        10 => SockState::Listen,
+        11 => SockState::Closing,
+        _ => return None,
+    })
+}
+
+impl Stack for LinuxStack {
+    fn name(&self) -> &str {
+        "linux"
+    }
+
+    fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
+        (SUT_ADDR, PEER_ADDR)
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
+        Ok(match call {
+            App::Listen => self.app.listen(),
+            App::Accept => self.app.accept(),
+            App::Connect => self.app.connect(),
+            App::Send(n) => self.app.send(usize::from(n)),
+            App::Shutdown => self.app.shutdown(),
+            App::Close => self.app.close(),
+            App::Abort => self.app.abort(),
+        })
+    }
+
+    fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
+        let frame = wire::build_frame(seg, PEER_MAC, SUT_MAC).map_err(harness)?;
+        self.wire.send(&frame).map_err(harness)?;
+        self.frames.push(Frame {
+            at: self.now(),
+            data: frame,
+        });
+        Ok(())
+    }
+
+    fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
+        loop {
+            let until = self.start + deadline;
+            let Some(mut frame) = self.wire.recv(until).map_err(harness)? else {
+                return Ok(None);
+            };
+            let at = self.now();
+            wire::complete_checksum(&mut frame);
+            let seg = wire::parse_frame(&frame);
+            self.frames.push(Frame { at, data: frame });
+            // The application reads what arrives, as a real one would.
+            self.app.drain();
+            if let Some(segment) = seg {
+                if segment.src == SUT_ADDR && segment.dst == PEER_ADDR {
+                    return Ok(Some(Received { at, segment }));
+                }
+            }
+        }
+    }
+
+    fn state(&mut self) -> Result<Option<SutState>, StackError> {
+        let socks = diag::tcp_sockets().map_err(harness)?;
+        let conn = socks
+            .iter()
+            .find(|s| s.local == SUT_ADDR && s.remote == PEER_ADDR);
+        if let Some(s) = conn {
+            let state = linux_state(s.state)
+                .ok_or_else(|| harness(format!("unknown Linux TCP state {}", s.state)))?;
+            return Ok(Some(SutState {
+                state,
+                remaining: s.expires,
+            }));
+        }
+        let listening = socks
+            .iter()
+            .any(|s| s.local.port() == SUT_ADDR.port() && s.state == 10);
+        Ok(Some(SutState {
+            state: if listening {
+                SockState::Listen
+            } else {
+                SockState::Closed
+            },
+            remaining: None,
+        }))
+    }
+}
+
+/// One spec's run on Linux: the replay and the frames for its pcap.
+pub struct LinuxRun {
+    pub replay: crate::engine::Replay,
+    pub frames: Vec<Frame>,
+    /// The sysctls the namespace had.
+    pub sysctls: Vec<(String, String)>,
+}
+
+/// Replays `spec` in a fresh namespace with the spec's profile, changed by
+/// `overrides` (sysctl name under net.ipv4, value).
+pub fn run_spec(
+    spec: &timewait_specs::Spec,
+    overrides: &[(&str, u64)],
+) -> Result<LinuxRun, NetnsError> {
+    let spec = spec.clone();
+    let mut profile = spec.profile();
+    for &(name, value) in overrides {
+        apply_override(&mut profile, name, value);
+    }
+    let name = format!("netns-{}", spec.name.value);
+    netns::run_in_new_netns(name, move || {
+        let mut stack = LinuxStack::new(&profile)?;
+        let replay = crate::engine::replay(&spec, &mut stack).map_err(|e| NetnsError::Command {
+            cmd: "replay".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(LinuxRun {
+            replay,
+            frames: std::mem::take(&mut stack.frames),
+            sysctls: sysctls(&profile),
+        })
+    })
+}
+
+fn apply_override(p: &mut Profile, name: &str, value: u64) {
+    let small = u8::try_from(value).ok();
+    let big = u32::try_from(value).ok();
+    match name {
+        "tcp_rfc1337" => p.tcp_rfc1337 = small,
+        "tcp_timestamps" => p.tcp_timestamps = small,
+        "tcp_max_tw_buckets" => p.tcp_max_tw_buckets = big,
+        "tcp_invalid_ratelimit" => p.tcp_invalid_ratelimit = big,
+        "tcp_tw_reuse" => p.tcp_tw_reuse = small,
+        "tcp_fin_timeout" => p.tcp_fin_timeout = big,
+        "tcp_orphan_retries" => p.tcp_orphan_retries = small,
+        _ => {}
+    }
+}

@@ -1,0 +1,107 @@
+//! Network namespaces owned by a thread. `unshare(CLONE_NEWNET)` moves only
+//! the calling thread; everything created from it (interfaces, sockets,
+//! `ip` child processes, sysctl writes through /proc/sys/net) lives in the
+//! new namespace. Nothing is bind-mounted, so the namespace disappears with
+//! its last user: when the thread ends, or when the process dies, however it
+//! dies. The host's namespace is never touched.
+
+use std::io;
+use std::path::Path;
+use std::process::Command;
+
+/// Why the harness could not set up or use its namespace.
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    #[error("cannot create a network namespace (needs root or CAP_SYS_ADMIN): {0}")]
+    Unshare(nix::Error),
+    #[error("`{cmd}` failed: {detail}")]
+    Command { cmd: String, detail: String },
+    #[error("cannot write sysctl {name}: {source}")]
+    Sysctl {
+        name: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the namespace thread panicked")]
+    Panicked,
+}
+
+/// Whether this process may create network namespaces, and why not.
+pub fn available() -> Result<(), String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Err("not running as root (network namespaces and raw sockets need root)".into());
+    }
+    if !Path::new("/proc/self/ns/net").exists() {
+        return Err("the kernel has no network namespaces".into());
+    }
+    match std::thread::spawn(|| nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)).join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("unshare(CLONE_NEWNET) failed: {e}")),
+        Err(_) => return Err("unshare probe panicked".into()),
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Err("the `ip` command (iproute2) is missing".into());
+    }
+    Ok(())
+}
+
+/// Runs `f` on a new thread in a new network namespace and returns its
+/// result. The namespace ends when `f` returns and its sockets are closed.
+pub fn run_in_new_netns<T, F>(name: String, f: F) -> Result<T, NetnsError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, NetnsError> + Send + 'static,
+{
+    let handle = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(NetnsError::Unshare)?;
+            f()
+        })
+        .map_err(|e| NetnsError::Command {
+            cmd: "spawn thread".into(),
+            detail: e.to_string(),
+        })?;
+    handle.join().map_err(|_| NetnsError::Panicked)?
+}
+
+/// Runs `ip ARGS` in the calling thread's namespace.
+pub fn ip(args: &[&str]) -> Result<(), NetnsError> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| NetnsError::Command {
+            cmd: format!("ip {}", args.join(" ")),
+            detail: e.to_string(),
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NetnsError::Command {
+            cmd: format!("ip {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// Writes a sysctl of the calling thread's namespace, e.g.
+/// `net.ipv4.tcp_rfc1337`.
+pub fn sysctl(name: &str, value: &str) -> Result<(), NetnsError> {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::write(&path, value).map_err(|source| NetnsError::Sysctl {
+        name: name.to_string(),
+        source,
+    })
+}
+
+/// Reads a sysctl of the calling thread's namespace.
+pub fn read_sysctl(name: &str) -> Result<String, NetnsError> {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| NetnsError::Sysctl {
+            name: name.to_string(),
+            source,
+        })
+}
