@@ -34,6 +34,40 @@ pub enum Command {
     /// Work with YAML trace specs: lint, check against the model, print the schema.
     #[command(subcommand)]
     Specs(SpecsCommand),
+    /// Replay specs against a real TCP stack and compare with the model.
+    /// Exit 0 when every result is what the model predicts (or a known
+    /// divergence), 1 otherwise, 2 on invalid specs or when the stack's
+    /// harness cannot run (Linux needs root).
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReplayArgs {
+    /// The stack under test.
+    #[arg(long, value_enum, default_value = "linux")]
+    pub stack: StackArg,
+    #[command(flatten)]
+    pub paths: SpecPaths,
+    /// Specs run at once, each in its own namespace [default: all].
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Folder for the pcap of every spec's exchange.
+    #[arg(long, default_value = "reports/pcap")]
+    pub out: PathBuf,
+    /// Markdown report [default: reports/conformance-STACK.md].
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Known divergences, one file per stack.
+    #[arg(long, default_value = "conformance/known")]
+    pub known: PathBuf,
+    /// Print every spec's exchange, not only the failures'.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackArg {
+    Linux,
 }
 
 #[derive(Subcommand, Debug)]

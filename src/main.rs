@@ -5,6 +5,7 @@
 mod bench;
 mod cli;
 mod output;
+mod replay_cmd;
 mod specs_cmd;
 
 use anyhow::{Context, Result};
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Command::Explore(a) => run_explore(a),
         Command::Bench(a) => bench::run(a),
         Command::Specs(c) => specs_cmd::run(c),
+        Command::Replay(a) => replay_cmd::run(a),
     };
     match result {
         Ok(code) => code,

@@ -21,7 +21,7 @@ pub fn run(c: SpecsCommand) -> Result<ExitCode> {
 
 /// Loads every spec under `paths`, printing every problem; returns the
 /// valid specs and whether any file was invalid.
-fn load_all(paths: &SpecPaths) -> Result<(Vec<(PathBuf, Spec)>, usize)> {
+pub fn load_all(paths: &SpecPaths) -> Result<(Vec<(PathBuf, Spec)>, usize)> {
     let files = load::collect(&paths.or_default()).context("cannot list the spec files")?;
     if files.is_empty() {
         anyhow::bail!("no .yaml files under {:?}", paths.or_default());

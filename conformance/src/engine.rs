@@ -373,7 +373,9 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             }
         }
         if let Some(want) = e.ack {
-            if !seg.flags.has(Flags::ACK) || resolve(want, isns.peer) != seg.ack {
+            if !seg.flags.has(Flags::ACK) {
+                diffs.push(format!("no ACK (expected ack {want})"));
+            } else if resolve(want, isns.peer) != seg.ack {
                 diffs.push(format!(
                     "ack {} (expected {want})",
                     Self::rel(seg.ack, Some(isns.peer))

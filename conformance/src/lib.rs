@@ -1,9 +1,16 @@
 //! Replays timewait specs against real TCP stacks and reports where each
 //! departs from the model. The engine ([`engine`]) knows nothing of Linux;
 //! a stack is a [`stack::Stack`] backend, and the first one is Linux's own
-//! TCP in a network namespace the harness creates ([`linux`]).
+//! TCP in a network namespace the harness creates ([`linux`]). [`suite`]
+//! runs many specs at once, [`verdict`] compares each with the model's
+//! prediction, [`report`] and [`pcap`] write what people read.
 
 pub mod engine;
+pub mod known;
 pub mod linux;
+pub mod pcap;
+pub mod report;
 pub mod stack;
+pub mod suite;
+pub mod verdict;
 pub mod wire;

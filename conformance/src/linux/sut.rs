@@ -18,6 +18,9 @@ pub struct SutApp {
     conn: Option<OwnedFd>,
 }
 
+/// How long a bind that meets a socket on its way into TIME-WAIT is retried.
+const BIND_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn flags() -> SockFlag {
     SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC
 }
@@ -37,9 +40,19 @@ impl SutApp {
             .map_err(|e| format!("socket: {e}"))?;
         // The 4-tuple is reused across incarnations while TIME-WAIT may hold it.
         setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| format!("SO_REUSEADDR: {e}"))?;
-        bind(fd.as_raw_fd(), &SockaddrIn::from(self.sut))
-            .map_err(|e| format!("bind {}: {e}", self.sut))?;
-        Ok(fd)
+        // The kernel sends the ACK that enters TIME-WAIT before it swaps the
+        // socket for its timewait form, so a bind right after that ACK can
+        // still meet the full socket. Retry briefly, as the state check does.
+        let give_up = std::time::Instant::now() + BIND_RETRY;
+        loop {
+            match bind(fd.as_raw_fd(), &SockaddrIn::from(self.sut)) {
+                Ok(()) => return Ok(fd),
+                Err(Errno::EADDRINUSE) if std::time::Instant::now() < give_up => {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(e) => return Err(format!("bind {}: {e}", self.sut)),
+            }
+        }
     }
 
     pub fn listen(&mut self) -> Result<(), String> {

@@ -1,0 +1,130 @@
+//! Running many specs on Linux at once: each in its own namespace, so the
+//! same addresses and ports are reused without interference, `jobs` at a
+//! time. Linux's TIME-WAIT lasts 60 s, so the suite's wall time is close to
+//! its longest spec when every spec runs at once.
+
+use crate::linux::{self, LinuxRun};
+use crate::verdict::{self, Verdict};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use timewait_model::Preset;
+use timewait_specs::oracle::Outcome;
+use timewait_specs::Spec;
+
+/// One spec's result on Linux.
+pub struct SpecResult {
+    pub path: PathBuf,
+    pub spec: Spec,
+    pub preset: Preset,
+    pub model: Outcome,
+    /// `Err` when the harness itself failed (not the spec).
+    pub run: Result<LinuxRun, String>,
+    pub verdict: Option<Verdict>,
+    pub started: SystemTime,
+}
+
+impl SpecResult {
+    pub fn name(&self) -> &str {
+        &self.spec.name.value
+    }
+}
+
+/// Runs one spec on Linux with its own profile and compares with the model.
+pub fn run_one(path: PathBuf, spec: Spec) -> SpecResult {
+    let started = SystemTime::now();
+    let preset = verdict::linux_preset(&spec, &spec.profile());
+    let model = verdict::predict(&spec, preset);
+    let run = linux::run_spec(&spec, &[]).map_err(|e| e.to_string());
+    let verdict = run
+        .as_ref()
+        .ok()
+        .map(|r| verdict::compare(r.replay.passed(), &model));
+    SpecResult {
+        path,
+        spec,
+        preset,
+        model,
+        run,
+        verdict,
+        started,
+    }
+}
+
+/// Progress of a suite, for people watching.
+pub struct Progress {
+    pub done: usize,
+    pub running: usize,
+    pub failed: usize,
+    pub total: usize,
+}
+
+/// Runs `specs`, `jobs` at a time, calling `progress` about every
+/// `every`; results come back in the order given.
+pub fn run_all(
+    specs: Vec<(PathBuf, Spec)>,
+    jobs: usize,
+    every: Duration,
+    progress: &mut dyn FnMut(&Progress),
+) -> Vec<SpecResult> {
+    let total = specs.len();
+    let queue = Arc::new(Mutex::new(
+        specs.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let running = Arc::new(Mutex::new(0usize));
+    let (tx, rx) = mpsc::channel();
+    let mut workers = Vec::new();
+    for _ in 0..jobs.max(1).min(total.max(1)) {
+        let queue = Arc::clone(&queue);
+        let running = Arc::clone(&running);
+        let tx = tx.clone();
+        workers.push(std::thread::spawn(move || loop {
+            let next = queue.lock().map(|mut q| q.pop_front()).ok().flatten();
+            let Some((i, (path, spec))) = next else {
+                break;
+            };
+            if let Ok(mut r) = running.lock() {
+                *r += 1;
+            }
+            let result = run_one(path, spec);
+            if let Ok(mut r) = running.lock() {
+                *r -= 1;
+            }
+            if tx.send((i, result)).is_err() {
+                break;
+            }
+        }));
+    }
+    drop(tx);
+    let mut results: Vec<Option<SpecResult>> = (0..total).map(|_| None).collect();
+    let (mut done, mut failed) = (0, 0);
+    loop {
+        match rx.recv_timeout(every) {
+            Ok((i, r)) => {
+                done += 1;
+                if r.verdict != Some(Verdict::Pass) {
+                    failed += 1;
+                }
+                results[i] = Some(r);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let running = running.lock().map(|r| *r).unwrap_or(0);
+        progress(&Progress {
+            done,
+            running,
+            failed,
+            total,
+        });
+        if done == total {
+            break;
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    results.into_iter().flatten().collect()
+}

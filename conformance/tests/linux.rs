@@ -1,0 +1,340 @@
+//! Every spec as a Linux test (`linux::reviewed::NAME`, `linux::generated::NAME`)
+//! plus the harness's own checks (`linux::checks::...`). A spec test passes
+//! when Linux does what the model predicts for the spec's profile, or
+//! diverges where conformance/known/linux.txt says it does. The specs all run
+//! at once, each in its own namespace, so the suite takes about as long as
+//! its longest spec. Without root (or without network namespaces) every test
+//! is reported ignored and the reason is printed.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use timewait_conformance::linux::{self, netns};
+use timewait_conformance::suite::{self, SpecResult};
+use timewait_conformance::verdict::{self, Verdict};
+use timewait_conformance::{known, pcap};
+use timewait_model::Preset;
+use timewait_specs::{load, Spec};
+
+/// Set in a child process that replays one spec until it is killed.
+const CHILD_ENV: &str = "TIMEWAIT_CONFORMANCE_CHILD_SPEC";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn specs() -> Vec<(String, PathBuf, Spec)> {
+    let mut out = Vec::new();
+    for folder in ["reviewed", "generated"] {
+        let dir = root().join("../specs").join(folder);
+        for p in load::collect(std::slice::from_ref(&dir)).unwrap_or_default() {
+            if let Ok(spec) = load::load_file(&p) {
+                out.push((format!("linux::{folder}::{}", spec.name.value), p, spec));
+            }
+        }
+    }
+    out
+}
+
+fn check_result(r: &SpecResult, known: &known::Known) -> Result<(), Failed> {
+    let run = r
+        .run
+        .as_ref()
+        .map_err(|e| Failed::from(format!("harness: {e}")))?;
+    let listed = known.get(r.name());
+    let explain = || {
+        let mut m = String::new();
+        if let Some(f) = &run.replay.failure {
+            m.push_str(&format!(
+                "Linux: {}:{}:{}: {f}\n",
+                r.path.display(),
+                f.line,
+                f.column
+            ));
+        } else {
+            m.push_str("Linux: passes every step\n");
+        }
+        m.push_str(&format!("model ({}): {:?}\n", r.preset, r.model));
+        for l in &run.replay.log {
+            m.push_str(&format!("    {l}\n"));
+        }
+        m
+    };
+    match (&r.verdict, listed) {
+        (Some(Verdict::Divergence), Some(_)) => Ok(()),
+        (Some(Verdict::Divergence), None) => {
+            // Keep the capture of a failure for a look with Wireshark.
+            let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.pcap", r.name()));
+            let _ = pcap::write(&path, &run.frames, r.started);
+            Err(format!(
+                "Linux diverges from the model (capture: {})\n{}",
+                path.display(),
+                explain()
+            )
+            .into())
+        }
+        (Some(_), Some(why)) => Err(format!(
+            "listed as a known divergence ({why}) but Linux agrees with the model now; update conformance/known/linux.txt\n{}",
+            explain()
+        )
+        .into()),
+        (Some(_), None) => Ok(()),
+        (None, _) => Err("no verdict".into()),
+    }
+}
+
+/// `ip -o link`, `ip -o addr` and `ip route` of the calling thread's namespace.
+fn host_network() -> String {
+    let mut out = String::new();
+    for args in [&["-o", "link"][..], &["-o", "addr"], &["route"]] {
+        if let Ok(o) = Command::new("ip").args(args).output() {
+            // Interface counters change on their own; state lines do not.
+            let text = String::from_utf8_lossy(&o.stdout);
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// Network namespaces (by inode) that threads of `pid` are in.
+fn namespaces_of(pid: u32) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(link) = std::fs::read_link(t.path().join("ns/net")) {
+                set.insert(link.to_string_lossy().into_owned());
+            }
+        }
+    }
+    set
+}
+
+/// Every network namespace any thread on the machine is in.
+fn all_namespaces() -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            if let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() {
+                set.extend(namespaces_of(pid));
+            }
+        }
+    }
+    set
+}
+
+fn spec_named(all: &[(String, PathBuf, Spec)], name: &str) -> Result<Spec, Failed> {
+    all.iter()
+        .find(|(_, _, s)| s.name.value == name)
+        .map(|(_, _, s)| s.clone())
+        .ok_or_else(|| format!("spec {name} not found").into())
+}
+
+/// The seed's first scenario with `tcp_max_tw_buckets=0`: no TIME-WAIT, so
+/// the retransmitted FIN meets a RST, as the model's no-time-wait predicts.
+fn check_no_time_wait(all: &[(String, PathBuf, Spec)]) -> Result<(), Failed> {
+    let spec = spec_named(all, "lost-last-ack-reacked")?;
+    let run = linux::run_spec(&spec, &[("tcp_max_tw_buckets", 0)]).map_err(|e| e.to_string())?;
+    let f = run
+        .replay
+        .failure
+        .ok_or("Linux without TIME-WAIT sockets passed the lost-last-ACK spec")?;
+    if f.kind != "expect" || !f.actual.contains("flags R") {
+        return Err(format!("expected a RST where the re-ACK should be, got: {f}").into());
+    }
+    let profile = {
+        let mut p = spec.profile();
+        p.tcp_max_tw_buckets = Some(0);
+        p
+    };
+    let preset = verdict::linux_preset(&spec, &profile);
+    if preset != Preset::NoTimeWait {
+        return Err(format!("tcp_max_tw_buckets=0 maps to {preset}, expected no-time-wait").into());
+    }
+    match verdict::predict(&spec, preset) {
+        timewait_specs::oracle::Outcome::Fail(m) if m.step == f.step => Ok(()),
+        other => Err(format!(
+            "the model's no-time-wait should fail at step {}: {other:?}",
+            f.step + 1
+        )
+        .into()),
+    }
+}
+
+/// A wrong expectation must fail, at its step, with the field that differs.
+fn check_engine_catches_a_wrong_expectation(all: &[(String, PathBuf, Spec)]) -> Result<(), Failed> {
+    let mut spec = spec_named(all, "lost-last-ack-reacked")?;
+    let step = spec
+        .steps
+        .iter()
+        .rposition(|s| matches!(&s.value, timewait_specs::format::Step::Expect(_)))
+        .ok_or("no expect step")?;
+    if let timewait_specs::format::Step::Expect(e) = &mut spec.steps[step].value {
+        e.ack = Some(timewait_specs::values::SeqValue::Rel(3));
+    }
+    let run = linux::run_spec(&spec, &[]).map_err(|e| e.to_string())?;
+    let f = run.replay.failure.ok_or("a wrong ack was accepted")?;
+    if f.step != step || !f.actual.contains("ack 2 (expected 3)") {
+        return Err(format!("wrong failure: {f}").into());
+    }
+    // The capture is a valid pcap whose TCP checksums all verify.
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wrong-expectation.pcap");
+    pcap::write(&path, &run.frames, std::time::SystemTime::now())?;
+    let data = std::fs::read(&path).map_err(|e| e.to_string())?;
+    let mut reader = pcap_file::pcap::PcapReader::new(&data[..]).map_err(|e| e.to_string())?;
+    let mut tcp = 0;
+    while let Some(p) = reader.next_packet() {
+        let frame = p.map_err(|e| e.to_string())?.data.into_owned();
+        if let Ok(s) = etherparse::SlicedPacket::from_ethernet(&frame) {
+            if let (
+                Some(etherparse::NetSlice::Ipv4(ip)),
+                Some(etherparse::TransportSlice::Tcp(t)),
+            ) = (&s.net, &s.transport)
+            {
+                let h = ip.header();
+                let sum = t
+                    .calc_checksum_ipv4(h.source(), h.destination())
+                    .map_err(|e| e.to_string())?;
+                if sum != t.checksum() {
+                    return Err("a captured TCP checksum does not verify".into());
+                }
+                tcp += 1;
+            }
+        };
+    }
+    if tcp < 8 {
+        return Err(format!("only {tcp} TCP frames in the capture").into());
+    }
+    Ok(())
+}
+
+/// A run killed with SIGKILL mid-spec leaves no namespace behind, and the
+/// host's links, addresses and routes are as they were.
+fn check_sigkill_leaves_nothing() -> Result<(), Failed> {
+    let before = host_network();
+    let spec = root().join("../specs/reviewed/simultaneous-close.yaml");
+    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .env(CHILD_ENV, &spec)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pid = child.id();
+    let start = Instant::now();
+    let mut theirs = BTreeSet::new();
+    let own = namespaces_of(std::process::id());
+    while start.elapsed() < Duration::from_secs(10) {
+        theirs = namespaces_of(pid)
+            .difference(&own)
+            .cloned()
+            .collect::<BTreeSet<_>>();
+        if !theirs.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if theirs.is_empty() {
+        let _ = child.kill();
+        return Err("the child never entered a namespace of its own".into());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .map_err(|e| e.to_string())?;
+    let _ = child.wait();
+    let left: Vec<_> = all_namespaces().intersection(&theirs).cloned().collect();
+    if !left.is_empty() {
+        return Err(format!("namespaces left after SIGKILL: {left:?}").into());
+    }
+    let after = host_network();
+    if before != after {
+        return Err(
+            format!("the host's network changed:\nbefore:\n{before}\nafter:\n{after}").into(),
+        );
+    }
+    Ok(())
+}
+
+fn child_main(spec: &str) -> ! {
+    let code = match load::load_file(Path::new(spec)) {
+        Ok(s) => match linux::run_spec(&s, &[]) {
+            Ok(_) => 0,
+            Err(_) => 3,
+        },
+        Err(_) => 4,
+    };
+    std::process::exit(code)
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        child_main(&spec);
+    }
+    let args = Arguments::from_args();
+    let all = specs();
+    let mut names: Vec<String> = all.iter().map(|(n, _, _)| n.clone()).collect();
+    let checks = [
+        "linux::checks::no-time-wait-via-max-tw-buckets",
+        "linux::checks::engine-catches-a-wrong-expectation",
+        "linux::checks::sigkill-leaves-no-namespace",
+    ];
+    names.extend(checks.iter().map(|s| s.to_string()));
+
+    if let Err(why) = netns::available() {
+        eprintln!("conformance tests on Linux are ignored: {why}");
+        let trials = names
+            .into_iter()
+            .map(|n| Trial::test(n, || Ok(())).with_ignored_flag(true))
+            .collect();
+        libtest_mimic::run(&args, trials).exit();
+    }
+    let known = known::load(&root().join("known"), "linux").unwrap_or_default();
+
+    // Start every selected spec at once; each trial waits for its own.
+    let selected = |name: &str| match &args.filter {
+        Some(f) if args.exact => name == f,
+        Some(f) => name.contains(f.as_str()),
+        None => true,
+    } && !args.skip.iter().any(|s| name.contains(s.as_str()));
+    let mut receivers: HashMap<String, Mutex<Option<Receiver<SpecResult>>>> = HashMap::new();
+    if !args.list {
+        for (name, path, spec) in &all {
+            if !selected(name) {
+                continue;
+            }
+            let (tx, rx) = mpsc::channel();
+            let (path, spec) = (path.clone(), spec.clone());
+            std::thread::spawn(move || {
+                let _ = tx.send(suite::run_one(path, spec));
+            });
+            receivers.insert(name.clone(), Mutex::new(Some(rx)));
+        }
+    }
+    let receivers = std::sync::Arc::new(receivers);
+    let known = std::sync::Arc::new(known);
+    let all = std::sync::Arc::new(all);
+
+    let mut trials = Vec::new();
+    for (name, _, _) in all.iter() {
+        let (receivers, known, name2) = (receivers.clone(), known.clone(), name.clone());
+        trials.push(Trial::test(name.clone(), move || {
+            let rx = receivers
+                .get(&name2)
+                .and_then(|m| m.lock().ok().and_then(|mut g| g.take()))
+                .ok_or("not started")?;
+            let r = rx.recv().map_err(|_| "the spec's thread died")?;
+            check_result(&r, &known)
+        }));
+    }
+    let a = all.clone();
+    trials.push(Trial::test(checks[0], move || check_no_time_wait(&a)));
+    let a = all.clone();
+    trials.push(Trial::test(checks[1], move || {
+        check_engine_catches_a_wrong_expectation(&a)
+    }));
+    trials.push(Trial::test(checks[2], check_sigkill_leaves_nothing));
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -1,0 +1,100 @@
+//! `timewait replay`: runs specs against a real stack, all at once by
+//! default, prints progress and each failure with its exchange, writes a
+//! pcap per spec and the Markdown report.
+
+use crate::cli::{ReplayArgs, StackArg};
+use crate::specs_cmd::load_all;
+use anyhow::{bail, Context, Result};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use timewait_conformance::{known, linux, pcap, report, suite};
+
+pub fn run(a: ReplayArgs) -> Result<ExitCode> {
+    let stack = match a.stack {
+        StackArg::Linux => "linux",
+    };
+    if let Err(why) = linux::netns::available() {
+        eprintln!("error: cannot run the Linux harness: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let (specs, bad) = load_all(&a.paths)?;
+    if bad > 0 {
+        bail!("{bad} specs are invalid; `timewait specs lint` shows why");
+    }
+    let known = known::load(&a.known, stack).map_err(anyhow::Error::msg)?;
+    let jobs = a.jobs.unwrap_or(specs.len()).max(1);
+    eprintln!(
+        "replaying {} specs on {stack}, {jobs} at a time (each in its own network namespace)",
+        specs.len()
+    );
+    let started = Instant::now();
+    let mut last = (usize::MAX, usize::MAX);
+    let results = suite::run_all(specs, jobs, Duration::from_secs(5), &mut |p| {
+        if (p.done, p.running) != last {
+            last = (p.done, p.running);
+            eprintln!(
+                "  [{:>5.1} s] {}/{} done, {} running, {} not passing",
+                started.elapsed().as_secs_f64(),
+                p.done,
+                p.total,
+                p.running,
+                p.failed
+            );
+        }
+    });
+    let wall = started.elapsed();
+    for r in &results {
+        let verdict = r.verdict.as_ref().map_or("harness error", |v| v.name());
+        println!("{:<60} {}", r.name(), verdict);
+        match &r.run {
+            Err(e) => println!("    {e}"),
+            Ok(run) => {
+                let path = a.out.join(stack).join(format!("{}.pcap", r.name()));
+                if let Err(e) = pcap::write(&path, &run.frames, r.started) {
+                    println!("    cannot write the capture: {e}");
+                }
+                let shown = a.verbose || run.replay.failure.is_some();
+                if let Some(f) = &run.replay.failure {
+                    println!("    {}:{}:{}: {f}", r.path.display(), f.line, f.column);
+                    println!("    capture: {}", path.display());
+                }
+                if shown {
+                    for line in &run.replay.log {
+                        println!("      {line}");
+                    }
+                }
+            }
+        }
+    }
+    let summary = report::summarize(&results, &known);
+    let about = format!("Kernel {}.", kernel_release());
+    let md = report::markdown(stack, &about, &results, &known, wall);
+    let path = a
+        .report
+        .clone()
+        .unwrap_or_else(|| format!("reports/conformance-{stack}.md").into());
+    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "\n{} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries; report {}",
+        results.len(),
+        wall.as_secs_f64(),
+        summary.pass,
+        summary.fail_as_predicted,
+        summary.known_divergences,
+        summary.divergences,
+        summary.harness_errors,
+        summary.stale_known,
+        path.display()
+    );
+    Ok(if summary.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
