@@ -61,6 +61,9 @@ fn baseline(threads: usize) -> (usize, f64) {
 }
 
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
+    if a.target == crate::cli::BenchTarget::Replay {
+        return crate::replay_cmd::bench(a.round_trips);
+    }
     let limits = a.limits.limits()?;
     let (base_states, base_secs) = baseline(limits.threads);
     let base_rate = base_states as f64 / base_secs;

@@ -66,6 +66,12 @@ pub struct ReplayArgs {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchTarget {
+    Model,
+    Replay,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StackArg {
     Linux,
 }
@@ -321,6 +327,12 @@ pub struct ExploreArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
+    /// What to measure: the model checker, or the replay engine on Linux.
+    #[arg(value_enum, default_value = "model")]
+    pub target: BenchTarget,
+    /// Round trips measured by `bench replay`.
+    #[arg(long, default_value_t = 2000)]
+    pub round_trips: usize,
     /// Only budgets 0..1 and incarnations 1..2 (a quick look).
     #[arg(long)]
     pub quick: bool,

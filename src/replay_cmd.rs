@@ -98,3 +98,67 @@ fn kernel_release() -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())
 }
+
+/// `timewait bench replay`: round trips against the bare wire, and specs
+/// per second for specs without waits.
+pub fn bench(n: usize) -> Result<ExitCode> {
+    use timewait_conformance::bench;
+    use timewait_specs::format::Step;
+    if let Err(why) = linux::netns::available() {
+        eprintln!("error: cannot run the Linux harness: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let rt = bench::round_trips(n).map_err(anyhow::Error::msg)?;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let (t50, t99) = (
+        bench::quantile(&rt.tcp, 0.5),
+        bench::quantile(&rt.tcp, 0.99),
+    );
+    let (w50, w99) = (
+        bench::quantile(&rt.wire, 0.5),
+        bench::quantile(&rt.wire, 0.99),
+    );
+    println!("round trips ({n} each, same namespace, same run):");
+    println!(
+        "  baseline: frame across the veth pair, no TCP: median {:.1} us, p99 {:.1} us",
+        us(w50),
+        us(w99)
+    );
+    println!(
+        "  inject SYN -> SYN-ACK from a listening socket: median {:.1} us ({:.1}x baseline), p99 {:.1} us ({:.1}x)",
+        us(t50),
+        us(t50) / us(w50).max(1e-9),
+        us(t99),
+        us(t99) / us(w99).max(1e-9)
+    );
+    // Specs without waits, one after another, each in a new namespace.
+    let (specs, _) = load_all(&crate::cli::SpecPaths { paths: Vec::new() })?;
+    let quick: Vec<_> = specs
+        .into_iter()
+        .filter(|(_, s)| {
+            s.steps.iter().all(|st| match &st.value {
+                Step::Wait(_) | Step::ExpectNone(_) => false,
+                Step::Expect(e) => e.after.is_none(),
+                _ => true,
+            })
+        })
+        .collect();
+    let count = quick.len();
+    let started = Instant::now();
+    let mut spec_time = Duration::ZERO;
+    for (path, spec) in quick {
+        let r = suite::run_one(path, spec);
+        if let Ok(run) = &r.run {
+            spec_time += run.replay.elapsed;
+        }
+    }
+    let wall = started.elapsed();
+    println!(
+        "specs without waits: {count} in {:.2} s = {:.1} specs/s one after another ({:.3} s of it inside the specs; the rest is namespace set-up and the model's prediction)",
+        wall.as_secs_f64(),
+        count as f64 / wall.as_secs_f64().max(1e-9),
+        spec_time.as_secs_f64()
+    );
+    println!("the whole suite's wall time against its spec time: see the header of reports/conformance-linux.md");
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,6 +5,7 @@
 //! runs many specs at once, [`verdict`] compares each with the model's
 //! prediction, [`report`] and [`pcap`] write what people read.
 
+pub mod bench;
 pub mod engine;
 pub mod known;
 pub mod linux;

@@ -114,6 +114,14 @@ impl LinuxStack {
     }
 }
 
+impl LinuxStack {
+    /// Sends a frame on the peer's wire as it is (for the benchmark's
+    /// baseline); it is not recorded.
+    pub fn send_raw(&self, frame: &[u8]) -> std::io::Result<()> {
+        self.wire.send(frame)
+    }
+}
+
 fn harness(e: impl std::fmt::Display) -> StackError {
     StackError::Harness(e.to_string())
 }

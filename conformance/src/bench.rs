@@ -1,0 +1,96 @@
+//! Figures for `timewait bench replay`: the round trip of one injected
+//! segment to the SUT's reply, against the bare wire (a frame from one veth
+//! end to the other, no TCP) measured in the same run; and specs per second
+//! for specs without waits.
+
+use crate::linux::netns::{self, NetnsError};
+use crate::linux::{packet::PacketSocket, LinuxStack, PEER_ADDR, SUT_ADDR, SUT_IF};
+use crate::stack::Stack;
+use crate::wire::WireSegment;
+use std::time::{Duration, Instant};
+use timewait_specs::format::{App, Profile, TcpOptions};
+use timewait_specs::values::Flags;
+
+/// Round-trip samples.
+pub struct RoundTrips {
+    /// Inject a SYN to a listening socket, receive its SYN-ACK.
+    pub tcp: Vec<Duration>,
+    /// A frame sent on the peer's end, received on the SUT's end.
+    pub wire: Vec<Duration>,
+}
+
+fn harness(e: impl std::fmt::Display) -> NetnsError {
+    NetnsError::Command {
+        cmd: "bench".into(),
+        detail: e.to_string(),
+    }
+}
+
+/// `n` round trips of each kind, in a fresh namespace.
+pub fn round_trips(n: usize) -> Result<RoundTrips, NetnsError> {
+    netns::run_in_new_netns("bench".into(), move || {
+        let mut stack = LinuxStack::new(&Profile::default())?;
+        stack.app(App::Listen).map_err(harness)?.map_err(harness)?;
+        let sut_side = PacketSocket::open(SUT_IF).map_err(harness)?;
+        let mut tcp = Vec::with_capacity(n);
+        let mut wire = Vec::with_capacity(n);
+        let mut isn: u32 = 1_000_000;
+        for _ in 0..n {
+            let syn = WireSegment {
+                src: PEER_ADDR,
+                dst: SUT_ADDR,
+                flags: Flags::SYN,
+                seq: isn,
+                ack: 0,
+                window: 65535,
+                options: TcpOptions::default(),
+                payload: Vec::new(),
+            };
+            let t0 = stack.now();
+            stack.inject(&syn).map_err(harness)?;
+            let reply = stack
+                .recv(t0 + Duration::from_secs(1))
+                .map_err(harness)?
+                .ok_or_else(|| harness("no SYN-ACK within 1 s"))?;
+            tcp.push(reply.at.saturating_sub(t0));
+            // A RST at SEQ+1 removes the half-open connection for the next SYN.
+            let rst = WireSegment {
+                flags: Flags::RST,
+                seq: isn.wrapping_add(1),
+                ..syn
+            };
+            stack.inject(&rst).map_err(harness)?;
+            isn = isn.wrapping_add(100_000);
+            // The bare wire: the same kind of frame, captured on the far end.
+            let frame =
+                crate::wire::build_frame(&rst, crate::linux::PEER_MAC, [0x02, 0, 0, 0, 0, 0x7f])
+                    .map_err(harness)?;
+            // The SUT's end also saw this round's SYN and RST; drop them first.
+            while sut_side.recv(Instant::now()).map_err(harness)?.is_some() {}
+            let start = Instant::now();
+            stack.send_raw(&frame).map_err(harness)?;
+            loop {
+                let got = sut_side
+                    .recv(start + Duration::from_secs(1))
+                    .map_err(harness)?
+                    .ok_or_else(|| harness("the frame never crossed the veth"))?;
+                if got == frame {
+                    break;
+                }
+            }
+            wire.push(start.elapsed());
+        }
+        Ok(RoundTrips { tcp, wire })
+    })
+}
+
+/// The `q` quantile (0..=1) of `v`.
+pub fn quantile(v: &[Duration], q: f64) -> Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    if s.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((s.len() - 1) as f64 * q).round() as usize;
+    s[i.min(s.len() - 1)]
+}
