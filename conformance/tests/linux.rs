@@ -258,6 +258,33 @@ fn check_sigkill_leaves_nothing() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The peer's end has no IP stack: a SYN from the SUT to the peer meets
+/// silence, never a RST, so the SUT stays in SYN-SENT and retransmits.
+fn check_peer_side_is_silent() -> Result<(), Failed> {
+    let text = "name: peer-side-is-silent\n\
+        description: the harness's peer end has no IP stack that could answer\n\
+        role: active-closer\n\
+        msl: 30s\n\
+        model: {pass: [linux]}\n\
+        steps:\n\
+        - app: connect\n\
+        - expect: {flags: S, seq: 0}\n\
+        - expect-none: {for: 1500ms, flags: R}\n\
+        - expect-state: {state: SYN-SENT}\n\
+        - app: abort\n";
+    let spec =
+        load::load_str(Path::new("peer-side-is-silent.yaml"), text).map_err(|e| e.to_string())?;
+    let run = linux::run_spec(&spec, &[]).map_err(|e| e.to_string())?;
+    if let Some(f) = run.replay.failure {
+        return Err(format!("{f}\n{}", run.replay.log.join("\n")).into());
+    }
+    let retransmitted = run.replay.log.iter().any(|l| l.contains("(not checked)"));
+    if !retransmitted {
+        return Err("the SUT did not retransmit its SYN within 1.5 s".into());
+    }
+    Ok(())
+}
+
 fn child_main(spec: &str) -> ! {
     let code = match load::load_file(Path::new(spec)) {
         Ok(s) => match linux::run_spec(&s, &[]) {
@@ -280,6 +307,7 @@ fn main() {
         "linux::checks::no-time-wait-via-max-tw-buckets",
         "linux::checks::engine-catches-a-wrong-expectation",
         "linux::checks::sigkill-leaves-no-namespace",
+        "linux::checks::peer-side-is-silent",
     ];
     names.extend(checks.iter().map(|s| s.to_string()));
 
@@ -336,5 +364,6 @@ fn main() {
         check_engine_catches_a_wrong_expectation(&a)
     }));
     trials.push(Trial::test(checks[2], check_sigkill_leaves_nothing));
+    trials.push(Trial::test(checks[3], check_peer_side_is_silent));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -274,3 +274,30 @@ fn apply_override(p: &mut Profile, name: &str, value: u64) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_ratelimit_is_off_unless_the_profile_sets_it() {
+        let d = sysctls(&Profile::default());
+        assert!(d.contains(&("net.ipv4.tcp_invalid_ratelimit".into(), "0".into())));
+        let p = Profile {
+            tcp_invalid_ratelimit: Some(500),
+            tcp_rfc1337: Some(1),
+            ..Profile::default()
+        };
+        let s = sysctls(&p);
+        assert!(s.contains(&("net.ipv4.tcp_invalid_ratelimit".into(), "500".into())));
+        assert!(!s.contains(&("net.ipv4.tcp_invalid_ratelimit".into(), "0".into())));
+        assert!(s.contains(&("net.ipv4.tcp_rfc1337".into(), "1".into())));
+    }
+
+    #[test]
+    fn linux_states_map_to_rfc_names() {
+        assert_eq!(linux_state(6), Some(SockState::TimeWait));
+        assert_eq!(linux_state(12), Some(SockState::SynReceived));
+        assert_eq!(linux_state(99), None);
+    }
+}
