@@ -105,6 +105,7 @@ impl LinuxStack {
             cmd: format!("packet socket on {PEER_IF}"),
             detail: e.to_string(),
         })?;
+        wait_for_wire(&wire)?;
         Ok(LinuxStack {
             start: Instant::now(),
             wire,
@@ -120,6 +121,55 @@ impl LinuxStack {
     pub fn send_raw(&self, frame: &[u8]) -> std::io::Result<()> {
         self.wire.send(frame)
     }
+}
+
+/// How long a new veth pair may take to carry frames both ways.
+const WIRE_READY: Duration = Duration::from_secs(5);
+
+/// Waits until frames cross the veth pair in both directions. A link that
+/// was just set up drops frames until its carrier is up; a spec that starts
+/// earlier would lose its first segment (seen with 66 namespaces starting
+/// at once on two cores).
+fn wait_for_wire(wire: &packet::PacketSocket) -> Result<(), NetnsError> {
+    let failed = |what: &str| NetnsError::Command {
+        cmd: "veth readiness".into(),
+        detail: format!("{what} within {} s", WIRE_READY.as_secs()),
+    };
+    let io = |e: std::io::Error| NetnsError::Command {
+        cmd: "veth readiness".into(),
+        detail: e.to_string(),
+    };
+    let sut_side = packet::PacketSocket::open(SUT_IF).map_err(io)?;
+    // An IEEE 802 local experimental EtherType: no stack acts on it.
+    let probe = |src: [u8; 6], dst: [u8; 6]| {
+        let mut f = Vec::with_capacity(60);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&[0x88, 0xb5]);
+        f.resize(60, 0);
+        f
+    };
+    let give_up = Instant::now() + WIRE_READY;
+    for (from, to, frame) in [
+        (wire, &sut_side, probe(PEER_MAC, SUT_MAC)),
+        (&sut_side, wire, probe(SUT_MAC, PEER_MAC)),
+    ] {
+        'crossed: loop {
+            if Instant::now() >= give_up {
+                return Err(failed("no probe frame crossed the veth pair"));
+            }
+            from.send(&frame).map_err(io)?;
+            let until = Instant::now() + Duration::from_millis(20);
+            while let Some(got) = to.recv(until).map_err(io)? {
+                if got == frame {
+                    break 'crossed;
+                }
+            }
+        }
+    }
+    // Drop any probe copies still queued on the peer's wire.
+    while wire.recv(Instant::now()).map_err(io)?.is_some() {}
+    Ok(())
 }
 
 fn harness(e: impl std::fmt::Display) -> StackError {
