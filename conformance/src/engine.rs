@@ -244,7 +244,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             Step::Inject(i) => self.inject(i),
             Step::Expect(e) => self.expect(e),
             Step::ExpectState(e) => {
-                let tol = self.ms(self.spec.tolerance());
+                let tol = self.ms(e.tolerance.unwrap_or(self.spec.tolerance()));
                 let until = self.stack.now() + tol;
                 loop {
                     let Some(s) = self.stack.state()? else {
@@ -336,7 +336,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
     fn expect(&mut self, e: &Expect) -> StepResult {
         let after = e.after.map_or(Duration::ZERO, |d| self.ms(d));
         let within = e.within.map_or(Duration::ZERO, |d| self.ms(d)).max(after);
-        let slack = self.tolerance(after);
+        let slack = match e.tolerance {
+            Some(t) => self.ms(t) + after / 4,
+            None => self.tolerance(after),
+        };
         let earliest = (self.prev + after).saturating_sub(slack);
         let deadline = self.prev + within + slack;
         let Some(r) = self.stack.recv(deadline)? else {

@@ -69,15 +69,16 @@ pub fn step(s: &Step) -> String {
             None => format!("expect-none: {{for: {}}}", e.duration),
         },
         Step::Wait(d) => format!("wait: {d}"),
-        Step::ExpectState(e) => match e.remaining {
-            Some(r) => format!(
-                "expect-state: {{state: {}, remaining: {{min: {}, max: {}}}}}",
-                e.state.name(),
-                r.min,
-                r.max
-            ),
-            None => format!("expect-state: {{state: {}}}", e.state.name()),
-        },
+        Step::ExpectState(e) => {
+            let mut f = vec![format!("state: {}", e.state.name())];
+            if let Some(r) = e.remaining {
+                f.push(format!("remaining: {{min: {}, max: {}}}", r.min, r.max));
+            }
+            if let Some(t) = e.tolerance {
+                f.push(format!("tolerance: {t}"));
+            }
+            format!("expect-state: {{{}}}", f.join(", "))
+        }
         Step::Incarnation(m) => format!("incarnation: {{peer-isn: {}}}", m.peer_isn),
         Step::Note(t) => format!("note: {}", quote(t)),
     }
@@ -140,6 +141,9 @@ fn expect(e: &Expect) -> String {
     }
     if let Some(d) = e.within {
         f.push(format!("within: {d}"));
+    }
+    if let Some(d) = e.tolerance {
+        f.push(format!("tolerance: {d}"));
     }
     format!("{{{}}}", f.join(", "))
 }

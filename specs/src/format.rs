@@ -286,6 +286,9 @@ pub struct Expect {
     /// At the latest this long after the previous step; default: the spec's tolerance.
     #[serde(default)]
     pub within: Option<Duration>,
+    /// Timing slack for this step instead of the spec's.
+    #[serde(default)]
+    pub tolerance: Option<Duration>,
 }
 
 /// Nothing (or nothing carrying all of `flags`, e.g. `R` for "no RST") for `for`.
@@ -306,6 +309,9 @@ pub struct ExpectState {
     /// TIME-WAIT time left, checked within the tolerance.
     #[serde(default)]
     pub remaining: Option<Range>,
+    /// Timing slack for this step instead of the spec's.
+    #[serde(default)]
+    pub tolerance: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -219,6 +219,7 @@ pub fn record(spec: &Spec, preset: Preset) -> Recorded {
             steps.push(Step::ExpectState(crate::format::ExpectState {
                 state: sock_state(o.ep.state),
                 remaining: None,
+                tolerance: None,
             }));
             break;
         }
@@ -367,7 +368,7 @@ impl Oracle<'_> {
                         (Some(since), Some(len)) => (since + len).saturating_sub(self.now),
                         _ => 0,
                     };
-                    let tol = self.spec.ms(self.spec.tolerance());
+                    let tol = self.spec.ms(e.tolerance.unwrap_or(self.spec.tolerance()));
                     let (min, max) = (self.spec.ms(r.min), self.spec.ms(r.max));
                     if left + tol < min || left > max + tol {
                         return Err((
@@ -579,6 +580,7 @@ impl Oracle<'_> {
             incarnation: (inc + 1 != self.incs.len()).then_some(inc as u32 + 1),
             after: None,
             within: None,
+            tolerance: None,
         }
     }
 
@@ -836,6 +838,7 @@ mod tests {
             incarnation: None,
             after: None,
             within: None,
+            tolerance: None,
         });
         steps.steps.push(serde_saphyr::Spanned::new(
             again,

@@ -171,6 +171,16 @@ fn steps(c: &mut Checker, spec: &Spec) {
         let loc = step.referenced;
         let n = incs.len() as u32;
         let cur = incs.len() - 1;
+        let step_tolerance = match &step.value {
+            Step::Expect(e) => e.tolerance,
+            Step::ExpectState(e) => e.tolerance,
+            _ => None,
+        };
+        if let Some(t) = step_tolerance {
+            if !matches!(t.unit, Unit::Millis | Unit::Seconds) {
+                c.err(loc, format!("tolerance {t} must be in ms or s"));
+            }
+        }
         match &step.value {
             Step::App(app) => {
                 let inc = &mut incs[cur];

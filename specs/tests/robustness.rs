@@ -91,9 +91,10 @@ fn step() -> impl Strategy<Value = Step> {
         prop::option::of(1u32..4),
         prop::option::of(duration(ANY_UNIT)),
         prop::option::of(duration(ANY_UNIT)),
+        prop::option::of(duration(TIME_UNIT)),
     )
         .prop_map(
-            |(flags, seq, ack, len, options, incarnation, after, within)| Expect {
+            |(flags, seq, ack, len, options, incarnation, after, within, tolerance)| Expect {
                 flags,
                 seq,
                 ack,
@@ -103,6 +104,7 @@ fn step() -> impl Strategy<Value = Step> {
                 incarnation,
                 after,
                 within,
+                tolerance,
             },
         );
     let state = prop::sample::select(SockState::ALL.to_vec());
@@ -115,11 +117,13 @@ fn step() -> impl Strategy<Value = Step> {
         duration(ANY_UNIT).prop_map(Step::Wait),
         (
             state,
-            prop::option::of((duration(ANY_UNIT), duration(ANY_UNIT)))
+            prop::option::of((duration(ANY_UNIT), duration(ANY_UNIT))),
+            prop::option::of(duration(TIME_UNIT)),
         )
-            .prop_map(|(state, r)| Step::ExpectState(ExpectState {
+            .prop_map(|(state, r, tolerance)| Step::ExpectState(ExpectState {
                 state,
                 remaining: r.map(|(min, max)| Range { min, max }),
+                tolerance,
             })),
         seq().prop_map(|peer_isn| Step::Incarnation(Incarnation { peer_isn })),
         text().prop_map(Step::Note),
