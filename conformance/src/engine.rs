@@ -14,7 +14,7 @@ use crate::stack::{Received, Stack, StackError};
 use crate::wire::WireSegment;
 use std::fmt;
 use std::time::Duration;
-use timewait_specs::format::{App, Expect, Inject, Spec, Step, TcpOptions};
+use timewait_specs::format::{Expect, Inject, Spec, Step, TcpOptions};
 use timewait_specs::values::{Flags, SeqValue};
 
 /// The first step at which the stack departed from the spec.
@@ -76,19 +76,6 @@ struct Engine<'a, S: Stack + ?Sized> {
 }
 
 type StepResult = Result<Result<(), (String, String)>, StackError>;
-
-fn resolve(v: SeqValue, base: u32) -> u32 {
-    match v {
-        SeqValue::Rel(r) => base.wrapping_add(r as i32 as u32),
-        SeqValue::Abs(a) => a,
-    }
-}
-
-/// Flags without PSH: the model has no PSH and stacks set it as they like,
-/// so PSH never decides a match.
-fn no_psh(f: Flags) -> Flags {
-    Flags::from_bits(f.bits() & !Flags::PSH.bits())
-}
 
 /// Plays `spec` against `stack`.
 pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, StackError> {
@@ -238,8 +225,8 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             Step::App(call) => {
                 let now = self.stack.now();
                 let r = self.stack.app(*call)?;
-                self.note(now, format!("SUT app: {}", app_name(*call)));
-                Ok(r.map_err(|why| (format!("{} to succeed", app_name(*call)), why)))
+                self.note(now, format!("SUT app: {}", call));
+                Ok(r.map_err(|why| (format!("{} to succeed", call), why)))
             }
             Step::Inject(i) => self.inject(i),
             Step::Expect(e) => self.expect(e),
@@ -291,7 +278,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             }
             Step::Incarnation(m) => {
                 let prev = self.incs[self.cur()].peer;
-                let peer = resolve(m.peer_isn, prev);
+                let peer = m.peer_isn.resolve(prev);
                 self.incs.push(Isns { peer, sut: None });
                 let now = self.stack.now();
                 let n = self.incs.len();
@@ -307,8 +294,8 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         let isns = self.incs[target];
         let ack = match (i.ack, isns.sut) {
             (None, _) => 0,
-            (Some(v @ SeqValue::Abs(_)), _) => resolve(v, 0),
-            (Some(v), Some(base)) => resolve(v, base),
+            (Some(v @ SeqValue::Abs(_)), _) => v.resolve(0),
+            (Some(v), Some(base)) => v.resolve(base),
             (Some(SeqValue::Rel(_)), None) => {
                 return Ok(Err((
                     "a relative ack, which needs the SUT's ISN".into(),
@@ -320,7 +307,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             src: peer,
             dst: sut,
             flags: i.flags,
-            seq: resolve(i.seq, isns.peer),
+            seq: i.seq.resolve(isns.peer),
             ack,
             window: i.win.unwrap_or(timewait_specs::format::defaults::WINDOW),
             options: i.options.clone(),
@@ -344,31 +331,22 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         let deadline = self.prev + within + slack;
         let Some(r) = self.stack.recv(deadline)? else {
             return Ok(Err((
-                format!("{} by {:.3}s", describe_expect(e), deadline.as_secs_f64()),
+                format!("{} by {:.3}s", e.summary(), deadline.as_secs_f64()),
                 "nothing arrived".into(),
             )));
         };
         let target = e.incarnation.unwrap_or(self.incs.len() as u32) as usize - 1;
         let seg = &r.segment;
         let mut diffs = Vec::new();
-        if no_psh(seg.flags) != no_psh(e.flags) {
+        if seg.flags.without_psh() != e.flags.without_psh() {
             diffs.push(format!("flags {} (expected {})", seg.flags, e.flags));
         }
-        if diffs.is_empty() && e.flags.has(Flags::SYN) && self.incs[target].sut.is_none() {
-            let rel = match e.seq {
-                Some(SeqValue::Rel(v)) => v as i32 as u32,
-                _ => 0,
-            };
-            self.incs[target].sut = Some(seg.seq.wrapping_sub(rel));
+        if diffs.is_empty() && self.incs[target].sut.is_none() {
+            self.incs[target].sut = e.isn_from(seg.seq);
         }
         let isns = self.incs[target];
         if let Some(want) = e.seq {
-            let ok = match (want, isns.sut) {
-                (SeqValue::Abs(v), _) => v == seg.seq,
-                (v, Some(b)) => resolve(v, b) == seg.seq,
-                (SeqValue::Rel(_), None) => false,
-            };
-            if !ok {
+            if !e.seq_matches(seg.seq, isns.sut) {
                 diffs.push(format!(
                     "seq {} (expected {want})",
                     Self::rel(seg.seq, isns.sut)
@@ -378,7 +356,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         if let Some(want) = e.ack {
             if !seg.flags.has(Flags::ACK) {
                 diffs.push(format!("no ACK (expected ack {want})"));
-            } else if resolve(want, isns.peer) != seg.ack {
+            } else if want.resolve(isns.peer) != seg.ack {
                 diffs.push(format!(
                     "ack {} (expected {want})",
                     Self::rel(seg.ack, Some(isns.peer))
@@ -410,10 +388,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             self.note(r.at, format!("SUT > peer  {}", self.describe(seg, true)));
             Ok(Ok(()))
         } else {
-            Ok(Err((
-                describe_expect(e),
-                format!("{shown}: {}", diffs.join(", ")),
-            )))
+            Ok(Err((e.summary(), format!("{shown}: {}", diffs.join(", ")))))
         }
     }
 }
@@ -440,30 +415,4 @@ fn option_diffs(want: &TcpOptions, got: &TcpOptions) -> Vec<String> {
         }
     }
     d
-}
-
-fn describe_expect(e: &Expect) -> String {
-    let mut s = format!("{}", e.flags);
-    if let Some(v) = e.seq {
-        s.push_str(&format!(" seq={v}"));
-    }
-    if let Some(v) = e.ack {
-        s.push_str(&format!(" ack={v}"));
-    }
-    if let Some(v) = e.len {
-        s.push_str(&format!(" len={v}"));
-    }
-    s
-}
-
-fn app_name(a: App) -> String {
-    match a {
-        App::Listen => "listen".into(),
-        App::Accept => "accept".into(),
-        App::Connect => "connect".into(),
-        App::Send(n) => format!("send {n}"),
-        App::Shutdown => "shutdown".into(),
-        App::Close => "close".into(),
-        App::Abort => "abort".into(),
-    }
 }

@@ -218,6 +218,20 @@ pub enum App {
     Abort,
 }
 
+impl std::fmt::Display for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            App::Listen => f.write_str("listen"),
+            App::Accept => f.write_str("accept"),
+            App::Connect => f.write_str("connect"),
+            App::Send(n) => write!(f, "send {n}"),
+            App::Shutdown => f.write_str("shutdown"),
+            App::Close => f.write_str("close"),
+            App::Abort => f.write_str("abort"),
+        }
+    }
+}
+
 /// A segment the peer injects. `seq` is relative to the peer's ISN and `ack`
 /// to the SUT's ISN, both in `incarnation` (default: the current one).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -289,6 +303,44 @@ pub struct Expect {
     /// Timing slack for this step instead of the spec's.
     #[serde(default)]
     pub tolerance: Option<Duration>,
+}
+
+impl Expect {
+    /// The SUT's ISN that a segment with sequence number `seq`, matching this
+    /// expectation, reveals: the SUT's SYN or SYN-ACK fixes the ISN of its
+    /// incarnation.
+    pub fn isn_from(&self, seq: u32) -> Option<u32> {
+        let rel = match self.seq {
+            Some(SeqValue::Rel(v)) => v as i32 as u32,
+            _ => 0,
+        };
+        self.flags.has(Flags::SYN).then(|| seq.wrapping_sub(rel))
+    }
+
+    /// Whether `seq` is the expected sequence number, given the SUT's ISN.
+    pub fn seq_matches(&self, seq: u32, isn: Option<u32>) -> bool {
+        match (self.seq, isn) {
+            (None, _) => true,
+            (Some(SeqValue::Abs(v)), _) => v == seq,
+            (Some(v), Some(base)) => v.resolve(base) == seq,
+            (Some(SeqValue::Rel(_)), None) => false,
+        }
+    }
+
+    /// The checked fields in one line: `FA seq=1 ack=2`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{}", self.flags);
+        if let Some(v) = self.seq {
+            s.push_str(&format!(" seq={v}"));
+        }
+        if let Some(v) = self.ack {
+            s.push_str(&format!(" ack={v}"));
+        }
+        if let Some(v) = self.len {
+            s.push_str(&format!(" len={v}"));
+        }
+        s
+    }
 }
 
 /// Nothing (or nothing carrying all of `flags`, e.g. `R` for "no RST") for `for`.

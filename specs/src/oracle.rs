@@ -389,7 +389,7 @@ impl Oracle<'_> {
             Step::Incarnation(m) => {
                 self.unexpected_pending("new incarnation")?;
                 let prev = self.incs[self.cur()].peer;
-                let peer = resolve(m.peer_isn, prev);
+                let peer = m.peer_isn.resolve(prev);
                 self.incs.push(Isns { peer, sut: None });
                 let n = self.incs.len();
                 self.note(format!("incarnation {n} (peer ISN {peer})"));
@@ -485,18 +485,18 @@ impl Oracle<'_> {
                 self.ep.app_closed = true;
             }
         }
-        self.note(format!("SUT app: {} -> {}", app_name(app), self.ep.state));
+        self.note(format!("SUT app: {} -> {}", app, self.ep.state));
         Ok(())
     }
 
     fn inject(&mut self, spec_seg: &Inject) -> StepResult {
         let target = spec_seg.incarnation.unwrap_or(self.incs.len() as u32);
         let isns = self.incs[target as usize - 1];
-        let seq = resolve(spec_seg.seq, isns.peer);
+        let seq = spec_seg.seq.resolve(isns.peer);
         let ack = match (spec_seg.ack, isns.sut) {
             (None, _) => 0,
-            (Some(v @ SeqValue::Abs(_)), _) => resolve(v, 0),
-            (Some(v), Some(base)) => resolve(v, base),
+            (Some(v @ SeqValue::Abs(_)), _) => v.resolve(0),
+            (Some(v), Some(base)) => v.resolve(base),
             (Some(SeqValue::Rel(_)), None) => {
                 return Err((
                     "a relative ack, which needs the SUT's ISN".into(),
@@ -599,39 +599,27 @@ impl Oracle<'_> {
                         s.rexmit = true;
                         s
                     }
-                    None => return Err((describe(e), "sends nothing".into())),
+                    None => return Err((e.summary(), "sends nothing".into())),
                 }
             }
-            None => return Err((describe(e), "sends nothing".into())),
+            None => return Err((e.summary(), "sends nothing".into())),
         };
         let target = e.incarnation.unwrap_or(self.incs.len() as u32) as usize - 1;
         let flags = spec_flags(seg.flags);
-        let want_flags = strip_psh(e.flags);
+        let want_flags = e.flags.without_psh();
         let mut problems = Vec::new();
         if flags != want_flags {
             problems.push(format!("flags {flags}"));
         }
-        if problems.is_empty() && e.flags.has(Flags::SYN) && self.incs[target].sut.is_none() {
-            // The SUT's SYN or SYN-ACK fixes its ISN for this incarnation.
-            let rel = match e.seq {
-                Some(SeqValue::Rel(r)) => r as i32 as u32,
-                _ => 0,
-            };
-            self.incs[target].sut = Some(seg.seq.wrapping_sub(rel));
+        if problems.is_empty() && self.incs[target].sut.is_none() {
+            self.incs[target].sut = e.isn_from(seg.seq);
         }
         let isns = self.incs[target];
-        if let Some(want) = e.seq {
-            let ok = match (want, isns.sut) {
-                (SeqValue::Abs(v), _) => v == seg.seq,
-                (v, Some(b)) => resolve(v, b) == seg.seq,
-                (SeqValue::Rel(_), None) => false,
-            };
-            if !ok {
-                problems.push("seq".into());
-            }
+        if !e.seq_matches(seg.seq, isns.sut) {
+            problems.push("seq".into());
         }
         if let Some(want) = e.ack {
-            if !seg.flags.has(MFlags::ACK) || resolve(want, isns.peer) != seg.ack {
+            if !seg.flags.has(MFlags::ACK) || want.resolve(isns.peer) != seg.ack {
                 problems.push("ack".into());
             }
         }
@@ -647,50 +635,11 @@ impl Oracle<'_> {
             Ok(())
         } else {
             Err((
-                describe(e),
+                e.summary(),
                 format!("sends {shown} (differs in {})", problems.join(", ")),
             ))
         }
     }
-}
-
-/// A spec number as a 32-bit one, relative numbers counting from `base`.
-fn resolve(v: SeqValue, base: u32) -> u32 {
-    match v {
-        SeqValue::Rel(r) => base.wrapping_add(r as i32 as u32),
-        SeqValue::Abs(a) => a,
-    }
-}
-
-fn describe(e: &Expect) -> String {
-    let mut s = format!("{}", e.flags);
-    if let Some(v) = e.seq {
-        s.push_str(&format!(" seq={v}"));
-    }
-    if let Some(v) = e.ack {
-        s.push_str(&format!(" ack={v}"));
-    }
-    if let Some(v) = e.len {
-        s.push_str(&format!(" len={v}"));
-    }
-    s
-}
-
-fn app_name(app: App) -> String {
-    match app {
-        App::Listen => "listen".into(),
-        App::Accept => "accept".into(),
-        App::Connect => "connect".into(),
-        App::Send(n) => format!("send {n}"),
-        App::Shutdown => "shutdown".into(),
-        App::Close => "close".into(),
-        App::Abort => "abort".into(),
-    }
-}
-
-/// The model has no PSH; the oracle compares the other flags.
-fn strip_psh(f: Flags) -> Flags {
-    Flags::from_bits(f.bits() & !Flags::PSH.bits())
 }
 
 /// The flags the model knows, spec letter beside model bit.

@@ -46,6 +46,12 @@ impl Flags {
         Flags(bits & 0x1f)
     }
 
+    /// These flags without PSH, which never decides a match: the model has
+    /// no PSH and stacks set it as they see fit.
+    pub const fn without_psh(self) -> Flags {
+        Flags(self.0 & !Flags::PSH.0)
+    }
+
     /// Whether every flag of `o` is set here.
     pub const fn contains(self, o: Flags) -> bool {
         self.has(o)
@@ -300,6 +306,16 @@ pub enum SeqValue {
 /// Relative numbers stay well inside half the sequence space, so that their
 /// order is unambiguous (RFC 9293 section 3.4).
 pub const MAX_RELATIVE: i64 = 1 << 30;
+
+impl SeqValue {
+    /// The 32-bit number, a relative one counting from `base`.
+    pub fn resolve(self, base: u32) -> u32 {
+        match self {
+            SeqValue::Rel(r) => base.wrapping_add(r as i32 as u32),
+            SeqValue::Abs(a) => a,
+        }
+    }
+}
 
 impl fmt::Display for SeqValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
