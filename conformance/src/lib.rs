@@ -11,6 +11,7 @@ pub mod known;
 pub mod linux;
 pub mod pcap;
 pub mod report;
+pub mod smoltcp_stack;
 pub mod stack;
 pub mod suite;
 pub mod verdict;

@@ -1,0 +1,342 @@
+//! The smoltcp adapter: smoltcp's TCP in this process, on a virtual clock.
+//! Its `phy::Device` is two queues wired straight to the engine, and the
+//! engine's deadlines are the clock: a spec's "wait 60 s" costs no wall
+//! time. The harness answers smoltcp's ARP requests for the peer.
+
+use crate::linux::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
+use crate::stack::{Received, Stack, StackError, SutState};
+use crate::wire::{self, WireSegment};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+use timewait_specs::format::{App, SockState};
+
+/// Frames to and from smoltcp.
+#[derive(Default)]
+struct Wire {
+    to_sut: VecDeque<Vec<u8>>,
+    from_sut: VecDeque<Vec<u8>>,
+}
+
+struct Rx(Vec<u8>);
+struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+
+impl RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0u8; len];
+        let r = f(&mut buf);
+        self.0.push_back(buf);
+        r
+    }
+}
+
+impl Device for Wire {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx<'_>)> {
+        let frame = self.to_sut.pop_front()?;
+        Some((Rx(frame), Tx(&mut self.from_sut)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
+        Some(Tx(&mut self.from_sut))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut c = DeviceCapabilities::default();
+        c.medium = Medium::Ethernet;
+        c.max_transmission_unit = 1514;
+        c
+    }
+}
+
+pub struct SmoltcpStack {
+    now: Duration,
+    wire: Wire,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    /// The application's current socket.
+    socket: Option<SocketHandle>,
+    /// Every socket the application opened, oldest first: an old one may
+    /// still hold the 4-tuple in TIME-WAIT beside a new listener, and smoltcp
+    /// offers a segment to older sockets first.
+    opened: Vec<SocketHandle>,
+    pending: VecDeque<Received>,
+    pub frames: Vec<Frame>,
+}
+
+fn ts(d: Duration) -> Instant {
+    Instant::from_micros(d.as_micros() as i64)
+}
+
+fn v4(a: SocketAddrV4) -> Ipv4Address {
+    let o = a.ip().octets();
+    Ipv4Address::new(o[0], o[1], o[2], o[3])
+}
+
+impl Default for SmoltcpStack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SmoltcpStack {
+    pub fn new() -> SmoltcpStack {
+        let mut wire = Wire::default();
+        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(SUT_MAC)));
+        // A fixed seed keeps runs reproducible (ISNs, ephemeral choices).
+        cfg.random_seed = 0x7469_6d65_7761_6974;
+        let mut iface = Interface::new(cfg, &mut wire, ts(Duration::ZERO));
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::new(IpAddress::Ipv4(v4(SUT_ADDR)), 24));
+        });
+        SmoltcpStack {
+            now: Duration::ZERO,
+            wire,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            socket: None,
+            opened: Vec::new(),
+            pending: VecDeque::new(),
+            frames: Vec::new(),
+        }
+    }
+
+    fn new_socket(&mut self) -> SocketHandle {
+        // Sockets that are done are dropped; one in TIME-WAIT stays.
+        let sockets = &mut self.sockets;
+        self.opened.retain(|&h| {
+            let closed = sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed;
+            if closed {
+                sockets.remove(h);
+            }
+            !closed
+        });
+        let rx = tcp::SocketBuffer::new(vec![0; 65535]);
+        let tx = tcp::SocketBuffer::new(vec![0; 65535]);
+        let h = self.sockets.add(tcp::Socket::new(rx, tx));
+        self.opened.push(h);
+        self.socket = Some(h);
+        h
+    }
+
+    fn tcp(&mut self) -> Option<&mut tcp::Socket<'static>> {
+        let h = self.socket?;
+        Some(self.sockets.get_mut::<tcp::Socket>(h))
+    }
+
+    /// Runs smoltcp at the current time and collects what it sends.
+    fn poll(&mut self) {
+        for _ in 0..16 {
+            self.iface
+                .poll(ts(self.now), &mut self.wire, &mut self.sockets);
+            // The application reads what arrives, as a real one would.
+            if let Some(s) = self.tcp() {
+                let mut buf = [0u8; 4096];
+                while s.can_recv() {
+                    if s.recv_slice(&mut buf).unwrap_or(0) == 0 {
+                        break;
+                    }
+                }
+            }
+            let mut answered = false;
+            while let Some(frame) = self.wire.from_sut.pop_front() {
+                self.frames.push(Frame {
+                    at: self.now,
+                    data: frame.clone(),
+                });
+                if let Some(reply) = arp_reply(&frame) {
+                    self.wire.to_sut.push_back(reply);
+                    answered = true;
+                } else if let Some(segment) = wire::parse_frame(&frame) {
+                    if segment.src == SUT_ADDR && segment.dst == PEER_ADDR {
+                        self.pending.push_back(Received {
+                            at: self.now,
+                            segment,
+                        });
+                    }
+                }
+            }
+            if !answered && self.wire.to_sut.is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+/// The peer's answer to an ARP request for its address.
+fn arp_reply(frame: &[u8]) -> Option<Vec<u8>> {
+    // Ethernet (14) + ARP for IPv4 over Ethernet (28).
+    if frame.len() < 42 || frame[12..14] != [0x08, 0x06] || frame[20..22] != [0, 1] {
+        return None;
+    }
+    if frame[38..42] != PEER_ADDR.ip().octets() {
+        return None;
+    }
+    let mut r = Vec::with_capacity(42);
+    r.extend_from_slice(&frame[6..12]);
+    r.extend_from_slice(&PEER_MAC);
+    r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+    r.extend_from_slice(&PEER_MAC);
+    r.extend_from_slice(&PEER_ADDR.ip().octets());
+    r.extend_from_slice(&frame[22..28]);
+    r.extend_from_slice(&frame[28..32]);
+    Some(r)
+}
+
+fn state(s: tcp::State) -> SockState {
+    match s {
+        tcp::State::Closed => SockState::Closed,
+        tcp::State::Listen => SockState::Listen,
+        tcp::State::SynSent => SockState::SynSent,
+        tcp::State::SynReceived => SockState::SynReceived,
+        tcp::State::Established => SockState::Established,
+        tcp::State::FinWait1 => SockState::FinWait1,
+        tcp::State::FinWait2 => SockState::FinWait2,
+        tcp::State::CloseWait => SockState::CloseWait,
+        tcp::State::Closing => SockState::Closing,
+        tcp::State::LastAck => SockState::LastAck,
+        tcp::State::TimeWait => SockState::TimeWait,
+    }
+}
+
+impl Stack for SmoltcpStack {
+    fn name(&self) -> &str {
+        "smoltcp"
+    }
+
+    fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
+        (SUT_ADDR, PEER_ADDR)
+    }
+
+    fn now(&self) -> Duration {
+        self.now
+    }
+
+    fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
+        let current = self.tcp().map(|s| s.state());
+        let r = match call {
+            App::Listen => {
+                let h = self.new_socket();
+                self.sockets
+                    .get_mut::<tcp::Socket>(h)
+                    .listen(SUT_ADDR.port())
+                    .map_err(|e| format!("listen: {e}"))
+            }
+            App::Accept => match current {
+                None | Some(tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed) => {
+                    Err("accept would block: no connection is established".into())
+                }
+                Some(_) => Ok(()),
+            },
+            App::Connect => {
+                let h = self.new_socket();
+                let cx = self.iface.context();
+                self.sockets
+                    .get_mut::<tcp::Socket>(h)
+                    .connect(
+                        cx,
+                        (IpAddress::Ipv4(v4(PEER_ADDR)), PEER_ADDR.port()),
+                        SUT_ADDR.port(),
+                    )
+                    .map_err(|e| format!("connect: {e}"))
+            }
+            App::Send(n) => match self.tcp() {
+                Some(s) => match s.send_slice(&vec![b'x'; usize::from(n)]) {
+                    Ok(sent) if sent == usize::from(n) => Ok(()),
+                    Ok(sent) => Err(format!("send wrote {sent} of {n} bytes")),
+                    Err(e) => Err(format!("send: {e}")),
+                },
+                None => Err("no connection".into()),
+            },
+            // smoltcp's close() sends FIN and keeps receiving: both calls.
+            App::Shutdown | App::Close => match self.tcp() {
+                Some(s) => {
+                    s.close();
+                    Ok(())
+                }
+                None => Err("no connection".into()),
+            },
+            App::Abort => match self.tcp() {
+                Some(s) => {
+                    s.abort();
+                    Ok(())
+                }
+                None => Err("abort without a connection".into()),
+            },
+        };
+        self.poll();
+        Ok(r)
+    }
+
+    fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
+        let frame = wire::build_frame(seg, PEER_MAC, SUT_MAC)
+            .map_err(|e| StackError::Harness(e.to_string()))?;
+        self.frames.push(Frame {
+            at: self.now,
+            data: frame.clone(),
+        });
+        self.wire.to_sut.push_back(frame);
+        self.poll();
+        Ok(())
+    }
+
+    fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Ok(Some(r));
+            }
+            if self.now >= deadline {
+                return Ok(None);
+            }
+            // Jump to smoltcp's next timer, or to the deadline.
+            let next = self
+                .iface
+                .poll_at(ts(self.now), &self.sockets)
+                .map(|i| Duration::from_micros(i.total_micros().max(0) as u64));
+            let step = match next {
+                Some(t) if t > self.now => t,
+                // Due now, and polling sent nothing: move on a little.
+                Some(_) => self.now + Duration::from_millis(1),
+                None => deadline,
+            };
+            self.now = step.min(deadline);
+            self.poll();
+        }
+    }
+
+    fn state(&mut self) -> Result<Option<SutState>, StackError> {
+        // The newest connection on the 4-tuple, else a listener, else none.
+        let states: Vec<tcp::State> = self
+            .opened
+            .iter()
+            .map(|&h| self.sockets.get::<tcp::Socket>(h).state())
+            .collect();
+        let conn = states
+            .iter()
+            .rev()
+            .find(|s| !matches!(s, tcp::State::Closed | tcp::State::Listen));
+        let st = match conn {
+            Some(&s) => state(s),
+            None if states.contains(&tcp::State::Listen) => SockState::Listen,
+            None => SockState::Closed,
+        };
+        // smoltcp does not show TIME-WAIT's time left.
+        Ok(Some(SutState {
+            state: st,
+            remaining: None,
+        }))
+    }
+}
