@@ -74,6 +74,7 @@ pub enum BenchTarget {
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StackArg {
     Linux,
+    Smoltcp,
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,14 +7,17 @@ use crate::specs_cmd::load_all;
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use timewait_conformance::stack::{Clock, StackKind};
 use timewait_conformance::{known, linux, pcap, report, suite};
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
-    let stack = match a.stack {
-        StackArg::Linux => "linux",
+    let kind = match a.stack {
+        StackArg::Linux => StackKind::Linux,
+        StackArg::Smoltcp => StackKind::Smoltcp,
     };
-    if let Err(why) = linux::netns::available() {
-        eprintln!("error: cannot run the Linux harness: {why}");
+    let stack = kind.name();
+    if let Some(why) = kind.unavailable() {
+        eprintln!("error: cannot run the {stack} harness: {why}");
         return Ok(ExitCode::from(2));
     }
     let (specs, bad) = load_all(&a.paths)?;
@@ -23,13 +26,17 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     }
     let known = known::load(&a.known, stack).map_err(anyhow::Error::msg)?;
     let jobs = a.jobs.unwrap_or(specs.len()).max(1);
+    let how = match kind.clock() {
+        Clock::Real => "real time, each in its own network namespace",
+        Clock::Virtual => "a virtual clock, in this process",
+    };
     eprintln!(
-        "replaying {} specs on {stack}, {jobs} at a time (each in its own network namespace)",
+        "replaying {} specs on {stack}, {jobs} at a time ({how})",
         specs.len()
     );
     let started = Instant::now();
     let mut last = (usize::MAX, usize::MAX);
-    let results = suite::run_all(specs, jobs, Duration::from_secs(5), &mut |p| {
+    let results = suite::run_all(specs, kind, jobs, Duration::from_secs(5), &mut |p| {
         if (p.done, p.running) != last {
             last = (p.done, p.running);
             eprintln!(
@@ -67,7 +74,13 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         }
     }
     let summary = report::summarize(&results, &known);
-    let about = format!("Kernel {}.", kernel_release());
+    let about = match kind {
+        StackKind::Linux => format!(
+            "Kernel {}. Each spec runs with its own profile (sysctls), and is compared with the model variant that describes Linux with that profile.",
+            kernel_release()
+        ),
+        StackKind::Smoltcp => "smoltcp 0.12 on a virtual clock. smoltcp has no model variant of its own: each spec is compared with the RFC model (rfc1337), so a divergence is where smoltcp departs from RFC behaviour, as far as this first adapter shows it (its findings are not reviewed yet).".to_string(),
+    };
     let md = report::markdown(stack, &about, &results, &known, wall);
     let path = a
         .report
@@ -147,7 +160,7 @@ pub fn bench(n: usize) -> Result<ExitCode> {
     let started = Instant::now();
     let mut spec_time = Duration::ZERO;
     for (path, spec) in quick {
-        let r = suite::run_one(path, spec);
+        let r = suite::run_one(path, spec, StackKind::Linux);
         if let Ok(run) = &r.run {
             spec_time += run.replay.elapsed;
         }

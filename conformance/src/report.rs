@@ -65,9 +65,8 @@ pub fn markdown(
     let _ = writeln!(o, "# Conformance: {stack}\n");
     let _ = writeln!(
         o,
-        "Written by `timewait replay --stack {stack}`. {about} Each spec runs with its own \
-         profile; the model column is the variant that describes {stack} with that profile, and \
-         what it predicts for the spec.\n"
+        "Written by `timewait replay --stack {stack}`. {about} The model columns are the \
+         variant the stack is compared with and what it predicts for the spec.\n"
     );
     let _ = writeln!(
         o,

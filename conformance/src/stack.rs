@@ -9,6 +9,54 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 use timewait_specs::format::{App, SockState};
 
+/// The stacks timewait can test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackKind {
+    /// The Linux kernel's TCP, in namespaces the harness creates (real time).
+    Linux,
+    /// smoltcp in this process (virtual time).
+    Smoltcp,
+}
+
+/// Whose clock a stack runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// Waits take wall time.
+    Real,
+    /// The harness moves the clock; waits cost nothing.
+    Virtual,
+}
+
+impl StackKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StackKind::Linux => "linux",
+            StackKind::Smoltcp => "smoltcp",
+        }
+    }
+
+    pub fn clock(self) -> Clock {
+        match self {
+            StackKind::Linux => Clock::Real,
+            StackKind::Smoltcp => Clock::Virtual,
+        }
+    }
+
+    /// Why this stack cannot run here, if it cannot.
+    pub fn unavailable(self) -> Option<String> {
+        match self {
+            StackKind::Linux => crate::linux::netns::available().err(),
+            StackKind::Smoltcp => None,
+        }
+    }
+}
+
+/// One spec's run on a stack: the replay and the frames for its capture.
+pub struct StackRun {
+    pub replay: crate::engine::Replay,
+    pub frames: Vec<crate::linux::Frame>,
+}
+
 /// A failure of the stack or its harness (not of the spec).
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {

@@ -3,7 +3,9 @@
 //! time. Linux's TIME-WAIT lasts 60 s, so the suite's wall time is close to
 //! its longest spec when every spec runs at once.
 
-use crate::linux::{self, LinuxRun};
+use crate::linux;
+use crate::smoltcp_stack::SmoltcpStack;
+use crate::stack::{StackKind, StackRun};
 use crate::verdict::{self, Verdict};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -21,7 +23,7 @@ pub struct SpecResult {
     pub preset: Preset,
     pub model: Outcome,
     /// `Err` when the harness itself failed (not the spec).
-    pub run: Result<LinuxRun, String>,
+    pub run: Result<StackRun, String>,
     pub verdict: Option<Verdict>,
     pub started: SystemTime,
 }
@@ -32,12 +34,29 @@ impl SpecResult {
     }
 }
 
-/// Runs one spec on Linux with its own profile and compares with the model.
-pub fn run_one(path: PathBuf, spec: Spec) -> SpecResult {
+/// Runs one spec on `stack` and compares with the model variant for it:
+/// for Linux the variant its profile selects, for smoltcp, which has no
+/// variant of its own, the RFC model (rfc1337), so its verdicts list where it
+/// departs from RFC behaviour.
+pub fn run_one(path: PathBuf, spec: Spec, stack: StackKind) -> SpecResult {
     let started = SystemTime::now();
-    let preset = verdict::linux_preset(&spec, &spec.profile());
+    let preset = match stack {
+        StackKind::Linux => verdict::linux_preset(&spec, &spec.profile()),
+        StackKind::Smoltcp => Preset::Rfc1337,
+    };
     let model = verdict::predict(&spec, preset);
-    let run = linux::run_spec(&spec, &[]).map_err(|e| e.to_string());
+    let run = match stack {
+        StackKind::Linux => linux::run_spec(&spec, &[]).map_err(|e| e.to_string()),
+        StackKind::Smoltcp => {
+            let mut s = SmoltcpStack::new();
+            crate::engine::replay(&spec, &mut s)
+                .map(|replay| StackRun {
+                    replay,
+                    frames: std::mem::take(&mut s.frames),
+                })
+                .map_err(|e| e.to_string())
+        }
+    };
     let verdict = run
         .as_ref()
         .ok()
@@ -65,6 +84,7 @@ pub struct Progress {
 /// `every`; results come back in the order given.
 pub fn run_all(
     specs: Vec<(PathBuf, Spec)>,
+    stack: StackKind,
     jobs: usize,
     every: Duration,
     progress: &mut dyn FnMut(&Progress),
@@ -88,7 +108,7 @@ pub fn run_all(
             if let Ok(mut r) = running.lock() {
                 *r += 1;
             }
-            let result = run_one(path, spec);
+            let result = run_one(path, spec, stack);
             if let Ok(mut r) = running.lock() {
                 *r -= 1;
             }

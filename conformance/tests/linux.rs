@@ -14,6 +14,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use timewait_conformance::linux::{self, netns};
+use timewait_conformance::stack::StackKind;
 use timewait_conformance::suite::{self, SpecResult};
 use timewait_conformance::verdict::{self, Verdict};
 use timewait_conformance::{known, pcap};
@@ -336,7 +337,7 @@ fn main() {
             let (tx, rx) = mpsc::channel();
             let (path, spec) = (path.clone(), spec.clone());
             std::thread::spawn(move || {
-                let _ = tx.send(suite::run_one(path, spec));
+                let _ = tx.send(suite::run_one(path, spec, StackKind::Linux));
             });
             receivers.insert(name.clone(), Mutex::new(Some(rx)));
         }

@@ -9,7 +9,7 @@ pub mod netns;
 pub mod packet;
 pub mod sut;
 
-use crate::stack::{Received, Stack, StackError, SutState};
+use crate::stack::{Received, Stack, StackError, StackRun, SutState};
 use crate::wire::{self, WireSegment};
 use netns::NetnsError;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -276,20 +276,12 @@ impl Stack for LinuxStack {
     }
 }
 
-/// One spec's run on Linux: the replay and the frames for its pcap.
-pub struct LinuxRun {
-    pub replay: crate::engine::Replay,
-    pub frames: Vec<Frame>,
-    /// The sysctls the namespace had.
-    pub sysctls: Vec<(String, String)>,
-}
-
 /// Replays `spec` in a fresh namespace with the spec's profile, changed by
 /// `overrides` (sysctl name under net.ipv4, value).
 pub fn run_spec(
     spec: &timewait_specs::Spec,
     overrides: &[(&str, u64)],
-) -> Result<LinuxRun, NetnsError> {
+) -> Result<StackRun, NetnsError> {
     let spec = spec.clone();
     let mut profile = spec.profile();
     for &(name, value) in overrides {
@@ -302,10 +294,9 @@ pub fn run_spec(
             cmd: "replay".into(),
             detail: e.to_string(),
         })?;
-        Ok(LinuxRun {
+        Ok(StackRun {
             replay,
             frames: std::mem::take(&mut stack.frames),
-            sysctls: sysctls(&profile),
         })
     })
 }
