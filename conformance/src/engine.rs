@@ -165,10 +165,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
     }
 
     fn rel(v: u32, base: Option<u32>) -> String {
-        match base {
-            Some(b) => format!("{}", v.wrapping_sub(b) as i32),
-            None => format!("{{abs: {v}}}"),
-        }
+        SeqValue::relative(v, base).to_string()
     }
 
     /// A segment in the spec's relative numbers of the current incarnation.
@@ -221,7 +218,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             Step::ExpectNone(e) => {
                 let until = self.stack.now() + self.ms(e.duration);
                 while let Some(r) = self.recv(until)? {
-                    let hit = e.flags.is_none_or(|f| r.segment.flags.contains(f));
+                    let hit = e.flags.is_none_or(|f| r.segment.flags.has(f));
                     let shown = self.show(&r);
                     if hit {
                         let what = e.flags.map_or(String::new(), |f| format!(" with {f}"));

@@ -213,10 +213,6 @@ fn state(s: tcp::State) -> SockState {
 }
 
 impl Stack for SmoltcpStack {
-    fn name(&self) -> &str {
-        "smoltcp"
-    }
-
     fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
         (SUT_ADDR, PEER_ADDR)
     }

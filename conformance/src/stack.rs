@@ -80,8 +80,6 @@ pub struct Received {
 }
 
 pub trait Stack {
-    /// For reports: `linux`, `smoltcp`, ...
-    fn name(&self) -> &str;
     /// The SUT's and the peer's ends of the 4-tuple.
     fn addresses(&self) -> (SocketAddrV4, SocketAddrV4);
     /// Time since the stack started.

@@ -22,16 +22,6 @@ pub struct WireSegment {
     pub payload: Vec<u8>,
 }
 
-impl WireSegment {
-    pub fn len(&self) -> usize {
-        self.payload.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.payload.is_empty()
-    }
-}
-
 impl fmt::Display for WireSegment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

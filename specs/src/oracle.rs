@@ -271,10 +271,7 @@ impl Oracle<'_> {
         } else {
             (Some(isns.peer), isns.sut)
         };
-        let rel = |v: u32, base: Option<u32>| match base {
-            Some(b) => format!("{}", v.wrapping_sub(b) as i32),
-            None => format!("{{abs: {v}}}"),
-        };
+        let rel = |v, base| SeqValue::relative(v, base).to_string();
         let flags = spec_flags(seg.flags);
         let mut s = format!("{flags} seq={}", rel(seg.seq, own));
         if seg.flags.has(MFlags::ACK) {
@@ -335,7 +332,7 @@ impl Oracle<'_> {
             Step::Expect(e) => self.expect(e),
             Step::ExpectNone(e) => {
                 while let Some(seg) = self.pending.pop_front() {
-                    let hit = e.flags.is_none_or(|f| spec_flags(seg.flags).contains(f));
+                    let hit = e.flags.is_none_or(|f| spec_flags(seg.flags).has(f));
                     if hit {
                         return Err((
                             match e.flags {
@@ -561,10 +558,7 @@ impl Oracle<'_> {
             self.incs[inc].sut = Some(seg.seq);
         }
         let isns = self.incs[inc];
-        let rel = |v: u32, base: Option<u32>| match base {
-            Some(b) => SeqValue::Rel(i64::from(v.wrapping_sub(b) as i32)),
-            None => SeqValue::Abs(v),
-        };
+        let rel = SeqValue::relative;
         let line = format!("SUT > peer  {}", self.show(seg));
         self.note(line);
         Expect {

@@ -52,11 +52,6 @@ impl Flags {
         Flags(self.0 & !Flags::PSH.0)
     }
 
-    /// Whether every flag of `o` is set here.
-    pub const fn contains(self, o: Flags) -> bool {
-        self.has(o)
-    }
-
     pub fn parse(s: &str) -> Result<Flags, String> {
         if s.is_empty() {
             return Err(
@@ -308,6 +303,15 @@ pub enum SeqValue {
 pub const MAX_RELATIVE: i64 = 1 << 30;
 
 impl SeqValue {
+    /// `v` as the spec writes it: relative to `base` when the origin is
+    /// known (the SUT's ISN is not, before its SYN), else absolute.
+    pub fn relative(v: u32, base: Option<u32>) -> SeqValue {
+        match base {
+            Some(b) => SeqValue::Rel(i64::from(v.wrapping_sub(b) as i32)),
+            None => SeqValue::Abs(v),
+        }
+    }
+
     /// The 32-bit number, a relative one counting from `base`.
     pub fn resolve(self, base: u32) -> u32 {
         match self {

@@ -195,10 +195,6 @@ fn linux_state(n: u8) -> Option<SockState> {
 }
 
 impl Stack for LinuxStack {
-    fn name(&self) -> &str {
-        "linux"
-    }
-
     fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
         (SUT_ADDR, PEER_ADDR)
     }

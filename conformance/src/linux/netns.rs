@@ -94,14 +94,3 @@ pub fn sysctl(name: &str, value: &str) -> Result<(), NetnsError> {
         source,
     })
 }
-
-/// Reads a sysctl of the calling thread's namespace.
-pub fn read_sysctl(name: &str) -> Result<String, NetnsError> {
-    let path = format!("/proc/sys/{}", name.replace('.', "/"));
-    std::fs::read_to_string(&path)
-        .map(|s| s.trim().to_string())
-        .map_err(|source| NetnsError::Sysctl {
-            name: name.to_string(),
-            source,
-        })
-}
