@@ -54,9 +54,13 @@ pub struct ReplayArgs {
     /// Folder for the pcap of every spec's exchange.
     #[arg(long, default_value = "reports/pcap")]
     pub out: PathBuf,
-    /// Markdown report [default: reports/conformance-STACK.md].
+    /// Folder for the reports: conformance-STACK.md, results/STACK.json and,
+    /// with `--stack all`, conformance.md.
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    /// Skip the summary probes (TIME-WAIT length, RST and SYN reactions).
     #[arg(long)]
-    pub report: Option<PathBuf>,
+    pub no_facts: bool,
     /// Known divergences, one file per stack.
     #[arg(long, default_value = "conformance/known")]
     pub known: PathBuf,
@@ -73,8 +77,20 @@ pub enum BenchTarget {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StackArg {
+    /// Linux's TCP, each spec with its own sysctl profile (root).
     Linux,
+    /// Linux with net.ipv4.tcp_rfc1337=1 on every spec (root).
+    LinuxRfc1337,
+    /// smoltcp in this process, virtual clock.
     Smoltcp,
+    /// lwIP through its agent, virtual clock (liblwip-dev, gcc).
+    Lwip,
+    /// gVisor's netstack through its agent, virtual clock (golang-go, golang-gvisor-gvisor-dev).
+    Gvisor,
+    /// lwIP's agent on a TAP interface, real time (root, liblwip-dev).
+    LwipTap,
+    /// Every stack above, then the matrix report (reports/conformance.md).
+    All,
 }
 
 #[derive(Subcommand, Debug)]

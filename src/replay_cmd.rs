@@ -5,42 +5,110 @@
 use crate::cli::{ReplayArgs, StackArg};
 use crate::specs_cmd::load_all;
 use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use timewait_conformance::results::{self, StackResults};
 use timewait_conformance::stack::{Clock, StackKind};
-use timewait_conformance::{known, linux, pcap, report, suite};
+use timewait_conformance::{known, linux, pcap, probe, report, suite};
+use timewait_specs::Spec;
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
-    let kind = match a.stack {
-        StackArg::Linux => StackKind::Linux,
-        StackArg::Smoltcp => StackKind::Smoltcp,
+    let kinds: Vec<StackKind> = match a.stack {
+        StackArg::All => StackKind::ALL.to_vec(),
+        one => vec![kind_of(one)],
     };
-    let stack = kind.name();
-    if let Some(why) = kind.unavailable() {
-        eprintln!("error: cannot run the {stack} harness: {why}");
-        return Ok(ExitCode::from(2));
-    }
     let (specs, bad) = load_all(&a.paths)?;
     if bad > 0 {
         bail!("{bad} specs are invalid; `timewait specs lint` shows why");
     }
+    let mut clean = true;
+    for kind in kinds.iter().copied() {
+        if let Some(why) = kind.unavailable() {
+            if a.stack != StackArg::All {
+                eprintln!("error: cannot run the {} harness: {why}", kind.name());
+                return Ok(ExitCode::from(2));
+            }
+            eprintln!("skipping {}: {why}", kind.name());
+            continue;
+        }
+        let results = run_stack(kind, specs.clone(), &a)?;
+        clean &= results.clean();
+    }
+    if a.stack == StackArg::All {
+        let stacks = matrix_inputs(&a.reports)?;
+        let path = a.reports.join("conformance.md");
+        std::fs::write(&path, timewait_conformance::matrix::render(&stacks))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("matrix of {} stacks: {}", stacks.len(), path.display());
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn kind_of(a: StackArg) -> StackKind {
+    match a {
+        StackArg::Linux | StackArg::All => StackKind::Linux,
+        StackArg::LinuxRfc1337 => StackKind::LinuxRfc1337,
+        StackArg::Smoltcp => StackKind::Smoltcp,
+        StackArg::Lwip => StackKind::Lwip,
+        StackArg::Gvisor => StackKind::Gvisor,
+        StackArg::LwipTap => StackKind::LwipTap,
+    }
+}
+
+/// The committed per-stack results, in the stacks' order.
+pub fn matrix_inputs(reports: &Path) -> Result<Vec<StackResults>> {
+    let mut out = Vec::new();
+    for kind in StackKind::ALL {
+        let path = results_path(reports, kind);
+        if !path.exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let r: StackResults = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a results file", path.display()))?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+pub fn results_path(reports: &Path, kind: StackKind) -> PathBuf {
+    reports
+        .join("results")
+        .join(format!("{}.json", kind.name()))
+}
+
+/// Runs the suite (and the probes, at the same time) on one stack, prints
+/// the failures, writes its captures, report and results file.
+fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<StackResults> {
+    let stack = kind.name();
     let known = known::load(&a.known, stack).map_err(anyhow::Error::msg)?;
+    let (specs, na): (Vec<_>, Vec<_>) = specs
+        .into_iter()
+        .partition(|(_, s)| suite::applies(s, kind));
     let jobs = a.jobs.unwrap_or(specs.len()).max(1);
     let how = match kind.clock() {
         Clock::Real => "real time, each in its own network namespace",
-        Clock::Virtual => "a virtual clock, in this process",
+        Clock::Virtual => "a virtual clock",
     };
     eprintln!(
-        "replaying {} specs on {stack}, {jobs} at a time ({how})",
-        specs.len()
+        "replaying {} specs on {stack}, {jobs} at a time ({how}); {} pin Linux knobs and do not apply",
+        specs.len(),
+        na.len()
     );
+    let facts = (!a.no_facts).then(|| std::thread::spawn(move || probe::facts(kind)));
     let started = Instant::now();
     let mut last = (usize::MAX, usize::MAX);
     let results = suite::run_all(specs, kind, jobs, Duration::from_secs(5), &mut |p| {
         if (p.done, p.running) != last {
             last = (p.done, p.running);
             eprintln!(
-                "  [{:>5.1} s] {}/{} done, {} running, {} not passing",
+                "  [{:>5.1} s] {stack}: {}/{} done, {} running, {} not passing",
                 started.elapsed().as_secs_f64(),
                 p.done,
                 p.total,
@@ -52,7 +120,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     let wall = started.elapsed();
     for r in &results {
         let verdict = r.verdict.as_ref().map_or("harness error", |v| v.name());
-        println!("{:<60} {}", r.name(), verdict);
+        println!("{stack:<14} {:<60} {}", r.name(), verdict);
         match &r.run {
             Err(e) => println!("    {e}"),
             Ok(run) => {
@@ -74,21 +142,12 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         }
     }
     let summary = report::summarize(&results, &known);
-    let about = match kind {
-        StackKind::Linux => format!(
-            "Kernel {}. Each spec runs with its own profile (sysctls), and is compared with the model variant that describes Linux with that profile.",
-            kernel_release()
-        ),
-        StackKind::Smoltcp => "smoltcp 0.12 on a virtual clock. smoltcp has no model variant of its own: each spec is compared with the RFC model (rfc1337), so a divergence is where smoltcp departs from RFC behaviour, as far as this first adapter shows it (its findings are not reviewed yet).".to_string(),
-    };
+    let about = about(kind);
     let md = report::markdown(stack, &about, &results, &known, wall);
-    let path = a
-        .report
-        .clone()
-        .unwrap_or_else(|| format!("reports/conformance-{stack}.md").into());
+    let path = a.reports.join(format!("conformance-{stack}.md"));
     std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
     println!(
-        "\n{} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries; report {}",
+        "\n{stack}: {} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries; report {}",
         results.len(),
         wall.as_secs_f64(),
         summary.pass,
@@ -99,11 +158,56 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         summary.stale_known,
         path.display()
     );
-    Ok(if summary.clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let root = std::env::current_dir().unwrap_or_default();
+    let mut records: Vec<_> = results
+        .iter()
+        .map(|r| results::record(r, &known, &root))
+        .collect();
+    records.extend(na.iter().map(|(p, s)| results::not_applicable(p, s, &root)));
+    records.sort_by(|x, y| x.name.cmp(&y.name));
+    let facts = match facts.map(|h| h.join()) {
+        None => None,
+        Some(Ok(Ok(f))) => Some(f),
+        Some(Ok(Err(e))) => bail!("{stack}: the summary probes failed: {e}"),
+        Some(Err(_)) => bail!("{stack}: the summary probes panicked"),
+    };
+    let out = StackResults {
+        stack: stack.into(),
+        title: kind.title().into(),
+        clock: match kind.clock() {
+            Clock::Real => "real".into(),
+            Clock::Virtual => "virtual".into(),
+        },
+        about,
+        specs: records,
+        facts,
+    };
+    let path = results_path(&a.reports, kind);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(&out)? + "\n";
+    std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(out)
+}
+
+/// The header line of a stack's report: what ran and what it is compared with.
+fn about(kind: StackKind) -> String {
+    let rfc = "It has no model variant of its own: each spec is compared with the RFC model (rfc1337), so a divergence is a departure from RFC 9293 with RFC 1337";
+    match kind {
+        StackKind::Linux => format!(
+            "Kernel {}. Each spec runs with its own profile (sysctls), and is compared with the model variant that describes Linux with that profile.",
+            kernel_release()
+        ),
+        StackKind::LinuxRfc1337 => format!(
+            "Kernel {}, every spec with net.ipv4.tcp_rfc1337=1 over its own profile, compared with the linux-rfc1337 variant.",
+            kernel_release()
+        ),
+        StackKind::Smoltcp => format!("smoltcp 0.12 in this process on a virtual clock. {rfc}."),
+        StackKind::Lwip => format!("lwIP 2.1.3 (Debian liblwip-dev, unix port) through its agent on a virtual clock. {rfc}."),
+        StackKind::Gvisor => format!("gVisor netstack (Debian golang-gvisor-gvisor-dev 2022-12-19) through its agent on a virtual clock. {rfc}."),
+        StackKind::LwipTap => format!("lwIP 2.1.3's own TAP port (tapif) as a separate process in a namespace, real time. {rfc}."),
+    }
 }
 
 fn kernel_release() -> String {

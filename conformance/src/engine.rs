@@ -94,7 +94,13 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
     };
     let mut failure = None;
     for (i, step) in spec.steps.iter().enumerate() {
-        if let Err((expected, actual)) = e.step(&step.value)? {
+        let at_step = |source| StackError::AtStep {
+            step: i + 1,
+            line: step.referenced.line(),
+            kind: step.value.kind(),
+            source: Box::new(source),
+        };
+        if let Err((expected, actual)) = e.step(&step.value).map_err(at_step)? {
             failure = Some(Failure {
                 step: i,
                 line: step.referenced.line(),
@@ -147,8 +153,13 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         }
     }
 
+    /// A spec duration on this stack: `msl` and `tw` scale with the ratio of
+    /// the stack's TIME-WAIT to the spec's; `ms` and `s` are absolute.
     fn ms(&self, d: timewait_specs::values::Duration) -> Duration {
-        Duration::from_millis(self.spec.ms(d))
+        let spec_tw = self.spec.time_wait_ms().max(1);
+        let tw = self.stack.time_wait().as_millis() as u64;
+        let msl = (u128::from(self.spec.msl_ms()) * u128::from(tw) / u128::from(spec_tw)) as u64;
+        Duration::from_millis(d.to_ms(msl, tw))
     }
 
     /// The slack around an expected time `gap` after the previous step.

@@ -5,14 +5,20 @@
 //! runs many specs at once, [`verdict`] compares each with the model's
 //! prediction, [`report`] and [`pcap`] write what people read.
 
+pub mod agent;
+pub mod agents;
 pub mod bench;
 pub mod engine;
 pub mod known;
 pub mod linux;
+pub mod matrix;
 pub mod pcap;
+pub mod probe;
 pub mod report;
+pub mod results;
 pub mod smoltcp_stack;
 pub mod stack;
 pub mod suite;
+pub mod tap;
 pub mod verdict;
 pub mod wire;

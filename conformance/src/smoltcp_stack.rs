@@ -157,7 +157,7 @@ impl SmoltcpStack {
                     at: self.now,
                     data: frame.clone(),
                 });
-                if let Some(reply) = arp_reply(&frame) {
+                if let Some(reply) = wire::arp_reply(&frame, PEER_ADDR, PEER_MAC) {
                     self.wire.to_sut.push_back(reply);
                     answered = true;
                 } else if let Some(segment) = wire::parse_frame(&frame) {
@@ -174,26 +174,6 @@ impl SmoltcpStack {
             }
         }
     }
-}
-
-/// The peer's answer to an ARP request for its address.
-fn arp_reply(frame: &[u8]) -> Option<Vec<u8>> {
-    // Ethernet (14) + ARP for IPv4 over Ethernet (28).
-    if frame.len() < 42 || frame[12..14] != [0x08, 0x06] || frame[20..22] != [0, 1] {
-        return None;
-    }
-    if frame[38..42] != PEER_ADDR.ip().octets() {
-        return None;
-    }
-    let mut r = Vec::with_capacity(42);
-    r.extend_from_slice(&frame[6..12]);
-    r.extend_from_slice(&PEER_MAC);
-    r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
-    r.extend_from_slice(&PEER_MAC);
-    r.extend_from_slice(&PEER_ADDR.ip().octets());
-    r.extend_from_slice(&frame[22..28]);
-    r.extend_from_slice(&frame[28..32]);
-    Some(r)
 }
 
 fn state(s: tcp::State) -> SockState {
@@ -213,6 +193,10 @@ fn state(s: tcp::State) -> SockState {
 }
 
 impl Stack for SmoltcpStack {
+    fn time_wait(&self) -> Duration {
+        crate::stack::StackKind::Smoltcp.time_wait()
+    }
+
     fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
         (SUT_ADDR, PEER_ADDR)
     }

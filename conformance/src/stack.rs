@@ -10,12 +10,22 @@ use std::time::Duration;
 use timewait_specs::format::{App, SockState};
 
 /// The stacks timewait can test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StackKind {
-    /// The Linux kernel's TCP, in namespaces the harness creates (real time).
+    /// The Linux kernel's TCP, in namespaces the harness creates (real
+    /// time), with each spec's own sysctl profile.
     Linux,
+    /// The same with `net.ipv4.tcp_rfc1337=1` on every spec.
+    LinuxRfc1337,
     /// smoltcp in this process (virtual time).
     Smoltcp,
+    /// lwIP through its agent (virtual time).
+    Lwip,
+    /// gVisor's netstack through its agent (virtual time).
+    Gvisor,
+    /// lwIP's agent on its own TAP port in a namespace (real time): the
+    /// path for any stack that runs as a separate program.
+    LwipTap,
 }
 
 /// Whose clock a stack runs on.
@@ -28,25 +38,70 @@ pub enum Clock {
 }
 
 impl StackKind {
+    pub const ALL: [StackKind; 6] = [
+        StackKind::Linux,
+        StackKind::LinuxRfc1337,
+        StackKind::Smoltcp,
+        StackKind::Lwip,
+        StackKind::Gvisor,
+        StackKind::LwipTap,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             StackKind::Linux => "linux",
+            StackKind::LinuxRfc1337 => "linux-rfc1337",
             StackKind::Smoltcp => "smoltcp",
+            StackKind::Lwip => "lwip",
+            StackKind::Gvisor => "gvisor",
+            StackKind::LwipTap => "lwip-tap",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<StackKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The implementation and version under test, for reports.
+    pub fn title(self) -> &'static str {
+        match self {
+            StackKind::Linux => "Linux (the spec's profile)",
+            StackKind::LinuxRfc1337 => "Linux, tcp_rfc1337=1",
+            StackKind::Smoltcp => "smoltcp 0.12",
+            StackKind::Lwip => "lwIP 2.1.3",
+            StackKind::Gvisor => "gVisor netstack 2022-12-19",
+            StackKind::LwipTap => "lwIP 2.1.3 over TAP",
         }
     }
 
     pub fn clock(self) -> Clock {
         match self {
-            StackKind::Linux => Clock::Real,
-            StackKind::Smoltcp => Clock::Virtual,
+            StackKind::Linux | StackKind::LinuxRfc1337 | StackKind::LwipTap => Clock::Real,
+            StackKind::Smoltcp | StackKind::Lwip | StackKind::Gvisor => Clock::Virtual,
         }
     }
 
-    /// Why this stack cannot run here, if it cannot.
+    /// TIME-WAIT's length on this stack, as measured by
+    /// [`crate::probe::time_wait`] (tests pin each value).
+    pub fn time_wait(self) -> Duration {
+        Duration::from_secs(match self {
+            StackKind::Linux | StackKind::LinuxRfc1337 => 60,
+            StackKind::Smoltcp => 10,
+            StackKind::Lwip | StackKind::LwipTap => 120,
+            StackKind::Gvisor => 60,
+        })
+    }
+
+    /// Why this stack cannot run here, if it cannot (with what would fix it).
     pub fn unavailable(self) -> Option<String> {
         match self {
-            StackKind::Linux => crate::linux::netns::available().err(),
+            StackKind::Linux | StackKind::LinuxRfc1337 => crate::linux::netns::available().err(),
             StackKind::Smoltcp => None,
+            StackKind::Lwip => crate::agents::Agent::Lwip.unavailable(),
+            StackKind::Gvisor => crate::agents::Agent::Gvisor.unavailable(),
+            StackKind::LwipTap => crate::linux::netns::available()
+                .err()
+                .or_else(|| crate::agents::Agent::Lwip.unavailable()),
         }
     }
 }
@@ -62,6 +117,18 @@ pub struct StackRun {
 pub enum StackError {
     #[error("harness: {0}")]
     Harness(String),
+    /// An out-of-process agent broke the protocol, crashed or hung.
+    #[error("{stack} agent: {detail}")]
+    Agent { stack: String, detail: String },
+    /// Where in the spec a stack failure happened.
+    #[error("step {step} ({kind}, line {line}): {source}")]
+    AtStep {
+        /// 1-based.
+        step: usize,
+        line: u64,
+        kind: &'static str,
+        source: Box<StackError>,
+    },
 }
 
 /// The state of the SUT's connection on the spec's 4-tuple.
@@ -82,6 +149,10 @@ pub struct Received {
 pub trait Stack {
     /// The SUT's and the peer's ends of the 4-tuple.
     fn addresses(&self) -> (SocketAddrV4, SocketAddrV4);
+    /// The stack's TIME-WAIT length, as measured (a test pins it). The
+    /// engine scales a spec's `msl` and `tw` durations to it, so that a spec
+    /// written for 60 s means "after TIME-WAIT" on a stack with 10 s too.
+    fn time_wait(&self) -> Duration;
     /// Time since the stack started.
     fn now(&self) -> Duration;
     /// An application call on the SUT; `Err(reason)` when the call fails

@@ -3,6 +3,8 @@
 //! time. Linux's TIME-WAIT lasts 60 s, so the suite's wall time is close to
 //! its longest spec when every spec runs at once.
 
+use crate::agent::AgentStack;
+use crate::agents::Agent;
 use crate::linux;
 use crate::smoltcp_stack::SmoltcpStack;
 use crate::stack::{StackKind, StackRun};
@@ -16,7 +18,7 @@ use timewait_model::Preset;
 use timewait_specs::oracle::Outcome;
 use timewait_specs::Spec;
 
-/// One spec's result on Linux.
+/// One spec's result on a stack.
 pub struct SpecResult {
     pub path: PathBuf,
     pub spec: Spec,
@@ -34,29 +36,77 @@ impl SpecResult {
     }
 }
 
-/// Runs one spec on `stack` and compares with the model variant for it:
-/// for Linux the variant its profile selects, for smoltcp, which has no
-/// variant of its own, the RFC model (rfc1337), so its verdicts list where it
-/// departs from RFC behaviour.
-pub fn run_one(path: PathBuf, spec: Spec, stack: StackKind) -> SpecResult {
-    let started = SystemTime::now();
-    let preset = match stack {
-        StackKind::Linux => verdict::linux_preset(&spec, &spec.profile()),
-        StackKind::Smoltcp => Preset::Rfc1337,
+/// The model variant a stack's run is compared with: for Linux the
+/// variant its profile selects; for other stacks, which have no variant of
+/// their own, the RFC model (rfc1337), so their failures are where they
+/// depart from RFC behaviour.
+pub fn preset_for(spec: &Spec, stack: StackKind) -> Preset {
+    match stack {
+        StackKind::Linux => verdict::linux_preset(spec, &spec.profile()),
+        StackKind::LinuxRfc1337 => {
+            let mut p = spec.profile();
+            p.tcp_rfc1337 = Some(1);
+            verdict::linux_preset(spec, &p)
+        }
+        StackKind::Smoltcp | StackKind::Lwip | StackKind::Gvisor | StackKind::LwipTap => {
+            Preset::Rfc1337
+        }
+    }
+}
+
+/// Whether `spec` applies to `stack`. A spec that sets one of Linux's
+/// table or timer knobs (tcp_max_tw_buckets, tcp_tw_reuse, tcp_fin_timeout)
+/// pins a Linux configuration other stacks have no counterpart of; the
+/// RFC-behaviour knobs (tcp_rfc1337, timestamps) are what the model variant
+/// stands for, so those specs apply everywhere.
+pub fn applies(spec: &Spec, stack: StackKind) -> bool {
+    let p = spec.profile();
+    matches!(stack, StackKind::Linux | StackKind::LinuxRfc1337)
+        || (p.tcp_max_tw_buckets.is_none()
+            && p.tcp_tw_reuse.is_none()
+            && p.tcp_fin_timeout.is_none())
+}
+
+/// Replays `spec` on `stack`; `Err` when the harness or the stack's agent
+/// failed (not the spec).
+pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
+    let agent = |a: Agent| -> Result<StackRun, String> {
+        let cmd = a.command()?;
+        let mut s =
+            AgentStack::start(stack.name(), cmd, stack.time_wait()).map_err(|e| e.to_string())?;
+        let replay = crate::engine::replay(spec, &mut s).map_err(|e| e.to_string())?;
+        Ok(StackRun {
+            replay,
+            frames: std::mem::take(&mut s.frames),
+        })
     };
-    let model = verdict::predict(&spec, preset);
-    let run = match stack {
-        StackKind::Linux => linux::run_spec(&spec, &[]).map_err(|e| e.to_string()),
+    match stack {
+        StackKind::Linux => linux::run_spec(spec, &[]).map_err(|e| e.to_string()),
+        StackKind::LinuxRfc1337 => {
+            linux::run_spec(spec, &[("tcp_rfc1337", 1)]).map_err(|e| e.to_string())
+        }
         StackKind::Smoltcp => {
             let mut s = SmoltcpStack::new();
-            crate::engine::replay(&spec, &mut s)
+            crate::engine::replay(spec, &mut s)
                 .map(|replay| StackRun {
                     replay,
                     frames: std::mem::take(&mut s.frames),
                 })
                 .map_err(|e| e.to_string())
         }
-    };
+        StackKind::Lwip => agent(Agent::Lwip),
+        StackKind::Gvisor => agent(Agent::Gvisor),
+        StackKind::LwipTap => crate::tap::run_spec(spec, Agent::Lwip, stack.time_wait()),
+    }
+}
+
+/// Runs one spec on `stack` and compares with the model variant for it
+/// ([`preset_for`]).
+pub fn run_one(path: PathBuf, spec: Spec, stack: StackKind) -> SpecResult {
+    let started = SystemTime::now();
+    let preset = preset_for(&spec, stack);
+    let model = verdict::predict(&spec, preset);
+    let run = replay_on(&spec, stack);
     let verdict = run
         .as_ref()
         .ok()

@@ -172,6 +172,27 @@ pub fn complete_checksum(frame: &mut [u8]) {
     }
 }
 
+/// The peer's answer to an ARP request for its address (the harness plays
+/// the peer, which has no stack of its own to answer).
+pub fn arp_reply(frame: &[u8], peer: SocketAddrV4, peer_mac: [u8; 6]) -> Option<Vec<u8>> {
+    // Ethernet (14) + ARP for IPv4 over Ethernet (28).
+    if frame.len() < 42 || frame[12..14] != [0x08, 0x06] || frame[20..22] != [0, 1] {
+        return None;
+    }
+    if frame[38..42] != peer.ip().octets() {
+        return None;
+    }
+    let mut r = Vec::with_capacity(42);
+    r.extend_from_slice(&frame[6..12]);
+    r.extend_from_slice(&peer_mac);
+    r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+    r.extend_from_slice(&peer_mac);
+    r.extend_from_slice(&peer.ip().octets());
+    r.extend_from_slice(&frame[22..28]);
+    r.extend_from_slice(&frame[28..32]);
+    Some(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

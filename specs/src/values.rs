@@ -162,6 +162,14 @@ impl Duration {
         }
     }
 
+    /// `milli` thousandths of the spec's TIME-WAIT.
+    pub const fn tw(milli: u64) -> Self {
+        Duration {
+            milli_units: milli,
+            unit: Unit::TimeWait,
+        }
+    }
+
     pub fn is_zero(self) -> bool {
         self.milli_units == 0
     }

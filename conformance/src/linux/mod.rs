@@ -195,6 +195,10 @@ fn linux_state(n: u8) -> Option<SockState> {
 }
 
 impl Stack for LinuxStack {
+    fn time_wait(&self) -> Duration {
+        crate::stack::StackKind::Linux.time_wait()
+    }
+
     fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
         (SUT_ADDR, PEER_ADDR)
     }

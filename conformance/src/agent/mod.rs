@@ -1,0 +1,286 @@
+//! Stacks that run as separate programs ("agents"), driven through the
+//! agent protocol (see `conformance/agents/PROTOCOL.md`). [`AgentStack`] is
+//! the virtual-time adapter: frames and the clock go through the protocol,
+//! so a spec's waits cost no wall time. The TAP adapter (real time) lives
+//! in [`crate::tap`] and shares [`process`] and [`protocol`].
+
+pub mod process;
+pub mod protocol;
+
+use crate::linux::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
+use crate::stack::{Received, Stack, StackError, SutState};
+use crate::wire::{self, WireSegment};
+use process::AgentProcess;
+use protocol::{Conn, Mode, Reply, Request, VERSION};
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+use std::process::Command;
+use std::time::Duration;
+use timewait_specs::format::{App, SockState};
+
+/// Ethernet header length: agents exchange bare IPv4 packets, captures
+/// and the wire parser use Ethernet frames.
+const ETH: usize = 14;
+
+pub struct AgentStack {
+    name: String,
+    process: AgentProcess,
+    time_wait: Duration,
+    now: Duration,
+    pending: VecDeque<Received>,
+    /// Every frame both ways, for the capture.
+    pub frames: Vec<Frame>,
+    /// What the application saw, with the time.
+    pub events: Vec<(Duration, String)>,
+    /// The agent's own name for its stack (from `hello`).
+    pub stack: String,
+}
+
+impl AgentStack {
+    /// Starts the agent `cmd` in virtual mode. `name` is the stack's name in
+    /// messages; `time_wait` its measured TIME-WAIT.
+    pub fn start(name: &str, cmd: Command, time_wait: Duration) -> Result<AgentStack, StackError> {
+        let mut process = AgentProcess::spawn(name, cmd)?;
+        let reply = hello(&mut process, name, Mode::Virtual, None)?;
+        if reply.clock.as_deref() != Some("virtual") {
+            return Err(StackError::Agent {
+                stack: name.into(),
+                detail: format!(
+                    "asked for virtual mode, but the agent's clock is {:?}",
+                    reply.clock
+                ),
+            });
+        }
+        let mut s = AgentStack {
+            name: name.into(),
+            process,
+            time_wait,
+            now: Duration::ZERO,
+            pending: VecDeque::new(),
+            frames: Vec::new(),
+            events: Vec::new(),
+            stack: reply.stack.clone().unwrap_or_else(|| name.into()),
+        };
+        s.absorb(&reply)?;
+        Ok(s)
+    }
+
+    fn error(&self, detail: String) -> StackError {
+        StackError::Agent {
+            stack: self.name.clone(),
+            detail,
+        }
+    }
+
+    /// Takes a reply's clock, frames and events.
+    fn absorb(&mut self, reply: &Reply) -> Result<(), StackError> {
+        if let Some(us) = reply.now_us {
+            let t = Duration::from_micros(us);
+            if t < self.now {
+                return Err(self.error(format!(
+                    "protocol error: the clock went back from {} us to {us} us",
+                    self.now.as_micros()
+                )));
+            }
+            self.now = t;
+        }
+        for hex_packet in &reply.frames {
+            let packet = hex::decode(hex_packet).map_err(|e| {
+                self.error(format!(
+                    "protocol error: frame {:?} is not hex: {e}",
+                    truncate(hex_packet)
+                ))
+            })?;
+            let mut frame = Vec::with_capacity(ETH + packet.len());
+            frame.extend_from_slice(&PEER_MAC);
+            frame.extend_from_slice(&SUT_MAC);
+            frame.extend_from_slice(&[0x08, 0x00]);
+            frame.extend_from_slice(&packet);
+            if let Some(segment) = wire::parse_frame(&frame) {
+                if segment.src == SUT_ADDR && segment.dst == PEER_ADDR {
+                    self.pending.push_back(Received {
+                        at: self.now,
+                        segment,
+                    });
+                }
+            }
+            self.frames.push(Frame {
+                at: self.now,
+                data: frame,
+            });
+        }
+        for e in &reply.events {
+            self.events.push((self.now, e.to_string()));
+        }
+        Ok(())
+    }
+
+    fn call(&mut self, req: &Request) -> Result<Reply, StackError> {
+        let reply = self.process.call(req)?;
+        self.absorb(&reply)?;
+        Ok(reply)
+    }
+
+    /// Overrides the reply deadline (tests of hung agents).
+    pub fn set_deadline(&mut self, d: Duration) {
+        self.process.deadline = d;
+    }
+
+    pub fn process_id(&self) -> u32 {
+        self.process.id()
+    }
+}
+
+/// Opens a session: `hello`, and the version and mode checks.
+pub(crate) fn hello(
+    process: &mut AgentProcess,
+    name: &str,
+    mode: Mode,
+    tap: Option<(String, [u8; 6])>,
+) -> Result<Reply, StackError> {
+    let (tap, sut_mac) = match tap {
+        Some((t, mac)) => (Some(t), Some(mac_string(mac))),
+        None => (None, None),
+    };
+    let reply = process.call(&Request::Hello {
+        version: VERSION,
+        mode,
+        sut: SUT_ADDR.to_string(),
+        peer: PEER_ADDR.to_string(),
+        tap,
+        sut_mac,
+    })?;
+    let agent_error = |detail: String| StackError::Agent {
+        stack: name.into(),
+        detail,
+    };
+    if let Some(e) = reply.error.as_ref().filter(|_| !reply.ok) {
+        return Err(agent_error(format!("refused hello: {e}")));
+    }
+    if reply.version != Some(VERSION) {
+        return Err(agent_error(format!(
+            "speaks protocol version {:?}; this harness speaks {VERSION}",
+            reply.version
+        )));
+    }
+    Ok(reply)
+}
+
+pub(crate) fn mac_string(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// The request for an application call.
+pub(crate) fn app_request(call: App) -> Request {
+    match call {
+        App::Listen => Request::Listen,
+        App::Accept => Request::Accept,
+        App::Connect => Request::Connect,
+        App::Send(n) => Request::Send { bytes: n },
+        App::Shutdown => Request::Shutdown,
+        App::Close => Request::Close,
+        App::Abort => Request::Abort,
+    }
+}
+
+/// The state the engine checks, from the agent's list: the newest entry on
+/// the spec's 4-tuple that is not CLOSED, else a listener, else CLOSED.
+pub(crate) fn pick_state(conns: &[Conn]) -> SutState {
+    let (sut, peer) = (SUT_ADDR.to_string(), PEER_ADDR.to_string());
+    let conn = conns
+        .iter()
+        .rev()
+        .find(|c| c.local == sut && c.remote == peer && c.state != SockState::Closed);
+    match conn {
+        Some(c) => SutState {
+            state: c.state,
+            remaining: c.remaining_us.map(Duration::from_micros),
+        },
+        None => SutState {
+            state: if conns.iter().any(|c| c.state == SockState::Listen) {
+                SockState::Listen
+            } else {
+                SockState::Closed
+            },
+            remaining: None,
+        },
+    }
+}
+
+impl Stack for AgentStack {
+    fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
+        (SUT_ADDR, PEER_ADDR)
+    }
+
+    fn time_wait(&self) -> Duration {
+        self.time_wait
+    }
+
+    fn now(&self) -> Duration {
+        self.now
+    }
+
+    fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
+        let reply = self.call(&app_request(call))?;
+        Ok(match reply.error {
+            Some(e) if !reply.ok => Err(e),
+            _ => Ok(()),
+        })
+    }
+
+    fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
+        let frame = wire::build_frame(seg, PEER_MAC, SUT_MAC)
+            .map_err(|e| StackError::Harness(e.to_string()))?;
+        let data = hex::encode(&frame[ETH..]);
+        self.frames.push(Frame {
+            at: self.now,
+            data: frame,
+        });
+        let reply = self.call(&Request::Frame { data })?;
+        if let Some(e) = reply.error.filter(|_| !reply.ok) {
+            return Err(self.error(format!("refused a frame: {e}")));
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Ok(Some(r));
+            }
+            if self.now >= deadline {
+                return Ok(None);
+            }
+            let before = self.now;
+            let reply = self.call(&Request::Advance {
+                until_us: deadline.as_micros() as u64,
+            })?;
+            if self.now > deadline {
+                return Err(self.error(format!(
+                    "protocol error: asked to advance to {} us, went to {} us",
+                    deadline.as_micros(),
+                    self.now.as_micros()
+                )));
+            }
+            if reply.now_us.is_none() || (self.now == before && reply.frames.is_empty()) {
+                return Err(self.error(format!(
+                    "protocol error: `advance` to {} us did not move the clock (now_us {:?}) and sent nothing",
+                    deadline.as_micros(),
+                    reply.now_us
+                )));
+            }
+        }
+    }
+
+    fn state(&mut self) -> Result<Option<SutState>, StackError> {
+        let reply = self.call(&Request::State)?;
+        Ok(Some(pick_state(&reply.conns)))
+    }
+}

@@ -1,0 +1,220 @@
+//! An agent as a child process: one request line out, one reply line in,
+//! each under a deadline. A reader thread turns stdout into a channel so
+//! that a hung agent costs the deadline, not the harness; stderr's last
+//! lines are kept for error messages. The child dies with the harness
+//! (`PR_SET_PDEATHSIG`) and is killed when dropped, so nothing is left
+//! behind after a crash, a hang, a panic or Ctrl-C.
+
+use super::protocol::{Reply, Request};
+use crate::stack::StackError;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an agent may take to answer one request.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+/// The longest reply line read; longer is a protocol error.
+const MAX_LINE: usize = 1 << 20;
+const STDERR_LINES: usize = 20;
+
+pub struct AgentProcess {
+    /// The stack's name, for messages.
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<std::io::Result<String>>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    pub deadline: Duration,
+}
+
+impl AgentProcess {
+    pub fn spawn(name: &str, mut cmd: Command) -> Result<AgentProcess, StackError> {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let program = format!("{:?}", cmd.get_program());
+        let mut child = cmd.spawn().map_err(|e| StackError::Agent {
+            stack: name.into(),
+            detail: format!("cannot start {program}: {e}"),
+        })?;
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take();
+        let stderr_pipe = child.stderr.take();
+        if let Some(out) = stdout {
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(out);
+                loop {
+                    let mut buf = Vec::new();
+                    let n = (&mut r).take(MAX_LINE as u64).read_until(b'\n', &mut buf);
+                    match n {
+                        Ok(0) => break,
+                        Ok(_) => {
+                            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                            if tx.send(Ok(line)).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(err) = stderr_pipe {
+            let tail = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    if let Ok(mut t) = tail.lock() {
+                        if t.len() == STDERR_LINES {
+                            t.pop_front();
+                        }
+                        t.push_back(line);
+                    }
+                }
+            });
+        }
+        Ok(AgentProcess {
+            name: name.into(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr,
+            deadline: DEFAULT_DEADLINE,
+        })
+    }
+
+    fn error(&self, detail: String) -> StackError {
+        StackError::Agent {
+            stack: self.name.clone(),
+            detail,
+        }
+    }
+
+    /// The agent's last stderr lines, for an error message.
+    fn stderr_tail(&self) -> String {
+        // Give the stderr reader a moment to catch up with a dying agent.
+        std::thread::sleep(Duration::from_millis(20));
+        let t = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!("; its stderr ends: {}", Vec::from(t).join(" | "))
+        }
+    }
+
+    /// Sends one request and reads its reply. A reply with `ok: false` and
+    /// `error` is returned (the spec decides); `fatal`, silence, an exit or
+    /// a line that is not a reply is an error.
+    pub fn call(&mut self, req: &Request) -> Result<Reply, StackError> {
+        let op = req.op();
+        let line = serde_json::to_string(req).map_err(|e| self.error(e.to_string()))?;
+        let written = match self.stdin.as_mut() {
+            Some(w) => writeln!(w, "{line}").and_then(|_| w.flush()),
+            None => Err(std::io::Error::other("stdin closed")),
+        };
+        if let Err(e) = written {
+            let status = self.reap();
+            return Err(self.error(format!(
+                "could not send `{op}` ({e}); the agent {status}{}",
+                self.stderr_tail()
+            )));
+        }
+        let started = Instant::now();
+        let reply = match self.lines.recv_timeout(self.deadline) {
+            Ok(Ok(l)) => l,
+            Ok(Err(e)) => return Err(self.error(format!("reading the reply to `{op}`: {e}"))),
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(self.error(format!(
+                    "no reply to `{op}` within {:.1} s; killed{}",
+                    started.elapsed().as_secs_f64(),
+                    self.stderr_tail()
+                )));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.reap();
+                return Err(self.error(format!(
+                    "{status} while handling `{op}`{}",
+                    self.stderr_tail()
+                )));
+            }
+        };
+        let parsed: Reply = serde_json::from_str(&reply).map_err(|e| {
+            self.error(format!(
+                "protocol error: the reply to `{op}` is not a protocol reply ({e}): {}",
+                quote(&reply)
+            ))
+        })?;
+        if let Some(f) = &parsed.fatal {
+            return Err(self.error(format!("fatal error on `{op}`: {f}")));
+        }
+        if !parsed.ok && parsed.error.is_none() {
+            return Err(self.error(format!(
+                "protocol error: `ok: false` without `error` in reply to `{op}`: {}",
+                quote(&reply)
+            )));
+        }
+        Ok(parsed)
+    }
+
+    /// How the child ended, waiting briefly for it.
+    fn reap(&mut self) -> String {
+        for _ in 0..50 {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return format!("exited ({s})");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        "closed its output but did not exit; killed".into()
+    }
+
+    /// The child's process id, for tests.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// A reply line as quoted in errors: whole when short, else its start.
+fn quote(line: &str) -> String {
+    const SHOWN: usize = 200;
+    if line.chars().count() <= SHOWN {
+        format!("{line:?}")
+    } else {
+        let head: String = line.chars().take(SHOWN).collect();
+        format!("{head:?}... ({} bytes)", line.len())
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        // End of input asks the agent to exit; it gets a moment, then SIGKILL.
+        drop(self.stdin.take());
+        for _ in 0..20 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

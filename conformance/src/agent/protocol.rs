@@ -1,0 +1,169 @@
+//! The agent protocol's messages (version 1, JSON lines), as documented in
+//! `conformance/agents/PROTOCOL.md`. Requests are what the harness writes;
+//! replies are read leniently (unknown fields ignored) so that agents can
+//! add fields without breaking older harnesses.
+
+use serde::{Deserialize, Serialize};
+use timewait_specs::format::SockState;
+
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Frames and time go through the protocol.
+    Virtual,
+    /// The agent's stack sits on a TAP interface and runs on real time.
+    Tap,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Request {
+    Hello {
+        version: u32,
+        mode: Mode,
+        sut: String,
+        peer: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tap: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sut_mac: Option<String>,
+    },
+    Listen,
+    Accept,
+    Connect,
+    Send {
+        bytes: u16,
+    },
+    Shutdown,
+    Close,
+    Abort,
+    /// One IPv4 packet from the peer, hex.
+    Frame {
+        data: String,
+    },
+    Advance {
+        until_us: u64,
+    },
+    State,
+    Quit,
+}
+
+impl Request {
+    /// The request's `op`, for messages.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::Listen => "listen",
+            Request::Accept => "accept",
+            Request::Connect => "connect",
+            Request::Send { .. } => "send",
+            Request::Shutdown => "shutdown",
+            Request::Close => "close",
+            Request::Abort => "abort",
+            Request::Frame { .. } => "frame",
+            Request::Advance { .. } => "advance",
+            Request::State => "state",
+            Request::Quit => "quit",
+        }
+    }
+}
+
+/// What the application saw.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Event {
+    pub kind: String,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.kind)?;
+        if let Some(b) = self.bytes {
+            write!(f, " {b} bytes")?;
+        }
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+/// One connection or listener on the SUT's port.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Conn {
+    pub local: String,
+    pub remote: String,
+    pub state: SockState,
+    #[serde(default)]
+    pub remaining_us: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Reply {
+    pub ok: bool,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub fatal: Option<String>,
+    #[serde(default)]
+    pub now_us: Option<u64>,
+    #[serde(default)]
+    pub frames: Vec<String>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+    #[serde(default)]
+    pub conns: Vec<Conn>,
+    #[serde(default)]
+    pub version: Option<u32>,
+    #[serde(default)]
+    pub stack: Option<String>,
+    #[serde(default)]
+    pub clock: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_one_flat_object_with_op() {
+        let j = |r: &Request| serde_json::to_string(r).unwrap_or_default();
+        assert_eq!(j(&Request::Listen), r#"{"op":"listen"}"#);
+        assert_eq!(
+            j(&Request::Send { bytes: 10 }),
+            r#"{"op":"send","bytes":10}"#
+        );
+        assert_eq!(
+            j(&Request::Advance { until_us: 5 }),
+            r#"{"op":"advance","until_us":5}"#
+        );
+        let hello = Request::Hello {
+            version: VERSION,
+            mode: Mode::Virtual,
+            sut: "192.0.2.1:8000".into(),
+            peer: "192.0.2.2:40000".into(),
+            tap: None,
+            sut_mac: None,
+        };
+        assert_eq!(
+            j(&hello),
+            r#"{"op":"hello","version":1,"mode":"virtual","sut":"192.0.2.1:8000","peer":"192.0.2.2:40000"}"#
+        );
+    }
+
+    #[test]
+    fn replies_ignore_unknown_fields_and_read_state_names() {
+        let r: Reply = serde_json::from_str(
+            r#"{"ok":true,"later":1,"conns":[{"local":"a","remote":"b","state":"TIME-WAIT","remaining_us":null}]}"#,
+        )
+        .unwrap_or_default();
+        assert!(r.ok);
+        assert_eq!(r.conns.len(), 1);
+        assert_eq!(r.conns[0].state, SockState::TimeWait);
+    }
+}

@@ -1,0 +1,400 @@
+//! The facts in each stack's summary, measured from its behaviour (never
+//! read from documentation): TIME-WAIT's length, what a retransmitted FIN
+//! gets, what RSTs and SYNs do to TIME-WAIT, the new ISN when a SYN reopens
+//! the 4-tuple, and whether a lost last ACK is recovered. Each probe drives
+//! a fresh stack directly (not through a spec) because it observes what
+//! the stack does instead of checking an expectation.
+
+use crate::agent::AgentStack;
+use crate::agents::Agent;
+use crate::linux::{self, netns, PEER_ADDR, SUT_ADDR};
+use crate::smoltcp_stack::SmoltcpStack;
+use crate::stack::{Received, Stack, StackKind};
+use crate::wire::WireSegment;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use timewait_specs::format::{App, Profile, SockState, TcpOptions};
+use timewait_specs::values::Flags;
+
+/// What the stack sent back to one stimulus, and its state afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// Each reply as `FLAGS seq=S ack=A`, relative to the SUT's and the
+    /// peer's ISNs of the first incarnation.
+    pub replies: Vec<String>,
+    pub state_after: String,
+}
+
+impl std::fmt::Display for Reaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.replies.is_empty() {
+            write!(f, "no reply; {}", self.state_after)
+        } else {
+            write!(f, "{}; {}", self.replies.join(", "), self.state_after)
+        }
+    }
+}
+
+/// A stack's summary facts, as the matrix report shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    /// Measured TIME-WAIT, to the probe's step (250 ms real, 10 ms virtual).
+    pub time_wait_ms: Option<u64>,
+    /// A FIN retransmitted `fin_copies` times, 200 ms apart (longer than
+    /// any delayed-ACK timer seen), in TIME-WAIT; `fin_acks` ACKs came back.
+    pub fin_copies: usize,
+    pub fin_acks: usize,
+    pub rst_exact: Reaction,
+    pub rst_in_window: Reaction,
+    pub rst_out_of_window: Reaction,
+    pub syn_higher_listener: Reaction,
+    pub syn_higher_no_listener: Reaction,
+    pub syn_lower_listener: Reaction,
+    pub syn_lower_no_listener: Reaction,
+    /// When a higher SYN reopened the 4-tuple: the new ISN minus the old
+    /// SND.NXT (positive is what RFC 1122 4.2.2.13 relies on).
+    pub reopen_isn_minus_old_snd_nxt: Option<i64>,
+    /// The peer's FIN again 1 s after the last ACK (as if that ACK was lost).
+    pub lost_last_ack: Reaction,
+}
+
+/// A probe's view of one connection in TIME-WAIT.
+struct Probe<'a> {
+    s: &'a mut dyn Stack,
+    peer_isn: u32,
+    sut_isn: u32,
+}
+
+const PEER_ISN: u32 = 1_000_000;
+const FIN_SPACING: Duration = Duration::from_millis(200);
+/// How long replies are collected after a stimulus.
+const SETTLE: Duration = Duration::from_millis(500);
+
+fn seg(flags: Flags, seq: u32, ack: u32) -> WireSegment {
+    WireSegment {
+        src: PEER_ADDR,
+        dst: SUT_ADDR,
+        flags,
+        seq,
+        ack,
+        window: 65535,
+        options: TcpOptions::default(),
+        payload: Vec::new(),
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl<'a> Probe<'a> {
+    /// Takes the stack through an active close into TIME-WAIT, the SUT
+    /// having listened (and accepted) or connected.
+    fn into_time_wait(s: &'a mut dyn Stack, sut_listens: bool) -> Result<Probe<'a>, String> {
+        let fa = Flags::FIN.union(Flags::ACK);
+        let mut p = Probe {
+            s,
+            peer_isn: PEER_ISN,
+            sut_isn: 0,
+        };
+        let app = |p: &mut Probe, call: App| -> Result<(), String> {
+            p.s.app(call)
+                .map_err(err)?
+                .map_err(|e| format!("{call}: {e}"))
+        };
+        if sut_listens {
+            app(&mut p, App::Listen)?;
+            let mut syn = seg(Flags::SYN, PEER_ISN, 0);
+            syn.options.mss = Some(1460);
+            p.s.inject(&syn).map_err(err)?;
+            let sa = p.expect(Flags::SYN.union(Flags::ACK), "SYN-ACK")?;
+            p.sut_isn = sa.seq;
+            p.s.inject(&seg(Flags::ACK, PEER_ISN + 1, p.sut_isn + 1))
+                .map_err(err)?;
+            app(&mut p, App::Accept)?;
+        } else {
+            app(&mut p, App::Connect)?;
+            let syn = p.expect(Flags::SYN, "SYN")?;
+            p.sut_isn = syn.seq;
+            let mut sa = seg(Flags::SYN.union(Flags::ACK), PEER_ISN, p.sut_isn + 1);
+            sa.options.mss = Some(1460);
+            p.s.inject(&sa).map_err(err)?;
+            p.collect(SETTLE)?;
+        }
+        app(&mut p, App::Close)?;
+        p.expect(fa, "FIN")?;
+        p.s.inject(&seg(fa, PEER_ISN + 1, p.sut_isn + 2))
+            .map_err(err)?;
+        p.expect(Flags::ACK, "ACK of the peer's FIN")?;
+        let st = p.state()?;
+        if st != SockState::TimeWait {
+            return Err(format!(
+                "after an active close the SUT is in {}, not TIME-WAIT",
+                st.name()
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Waits for a segment with exactly `flags` (PSH aside).
+    fn expect(&mut self, flags: Flags, what: &str) -> Result<WireSegment, String> {
+        let deadline = self.s.now() + Duration::from_secs(3);
+        while let Some(r) = self.s.recv(deadline).map_err(err)? {
+            if r.segment.flags.without_psh() == flags {
+                return Ok(r.segment);
+            }
+        }
+        Err(format!("the SUT sent no {what} within 3 s"))
+    }
+
+    fn collect(&mut self, window: Duration) -> Result<Vec<Received>, String> {
+        let deadline = self.s.now() + window;
+        let mut out = Vec::new();
+        while let Some(r) = self.s.recv(deadline).map_err(err)? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn state(&mut self) -> Result<SockState, String> {
+        Ok(self
+            .s
+            .state()
+            .map_err(err)?
+            .map_or(SockState::Closed, |s| s.state))
+    }
+
+    fn wait(&mut self, d: Duration) -> Result<(), String> {
+        self.collect(d).map(|_| ())
+    }
+
+    fn show(&self, r: &Received) -> String {
+        let g = &r.segment;
+        let mut s = format!(
+            "{} seq={}",
+            g.flags.without_psh(),
+            g.seq.wrapping_sub(self.sut_isn) as i32
+        );
+        if g.flags.has(Flags::ACK) {
+            s.push_str(&format!(
+                " ack={}",
+                g.ack.wrapping_sub(self.peer_isn) as i32
+            ));
+        }
+        s
+    }
+
+    /// Injects `g`, collects the replies and reads the state.
+    fn react(&mut self, g: WireSegment) -> Result<Reaction, String> {
+        self.s.inject(&g).map_err(err)?;
+        let replies = self.collect(SETTLE)?;
+        Ok(Reaction {
+            replies: replies.iter().map(|r| self.show(r)).collect(),
+            state_after: self.state()?.name().to_string(),
+        })
+    }
+
+    /// The peer's next sequence number (the SUT's RCV.NXT) in TIME-WAIT.
+    fn rcv_nxt(&self) -> u32 {
+        self.peer_isn + 2
+    }
+
+    fn snd_nxt(&self) -> u32 {
+        self.sut_isn + 2
+    }
+}
+
+/// Opens a fresh stack of `kind` and runs `f` on it, in a namespace of its
+/// own for the real-time stacks.
+pub fn with_stack<T, F>(kind: StackKind, f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Stack) -> Result<T, String> + Send + 'static,
+{
+    let tw = kind.time_wait();
+    let linux_in_netns = |rfc1337: bool, f: F| {
+        let profile = Profile {
+            tcp_rfc1337: rfc1337.then_some(1),
+            ..Profile::default()
+        };
+        netns::run_in_new_netns(format!("probe-{}", kind.name()), move || {
+            let mut s = linux::LinuxStack::new(&profile)?;
+            Ok(f(&mut s))
+        })
+        .map_err(err)?
+    };
+    match kind {
+        StackKind::Linux => linux_in_netns(false, f),
+        StackKind::LinuxRfc1337 => linux_in_netns(true, f),
+        StackKind::Smoltcp => f(&mut SmoltcpStack::new()),
+        StackKind::Lwip | StackKind::Gvisor => {
+            let agent = if kind == StackKind::Lwip {
+                Agent::Lwip
+            } else {
+                Agent::Gvisor
+            };
+            let mut s = AgentStack::start(kind.name(), agent.command()?, tw).map_err(err)?;
+            f(&mut s)
+        }
+        StackKind::LwipTap => {
+            let cmd = Agent::Lwip.command()?;
+            netns::run_in_new_netns(format!("probe-{}", kind.name()), move || {
+                let mut s = crate::tap::TapStack::new(kind.name(), cmd, tw)?;
+                Ok(f(&mut s))
+            })
+            .map_err(err)?
+        }
+    }
+}
+
+/// Measures TIME-WAIT: the time from the ACK that enters it until the
+/// stack no longer shows the connection in TIME-WAIT, polled every `step`.
+pub fn time_wait(kind: StackKind) -> Result<Option<u64>, String> {
+    let step = match kind.clock() {
+        crate::stack::Clock::Real => Duration::from_millis(250),
+        crate::stack::Clock::Virtual => Duration::from_millis(10),
+    };
+    with_stack(kind, move |s| {
+        let mut p = Probe::into_time_wait(s, true)?;
+        let start = p.s.now();
+        let limit = Duration::from_secs(300);
+        while p.s.now() - start < limit {
+            p.wait(step)?;
+            if p.state()? != SockState::TimeWait {
+                return Ok(Some((p.s.now() - start).as_millis() as u64));
+            }
+        }
+        Ok(None)
+    })
+}
+
+/// A probe that starts in TIME-WAIT (the SUT listened first).
+fn in_time_wait<T, F>(kind: StackKind, f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Probe) -> Result<T, String> + Send + 'static,
+{
+    with_stack(kind, move |s| {
+        let mut p = Probe::into_time_wait(s, true)?;
+        f(&mut p)
+    })
+}
+
+/// A SYN into TIME-WAIT, `above` RCV.NXT by 100000 or below it by as much,
+/// with the application listening again or not; the reaction and, when
+/// the stack answers with a SYN-ACK, its ISN minus the old SND.NXT.
+fn syn_into_time_wait(
+    kind: StackKind,
+    above: bool,
+    listener: bool,
+) -> Result<(Reaction, Option<i64>), String> {
+    in_time_wait(kind, move |p| {
+        if listener {
+            p.s.app(App::Listen)
+                .map_err(err)?
+                .map_err(|e| format!("listen in TIME-WAIT: {e}"))?;
+        }
+        let seq = if above {
+            p.rcv_nxt().wrapping_add(100_000)
+        } else {
+            p.rcv_nxt().wrapping_sub(100_000)
+        };
+        let mut syn = seg(Flags::SYN, seq, 0);
+        syn.options.mss = Some(1460);
+        p.s.inject(&syn).map_err(err)?;
+        let replies = p.collect(SETTLE)?;
+        let isn = replies
+            .iter()
+            .find(|r| r.segment.flags.without_psh() == Flags::SYN.union(Flags::ACK))
+            .map(|r| i64::from(r.segment.seq.wrapping_sub(p.snd_nxt()) as i32));
+        let reaction = Reaction {
+            replies: replies.iter().map(|r| p.show(r)).collect(),
+            state_after: p.state()?.name().to_string(),
+        };
+        Ok((reaction, isn))
+    })
+}
+
+/// Every fact, each probe on a fresh stack, the probes in parallel (a
+/// real-time stack's TIME-WAIT measurement sets the wall time).
+pub fn facts(kind: StackKind) -> Result<Facts, String> {
+    type Job = Box<dyn FnOnce() -> Result<Reaction, String> + Send>;
+    let rst = |off: u32| -> Job {
+        Box::new(move || {
+            in_time_wait(kind, move |p| {
+                let g = seg(Flags::RST, p.rcv_nxt().wrapping_add(off), 0);
+                p.react(g)
+            })
+        })
+    };
+    let fa = Flags::FIN.union(Flags::ACK);
+    let jobs: Vec<Job> = vec![
+        rst(0),
+        rst(100),
+        rst(10_000_000),
+        Box::new(move || {
+            in_time_wait(kind, move |p| {
+                p.wait(Duration::from_secs(1))?;
+                let g = seg(fa, p.peer_isn + 1, p.snd_nxt());
+                p.react(g)
+            })
+        }),
+    ];
+    let tw = std::thread::spawn(move || time_wait(kind));
+    let fins = std::thread::spawn(move || {
+        in_time_wait(kind, move |p| {
+            let copies = 5;
+            let mut acks = 0;
+            for _ in 0..copies {
+                p.s.inject(&seg(fa, p.peer_isn + 1, p.snd_nxt()))
+                    .map_err(err)?;
+                acks += p
+                    .collect(FIN_SPACING)?
+                    .iter()
+                    .filter(|r| r.segment.flags.without_psh() == Flags::ACK)
+                    .count();
+            }
+            acks += p
+                .collect(SETTLE)?
+                .iter()
+                .filter(|r| r.segment.flags.without_psh() == Flags::ACK)
+                .count();
+            Ok((copies, acks))
+        })
+    });
+    let syns: Vec<_> = [(true, true), (true, false), (false, true), (false, false)]
+        .into_iter()
+        .map(|(above, listener)| {
+            std::thread::spawn(move || syn_into_time_wait(kind, above, listener))
+        })
+        .collect();
+    let handles: Vec<_> = jobs.into_iter().map(std::thread::spawn).collect();
+    let join = |h: std::thread::JoinHandle<Result<Reaction, String>>| {
+        h.join().map_err(|_| "probe panicked".to_string())?
+    };
+    let mut rs = handles.into_iter().map(join);
+    let mut next = || rs.next().unwrap_or_else(|| Err("missing probe".into()));
+    let (rst_exact, rst_in_window, rst_out_of_window, lost_last_ack) =
+        (next()?, next()?, next()?, next()?);
+    let mut ss = syns
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "probe panicked".to_string())?);
+    let mut syn = || ss.next().unwrap_or_else(|| Err("missing probe".into()));
+    let (hl, hn, ll, ln) = (syn()?, syn()?, syn()?, syn()?);
+    let (fin_copies, fin_acks) = fins.join().map_err(|_| "probe panicked".to_string())??;
+    let time_wait_ms = tw.join().map_err(|_| "probe panicked".to_string())??;
+    Ok(Facts {
+        time_wait_ms,
+        fin_copies,
+        fin_acks,
+        rst_exact,
+        rst_in_window,
+        rst_out_of_window,
+        reopen_isn_minus_old_snd_nxt: hl.1.or(hn.1),
+        syn_higher_listener: hl.0,
+        syn_higher_no_listener: hn.0,
+        syn_lower_listener: ll.0,
+        syn_lower_no_listener: ln.0,
+        lost_last_ack,
+    })
+}

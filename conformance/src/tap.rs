@@ -1,0 +1,204 @@
+//! Any stack that runs as its own program, over TAP, on real time: the
+//! harness creates a namespace held by a thread, a TAP interface in it
+//! with no address (so the kernel never answers), starts the stack's agent
+//! inside that namespace, and plays the peer with the same packet socket
+//! machinery as the Linux adapter. Application calls and state go through
+//! the agent protocol; frames go over the TAP interface. When the thread
+//! ends, the agent is killed and the kernel removes the namespace and the
+//! interface with it.
+
+use crate::agent::process::AgentProcess;
+use crate::agent::protocol::{Mode, Request};
+use crate::agent::{app_request, hello, pick_state};
+use crate::agents::Agent;
+use crate::linux::netns::{self, NetnsError};
+use crate::linux::packet::PacketSocket;
+use crate::linux::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
+use crate::stack::{Received, Stack, StackError, StackRun, SutState};
+use crate::wire::{self, WireSegment};
+use std::net::SocketAddrV4;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use timewait_specs::format::App;
+use timewait_specs::Spec;
+
+/// The TAP interface's name inside the harness's namespace.
+pub const TAP_IF: &str = "tw0";
+/// How long the agent may take to bring its end of the TAP link up.
+const LINK_READY: Duration = Duration::from_secs(5);
+
+pub struct TapStack {
+    start: Instant,
+    time_wait: Duration,
+    wire: PacketSocket,
+    process: AgentProcess,
+    pub frames: Vec<Frame>,
+    pub events: Vec<(Duration, String)>,
+}
+
+fn setup(e: impl std::fmt::Display) -> NetnsError {
+    NetnsError::Command {
+        cmd: "TAP set-up".into(),
+        detail: e.to_string(),
+    }
+}
+
+impl TapStack {
+    /// Builds the TAP topology in the calling thread's (fresh) namespace and
+    /// starts the agent `cmd` there.
+    pub fn new(name: &str, cmd: Command, time_wait: Duration) -> Result<TapStack, NetnsError> {
+        netns::sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+        netns::sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+        netns::ip(&["link", "set", "lo", "up"])?;
+        netns::ip(&["tuntap", "add", "dev", TAP_IF, "mode", "tap"])?;
+        netns::ip(&["link", "set", TAP_IF, "up"])?;
+        // The child inherits this thread's namespace.
+        let mut process = AgentProcess::spawn(name, cmd).map_err(setup)?;
+        let tap = Some((TAP_IF.to_string(), SUT_MAC));
+        let reply = hello(&mut process, name, Mode::Tap, tap).map_err(setup)?;
+        if reply.clock.as_deref() != Some("real") {
+            return Err(setup(format!(
+                "{name} agent: asked for tap mode, but its clock is {:?}",
+                reply.clock
+            )));
+        }
+        wait_for_carrier()?;
+        let wire = PacketSocket::open(TAP_IF).map_err(setup)?;
+        Ok(TapStack {
+            start: Instant::now(),
+            time_wait,
+            wire,
+            process,
+            frames: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    fn call(&mut self, req: &Request) -> Result<crate::agent::protocol::Reply, StackError> {
+        let reply = self.process.call(req)?;
+        let at = self.start.elapsed();
+        for e in &reply.events {
+            self.events.push((at, e.to_string()));
+        }
+        Ok(reply)
+    }
+}
+
+/// Waits until the agent has attached to the TAP device: until then the
+/// kernel drops what is sent on it.
+fn wait_for_carrier() -> Result<(), NetnsError> {
+    let give_up = Instant::now() + LINK_READY;
+    loop {
+        let out = Command::new("ip")
+            .args(["-o", "link", "show", TAP_IF])
+            .output()
+            .map_err(setup)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("LOWER_UP") {
+            return Ok(());
+        }
+        if Instant::now() >= give_up {
+            return Err(setup(format!(
+                "{TAP_IF} has no carrier after {} s: the agent did not attach to it ({})",
+                LINK_READY.as_secs(),
+                text.trim()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Stack for TapStack {
+    fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
+        (SUT_ADDR, PEER_ADDR)
+    }
+
+    fn time_wait(&self) -> Duration {
+        self.time_wait
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
+        let reply = self.call(&app_request(call))?;
+        Ok(match reply.error {
+            Some(e) if !reply.ok => Err(e),
+            _ => Ok(()),
+        })
+    }
+
+    fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
+        let frame = wire::build_frame(seg, PEER_MAC, SUT_MAC)
+            .map_err(|e| StackError::Harness(e.to_string()))?;
+        self.wire
+            .send(&frame)
+            .map_err(|e| StackError::Harness(format!("sending on {TAP_IF}: {e}")))?;
+        self.frames.push(Frame {
+            at: self.now(),
+            data: frame,
+        });
+        Ok(())
+    }
+
+    fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
+        loop {
+            let until = self.start + deadline;
+            let Some(frame) = self
+                .wire
+                .recv(until)
+                .map_err(|e| StackError::Harness(format!("reading {TAP_IF}: {e}")))?
+            else {
+                return Ok(None);
+            };
+            let at = self.now();
+            let seg = wire::parse_frame(&frame);
+            let arp = wire::arp_reply(&frame, PEER_ADDR, PEER_MAC);
+            self.frames.push(Frame { at, data: frame });
+            if let Some(reply) = arp {
+                self.wire
+                    .send(&reply)
+                    .map_err(|e| StackError::Harness(format!("answering ARP: {e}")))?;
+                self.frames.push(Frame {
+                    at: self.now(),
+                    data: reply,
+                });
+                continue;
+            }
+            if let Some(segment) = seg {
+                if segment.src == SUT_ADDR && segment.dst == PEER_ADDR {
+                    return Ok(Some(Received { at, segment }));
+                }
+            }
+        }
+    }
+
+    fn state(&mut self) -> Result<Option<SutState>, StackError> {
+        let reply = self.call(&Request::State)?;
+        Ok(Some(pick_state(&reply.conns)))
+    }
+}
+
+/// Replays `spec` on `agent`'s stack over TAP in a fresh namespace.
+pub fn run_spec(spec: &Spec, agent: Agent, time_wait: Duration) -> Result<StackRun, String> {
+    if let Some(why) = netns::available().err() {
+        return Err(why);
+    }
+    let cmd = agent.command()?;
+    let spec = spec.clone();
+    let name = format!("tap-{}", spec.name.value);
+    let stack = format!("{}-tap", agent.name());
+    netns::run_in_new_netns(name, move || {
+        let mut s = TapStack::new(&stack, cmd, time_wait)?;
+        let replay = crate::engine::replay(&spec, &mut s).map_err(|e| NetnsError::Command {
+            cmd: "replay".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(StackRun {
+            replay,
+            frames: std::mem::take(&mut s.frames),
+        })
+    })
+    .map_err(|e| e.to_string())
+}
