@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use timewait_conformance::results::{self, StackResults};
 use timewait_conformance::stack::{Clock, StackKind};
-use timewait_conformance::{known, linux, pcap, probe, report, suite};
+use timewait_conformance::{findings, known, linux, pcap, probe, report, suite};
 use timewait_specs::Spec;
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
@@ -35,7 +35,9 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         let results = run_stack(kind, specs.clone(), &a)?;
         clean &= results.clean();
     }
-    if a.stack == StackArg::All {
+    // The matrix is rendered from every stack's latest record, so running
+    // one stack over the whole suite brings it up to date too.
+    if a.paths.paths.is_empty() {
         let stacks = matrix_inputs(&a.reports)?;
         let path = a.reports.join("conformance.md");
         std::fs::write(&path, timewait_conformance::matrix::render(&stacks))
@@ -143,9 +145,13 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     }
     let summary = report::summarize(&results, &known);
     let about = about(kind);
-    let md = report::markdown(stack, &about, &results, &known, wall);
+    // Only a run of the whole suite may replace what reports/ records.
+    let whole = a.paths.paths.is_empty();
     let path = a.reports.join(format!("conformance-{stack}.md"));
-    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+    if whole {
+        let md = report::markdown(stack, &about, &results, &known, wall);
+        std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     println!(
         "\n{stack}: {} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries; report {}",
         results.len(),
@@ -158,6 +164,9 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         summary.stale_known,
         path.display()
     );
+    if whole {
+        refresh_findings(kind, &results, &a.reports.join("findings"))?;
+    }
     let root = std::env::current_dir().unwrap_or_default();
     let mut records: Vec<_> = results
         .iter()
@@ -166,7 +175,11 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     records.extend(na.iter().map(|(p, s)| results::not_applicable(p, s, &root)));
     records.sort_by(|x, y| x.name.cmp(&y.name));
     let facts = match facts.map(|h| h.join()) {
-        None => None,
+        // Without probes the recorded facts stay as they were.
+        None => matrix_inputs(&a.reports)
+            .ok()
+            .and_then(|v| v.into_iter().find(|r| r.stack == stack))
+            .and_then(|r| r.facts),
         Some(Ok(Ok(f))) => Some(f),
         Some(Ok(Err(e))) => bail!("{stack}: the summary probes failed: {e}"),
         Some(Err(_)) => bail!("{stack}: the summary probes panicked"),
@@ -182,6 +195,10 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         specs: records,
         facts,
     };
+    if !whole {
+        println!("(a subset of the specs: reports/ is left as it is)");
+        return Ok(out);
+    }
     let path = results_path(&a.reports, kind);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -189,6 +206,31 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     let json = serde_json::to_string_pretty(&out)? + "\n";
     std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(out)
+}
+
+/// Rewrites the evidence blocks of the findings about `kind` with this run.
+fn refresh_findings(kind: StackKind, results: &[suite::SpecResult], dir: &Path) -> Result<()> {
+    let root = std::env::current_dir().unwrap_or_default();
+    for path in findings::files(dir) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let new = findings::refresh(&text, |e| {
+            if e.stack != kind.name() {
+                return None;
+            }
+            let r = results
+                .iter()
+                .find(|r| r.path.strip_prefix(&root).unwrap_or(&r.path) == e.spec)?;
+            Some(findings::render(e, &r.run))
+        })
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if new != text {
+            std::fs::write(&path, new)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("refreshed the evidence in {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// The header line of a stack's report: what ran and what it is compared with.
@@ -251,7 +293,7 @@ pub fn bench(n: usize) -> Result<ExitCode> {
     // Specs without waits, one after another, each in a new namespace.
     let (specs, _) = load_all(&crate::cli::SpecPaths { paths: Vec::new() })?;
     let quick: Vec<_> = specs
-        .into_iter()
+        .iter()
         .filter(|(_, s)| {
             s.steps.iter().all(|st| match &st.value {
                 Step::Wait(_) | Step::ExpectNone(_) => false,
@@ -259,6 +301,7 @@ pub fn bench(n: usize) -> Result<ExitCode> {
                 _ => true,
             })
         })
+        .cloned()
         .collect();
     let count = quick.len();
     let started = Instant::now();
@@ -276,6 +319,87 @@ pub fn bench(n: usize) -> Result<ExitCode> {
         count as f64 / wall.as_secs_f64().max(1e-9),
         spec_time.as_secs_f64()
     );
-    println!("the whole suite's wall time against its spec time: see the header of reports/conformance-linux.md");
+    per_stack(n.min(500), &specs)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Per stack: one inject -> reply exchange (median, p99, against Linux's in
+/// the same run), then the whole suite: specs per second and wall time
+/// against the sum of the specs' scripted time. Real-time stacks other than
+/// Linux give their exchange figures only (their suite takes as long as
+/// Linux's).
+fn per_stack(n: usize, specs: &[(PathBuf, Spec)]) -> Result<()> {
+    use timewait_conformance::bench;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let kinds: Vec<StackKind> = StackKind::ALL
+        .into_iter()
+        .filter(|k| *k != StackKind::LinuxRfc1337)
+        .collect();
+    println!("\nper stack ({n} exchanges each: inject SYN -> SYN-ACK, wall clock; ratios against Linux in this run):");
+    let mut base = None;
+    for kind in &kinds {
+        if let Some(why) = kind.unavailable() {
+            println!("  {:<10} not run: {why}", kind.name());
+            continue;
+        }
+        let x = bench::exchanges(*kind, n).map_err(anyhow::Error::msg)?;
+        let (m, p) = (bench::quantile(&x, 0.5), bench::quantile(&x, 0.99));
+        let (bm, bp) = *base.get_or_insert((m, p));
+        println!(
+            "  {:<10} median {:>7.1} us ({:>5.2}x), p99 {:>7.1} us ({:>5.2}x)",
+            kind.name(),
+            us(m),
+            us(m) / us(bm).max(1e-9),
+            us(p),
+            us(p) / us(bp).max(1e-9)
+        );
+    }
+    println!("\nwhole suites ({} specs; wall time against the specs' own time, which is what a real clock would cost):", specs.len());
+    let mut virtual_wall = Duration::ZERO;
+    for kind in [
+        StackKind::Linux,
+        StackKind::Smoltcp,
+        StackKind::Lwip,
+        StackKind::Gvisor,
+    ] {
+        if kind.unavailable().is_some() {
+            continue;
+        }
+        let jobs = if kind.clock() == Clock::Real {
+            specs.len()
+        } else {
+            1
+        };
+        let started = Instant::now();
+        let results = suite::run_all(
+            specs.to_vec(),
+            kind,
+            jobs,
+            Duration::from_secs(3600),
+            &mut |_| {},
+        );
+        let wall = started.elapsed();
+        let spec_time: Duration = results
+            .iter()
+            .filter_map(|r| r.run.as_ref().ok())
+            .map(|r| r.replay.elapsed)
+            .sum();
+        if kind.clock() == Clock::Virtual {
+            virtual_wall += wall;
+        }
+        println!(
+            "  {:<10} {:>7.3} s wall for {:>6.1} s of spec time ({:>8.0}x faster than real time), {:>8.1} specs/s{}",
+            kind.name(),
+            wall.as_secs_f64(),
+            spec_time.as_secs_f64(),
+            spec_time.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+            results.len() as f64 / wall.as_secs_f64().max(1e-9),
+            if jobs == 1 { ", one after another" } else { ", all at once" }
+        );
+    }
+    println!(
+        "  the virtual-time suites together: {:.3} s wall (target: under 2 s)",
+        virtual_wall.as_secs_f64()
+    );
+    Ok(())
 }

@@ -106,7 +106,7 @@ impl Agent {
             Agent::Lwip => {
                 let mut c = Command::new("gcc");
                 c.args(["-O2", "-Wall", "-Wextra", "-I", LWIP_INCLUDE])
-                    .arg(src.join("agent.c"))
+                    .arg(src.join("lwip_agent.c"))
                     .args(["-llwip", "-o"])
                     .arg(&tmp);
                 c

@@ -26,6 +26,20 @@ fn harness(e: impl std::fmt::Display) -> NetnsError {
     }
 }
 
+/// A SYN from the peer to the SUT's port.
+fn syn(isn: u32, options: TcpOptions) -> WireSegment {
+    WireSegment {
+        src: PEER_ADDR,
+        dst: SUT_ADDR,
+        flags: Flags::SYN,
+        seq: isn,
+        ack: 0,
+        window: 65535,
+        options,
+        payload: Vec::new(),
+    }
+}
+
 /// `n` round trips of each kind, in a fresh namespace.
 pub fn round_trips(n: usize) -> Result<RoundTrips, NetnsError> {
     netns::run_in_new_netns("bench".into(), move || {
@@ -36,16 +50,7 @@ pub fn round_trips(n: usize) -> Result<RoundTrips, NetnsError> {
         let mut wire = Vec::with_capacity(n);
         let mut isn: u32 = 1_000_000;
         for _ in 0..n {
-            let syn = WireSegment {
-                src: PEER_ADDR,
-                dst: SUT_ADDR,
-                flags: Flags::SYN,
-                seq: isn,
-                ack: 0,
-                window: 65535,
-                options: TcpOptions::default(),
-                payload: Vec::new(),
-            };
+            let syn = syn(isn, TcpOptions::default());
             let t0 = stack.now();
             stack.inject(&syn).map_err(harness)?;
             let reply = stack
@@ -93,4 +98,50 @@ pub fn quantile(v: &[Duration], q: f64) -> Duration {
     }
     let i = ((s.len() - 1) as f64 * q).round() as usize;
     s[i.min(s.len() - 1)]
+}
+
+/// `n` inject -> reply exchanges on a fresh stack of `kind`: a SYN to a
+/// listening socket and its SYN-ACK, then a RST that removes the half-open
+/// connection. Timed on the wall clock (a virtual clock does not move while
+/// a stack answers at once), so the figure is the adapter's and the stack's
+/// cost per exchange.
+pub fn exchanges(kind: crate::stack::StackKind, n: usize) -> Result<Vec<Duration>, String> {
+    crate::probe::with_stack(kind, move |stack| {
+        let e = |e: crate::stack::StackError| e.to_string();
+        stack
+            .app(App::Listen)
+            .map_err(e)?
+            .map_err(|x| format!("listen: {x}"))?;
+        let mut out = Vec::with_capacity(n);
+        let mut isn: u32 = 1_000_000;
+        for _ in 0..n {
+            let syn = syn(
+                isn,
+                TcpOptions {
+                    mss: Some(1460),
+                    ..TcpOptions::default()
+                },
+            );
+            let start = Instant::now();
+            stack.inject(&syn).map_err(e)?;
+            let deadline = stack.now() + Duration::from_secs(1);
+            stack
+                .recv(deadline)
+                .map_err(e)?
+                .ok_or("no SYN-ACK within 1 s")?;
+            out.push(start.elapsed());
+            let rst = WireSegment {
+                flags: Flags::RST,
+                seq: isn.wrapping_add(1),
+                options: TcpOptions::default(),
+                ..syn
+            };
+            stack.inject(&rst).map_err(e)?;
+            // Whatever the RST draws is not part of the next exchange.
+            let settle = stack.now() + Duration::from_millis(1);
+            while stack.recv(settle).map_err(e)?.is_some() {}
+            isn = isn.wrapping_add(100_000);
+        }
+        Ok(out)
+    })
 }

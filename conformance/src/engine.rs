@@ -351,7 +351,9 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             None => self.tolerance(after),
         };
         let earliest = (self.prev + after).saturating_sub(slack);
-        let deadline = self.prev + within + slack;
+        // A stack may hold an ACK back until its delayed-ACK timer fires
+        // (RFC 1122 4.2.3.2); that is lateness the spec cannot know about.
+        let deadline = self.prev + within + slack + self.stack.ack_delay();
         let Some(r) = self.recv(deadline)? else {
             return Ok(Err((
                 format!("{} by {:.3}s", e.summary(), deadline.as_secs_f64()),

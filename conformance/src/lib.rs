@@ -9,6 +9,7 @@ pub mod agent;
 pub mod agents;
 pub mod bench;
 pub mod engine;
+pub mod findings;
 pub mod known;
 pub mod linux;
 pub mod matrix;

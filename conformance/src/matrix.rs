@@ -37,7 +37,7 @@ fn fact_rows(f: &Facts) -> Vec<(&'static str, String)> {
         (
             "retransmitted FIN in TIME-WAIT",
             format!(
-                "{} ACKs for {} copies 200 ms apart",
+                "{} of {} copies, 200 ms apart, re-ACKed",
                 f.fin_acks, f.fin_copies
             ),
         ),

@@ -84,12 +84,25 @@ impl StackKind {
     /// TIME-WAIT's length on this stack, as measured by
     /// [`crate::probe::time_wait`] (tests pin each value).
     pub fn time_wait(self) -> Duration {
-        Duration::from_secs(match self {
-            StackKind::Linux | StackKind::LinuxRfc1337 => 60,
-            StackKind::Smoltcp => 10,
-            StackKind::Lwip | StackKind::LwipTap => 120,
-            StackKind::Gvisor => 60,
+        Duration::from_millis(match self {
+            // TCP_TIMEWAIT_LEN; sock_diag shows about 61 s (timer wheel).
+            StackKind::Linux | StackKind::LinuxRfc1337 => 60_000,
+            StackKind::Smoltcp => 10_000,
+            // 2 x TCP_MSL (60 s), counted in 500 ms slow-timer ticks, and
+            // dropped on the tick after the limit.
+            StackKind::Lwip | StackKind::LwipTap => 120_250,
+            StackKind::Gvisor => 60_000,
         })
+    }
+
+    /// The longest the stack delays an ACK, from its source: lwIP sends a
+    /// delayed ACK on its next 250 ms fast-timer tick (TCP_TMR_INTERVAL),
+    /// and in real time that tick can come almost a whole period later.
+    pub fn ack_delay(self) -> Duration {
+        match self {
+            StackKind::Lwip | StackKind::LwipTap => Duration::from_millis(250),
+            _ => Duration::ZERO,
+        }
     }
 
     /// Why this stack cannot run here, if it cannot (with what would fix it).
@@ -153,6 +166,11 @@ pub trait Stack {
     /// engine scales a spec's `msl` and `tw` durations to it, so that a spec
     /// written for 60 s means "after TIME-WAIT" on a stack with 10 s too.
     fn time_wait(&self) -> Duration;
+    /// The longest a stack holds back an ACK (its delayed-ACK timer); the
+    /// engine allows it on top of every expectation's deadline.
+    fn ack_delay(&self) -> Duration {
+        Duration::ZERO
+    }
     /// Time since the stack started.
     fn now(&self) -> Duration;
     /// An application call on the SUT; `Err(reason)` when the call fails

@@ -74,6 +74,7 @@ pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
         let cmd = a.command()?;
         let mut s =
             AgentStack::start(stack.name(), cmd, stack.time_wait()).map_err(|e| e.to_string())?;
+        s.set_ack_delay(stack.ack_delay());
         let replay = crate::engine::replay(spec, &mut s).map_err(|e| e.to_string())?;
         Ok(StackRun {
             replay,
@@ -96,17 +97,30 @@ pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
         }
         StackKind::Lwip => agent(Agent::Lwip),
         StackKind::Gvisor => agent(Agent::Gvisor),
-        StackKind::LwipTap => crate::tap::run_spec(spec, Agent::Lwip, stack.time_wait()),
+        StackKind::LwipTap => {
+            crate::tap::run_spec(spec, Agent::Lwip, stack.time_wait(), stack.ack_delay())
+        }
     }
 }
 
 /// Runs one spec on `stack` and compares with the model variant for it
 /// ([`preset_for`]).
 pub fn run_one(path: PathBuf, spec: Spec, stack: StackKind) -> SpecResult {
+    run_with(path, spec, stack, |spec| replay_on(spec, stack))
+}
+
+/// Runs one spec with `replay` (any way of running it on `stack`) and
+/// compares with the model variant for `stack`.
+pub fn run_with(
+    path: PathBuf,
+    spec: Spec,
+    stack: StackKind,
+    replay: impl FnOnce(&Spec) -> Result<StackRun, String>,
+) -> SpecResult {
     let started = SystemTime::now();
     let preset = preset_for(&spec, stack);
     let model = verdict::predict(&spec, preset);
-    let run = replay_on(&spec, stack);
+    let run = replay(&spec);
     let verdict = run
         .as_ref()
         .ok()

@@ -24,14 +24,24 @@ use timewait_specs::Spec;
 
 /// The TAP interface's name inside the harness's namespace.
 pub const TAP_IF: &str = "tw0";
+/// How long an application call waits after the last injected frame: the
+/// agent's stack takes frames off the TAP device in its own threads, so a
+/// call right after an inject could overtake the frame (Linux's kernel
+/// processes an injected frame before the send returns).
+const SETTLE: Duration = Duration::from_millis(3);
+/// How long `accept` is retried while the handshake's last ACK is still on
+/// its way through the agent's stack.
+const ACCEPT_WAIT: Duration = Duration::from_millis(200);
 /// How long the agent may take to bring its end of the TAP link up.
 const LINK_READY: Duration = Duration::from_secs(5);
 
 pub struct TapStack {
     start: Instant,
     time_wait: Duration,
+    ack_delay: Duration,
     wire: PacketSocket,
     process: AgentProcess,
+    last_inject: Option<Instant>,
     pub frames: Vec<Frame>,
     pub events: Vec<(Duration, String)>,
 }
@@ -67,11 +77,18 @@ impl TapStack {
         Ok(TapStack {
             start: Instant::now(),
             time_wait,
+            ack_delay: Duration::ZERO,
             wire,
             process,
+            last_inject: None,
             frames: Vec::new(),
             events: Vec::new(),
         })
+    }
+
+    /// The stack's delayed-ACK allowance (see [`Stack::ack_delay`]).
+    pub fn set_ack_delay(&mut self, d: Duration) {
+        self.ack_delay = d;
     }
 
     fn call(&mut self, req: &Request) -> Result<crate::agent::protocol::Reply, StackError> {
@@ -117,16 +134,33 @@ impl Stack for TapStack {
         self.time_wait
     }
 
+    fn ack_delay(&self) -> Duration {
+        self.ack_delay
+    }
+
     fn now(&self) -> Duration {
         self.start.elapsed()
     }
 
     fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
-        let reply = self.call(&app_request(call))?;
-        Ok(match reply.error {
-            Some(e) if !reply.ok => Err(e),
-            _ => Ok(()),
-        })
+        if let Some(t) = self.last_inject {
+            std::thread::sleep((t + SETTLE).saturating_duration_since(Instant::now()));
+        }
+        let give_up = Instant::now() + ACCEPT_WAIT;
+        loop {
+            let reply = self.call(&app_request(call))?;
+            match reply.error {
+                Some(e) if !reply.ok => {
+                    if call == App::Accept && e.contains("would block") && Instant::now() < give_up
+                    {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
+                    return Ok(Err(e));
+                }
+                _ => return Ok(Ok(())),
+            }
+        }
     }
 
     fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
@@ -139,6 +173,7 @@ impl Stack for TapStack {
             at: self.now(),
             data: frame,
         });
+        self.last_inject = Some(Instant::now());
         Ok(())
     }
 
@@ -181,7 +216,12 @@ impl Stack for TapStack {
 }
 
 /// Replays `spec` on `agent`'s stack over TAP in a fresh namespace.
-pub fn run_spec(spec: &Spec, agent: Agent, time_wait: Duration) -> Result<StackRun, String> {
+pub fn run_spec(
+    spec: &Spec,
+    agent: Agent,
+    time_wait: Duration,
+    ack_delay: Duration,
+) -> Result<StackRun, String> {
     if let Some(why) = netns::available().err() {
         return Err(why);
     }
@@ -191,6 +231,7 @@ pub fn run_spec(spec: &Spec, agent: Agent, time_wait: Duration) -> Result<StackR
     let stack = format!("{}-tap", agent.name());
     netns::run_in_new_netns(name, move || {
         let mut s = TapStack::new(&stack, cmd, time_wait)?;
+        s.set_ack_delay(ack_delay);
         let replay = crate::engine::replay(&spec, &mut s).map_err(|e| NetnsError::Command {
             cmd: "replay".into(),
             detail: e.to_string(),

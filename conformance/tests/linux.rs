@@ -1,4 +1,6 @@
-//! Every spec as a Linux test (`linux::reviewed::NAME`, `linux::generated::NAME`)
+//! Every spec as a Linux test (`linux::reviewed::NAME`, `linux::generated::NAME`),
+//! on Linux with tcp_rfc1337=1 (`linux-rfc1337::NAME`) and on lwIP over TAP
+//! (`lwip-tap::NAME`), the last two against the committed record,
 //! plus the harness's own checks (`linux::checks::...`). A spec test passes
 //! when Linux does what the model predicts for the spec's profile, or
 //! diverges where conformance/known/linux.txt says it does. The specs all run
@@ -17,9 +19,43 @@ use timewait_conformance::linux::{self, netns};
 use timewait_conformance::stack::StackKind;
 use timewait_conformance::suite::{self, SpecResult};
 use timewait_conformance::verdict::{self, Verdict};
-use timewait_conformance::{known, pcap};
+use timewait_conformance::{known, pcap, probe, results};
 use timewait_model::Preset;
 use timewait_specs::{load, Spec};
+
+/// A counting semaphore: threads queue in the order they call `take`
+/// closely enough (the spawn order), and a slot is given back on drop.
+#[derive(Clone)]
+struct Slots(std::sync::Arc<(Mutex<usize>, std::sync::Condvar)>);
+
+struct Slot(Slots);
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots(std::sync::Arc::new((
+            Mutex::new(n),
+            std::sync::Condvar::new(),
+        )))
+    }
+
+    fn take(&self) -> Slot {
+        let (m, cv) = &*self.0;
+        let mut free = m.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = cv.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (m, cv) = &*(self.0).0;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        cv.notify_one();
+    }
+}
 
 /// Set in a child process that replays one spec until it is killed.
 const CHILD_ENV: &str = "TIMEWAIT_CONFORMANCE_CHILD_SPEC";
@@ -286,6 +322,77 @@ fn check_peer_side_is_silent() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A real-time stack's summary facts against the committed record: all of
+/// them exactly, except TIME-WAIT's length, which a real timer only bounds:
+/// it must lie between the declared length and 4.5 s more (Linux's timer
+/// wheel rounds a 60 s timer up by up to about 4 s).
+fn check_facts(kind: StackKind, got: probe::Facts) -> Result<(), Failed> {
+    let stack = kind.name();
+    let path = root().join(format!("../reports/results/{stack}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let record: results::StackResults =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let want = record.facts.ok_or("no facts recorded")?;
+    let declared = kind.time_wait().as_millis() as u64;
+    let tw = got
+        .time_wait_ms
+        .ok_or("TIME-WAIT did not end within 300 s")?;
+    if !(declared..=declared + 4500).contains(&tw) {
+        return Err(format!("{stack}: TIME-WAIT measured {tw} ms, declared {declared} ms").into());
+    }
+    let same = probe::Facts {
+        time_wait_ms: want.time_wait_ms,
+        ..got.clone()
+    };
+    if same != want {
+        return Err(format!(
+            "{stack}'s summary facts changed:\n  recorded: {want:?}\n  now:      {got:?}\nrun `timewait replay --stack {stack}` and review"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// A real-time run against the committed record: the same mark and, for a
+/// failure, the same step (timings in the messages vary from run to run).
+fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(), Failed> {
+    let stack = kind.name();
+    let repo = root()
+        .join("..")
+        .canonicalize()
+        .map_err(|e| e.to_string())?;
+    let path = repo.join(format!("reports/results/{stack}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let record: results::StackResults =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let want = record
+        .specs
+        .iter()
+        .find(|s| s.name == spec)
+        .ok_or_else(|| format!("{spec} is not in {}", path.display()))?;
+    let known = known::load(&root().join("known"), stack).unwrap_or_default();
+    let got = results::record(r, &known, &repo);
+    let step = |x: &results::SpecRecord| x.failure.as_ref().map(|f| f.step);
+    if got.mark == want.mark && step(&got) == step(want) {
+        return Ok(());
+    }
+    let log = r
+        .run
+        .as_ref()
+        .map(|run| run.replay.log.join("\n"))
+        .unwrap_or_else(|e| e.clone());
+    Err(format!(
+        "{stack} no longer does what {} records for {spec}:\n  recorded: {:?} at step {:?}\n  now:      {:?} at step {:?} {}\n{log}\nif intended, run `timewait replay --stack {stack}` and review",
+        path.display(),
+        want.mark,
+        step(want),
+        got.mark,
+        step(&got),
+        got.failure.as_ref().map(|f| format!("(expected {}; got {})", f.expected, f.actual)).unwrap_or_default()
+    )
+    .into())
+}
+
 fn child_main(spec: &str) -> ! {
     let code = match load::load_file(Path::new(spec)) {
         Ok(s) => match linux::run_spec(&s, &[]) {
@@ -305,12 +412,24 @@ fn main() {
     let all = specs();
     let mut names: Vec<String> = all.iter().map(|(n, _, _)| n.clone()).collect();
     let checks = [
+        "linux::checks::facts",
+        "linux-rfc1337::checks::facts",
+        "lwip-tap::checks::facts",
         "linux::checks::no-time-wait-via-max-tw-buckets",
         "linux::checks::engine-catches-a-wrong-expectation",
         "linux::checks::sigkill-leaves-no-namespace",
         "linux::checks::peer-side-is-silent",
     ];
     names.extend(checks.iter().map(|s| s.to_string()));
+    // The same specs on Linux with tcp_rfc1337=1 and on lwIP over TAP, each
+    // against the committed record (reports/results/STACK.json).
+    let others = [StackKind::LinuxRfc1337, StackKind::LwipTap];
+    for kind in others {
+        names.extend(
+            all.iter()
+                .map(|(_, _, s)| format!("{}::{}", kind.name(), s.name.value)),
+        );
+    }
 
     if let Err(why) = netns::available() {
         eprintln!("conformance tests on Linux are ignored: {why}");
@@ -329,6 +448,10 @@ fn main() {
         None => true,
     } && !args.skip.iter().any(|s| name.contains(s.as_str()));
     let mut receivers: HashMap<String, Mutex<Option<Receiver<SpecResult>>>> = HashMap::new();
+    // At most one suite's worth of namespaces at once: three suites started
+    // together (some 200 namespaces and the TAP agents) overload two cores,
+    // and late injects make the SUT retransmit. Linux's specs go first.
+    let slots = Slots::new(all.len());
     if !args.list {
         for (name, path, spec) in &all {
             if !selected(name) {
@@ -336,10 +459,32 @@ fn main() {
             }
             let (tx, rx) = mpsc::channel();
             let (path, spec) = (path.clone(), spec.clone());
+            let slots = slots.clone();
             std::thread::spawn(move || {
+                let _slot = slots.take();
                 let _ = tx.send(suite::run_one(path, spec, StackKind::Linux));
             });
             receivers.insert(name.clone(), Mutex::new(Some(rx)));
+        }
+        for kind in others {
+            if let Some(why) = kind.unavailable() {
+                eprintln!("{} tests are ignored: {why}", kind.name());
+                continue;
+            }
+            for (_, path, spec) in &all {
+                let name = format!("{}::{}", kind.name(), spec.name.value);
+                if !selected(&name) {
+                    continue;
+                }
+                let (tx, rx) = mpsc::channel();
+                let (path, spec) = (path.clone(), spec.clone());
+                let slots = slots.clone();
+                std::thread::spawn(move || {
+                    let _slot = slots.take();
+                    let _ = tx.send(suite::run_one(path, spec, kind));
+                });
+                receivers.insert(name, Mutex::new(Some(rx)));
+            }
         }
     }
     let receivers = std::sync::Arc::new(receivers);
@@ -358,13 +503,49 @@ fn main() {
             check_result(&r, &known)
         }));
     }
+    for kind in others {
+        let unavailable = kind.unavailable().is_some();
+        for (_, _, spec) in all.iter() {
+            let name = format!("{}::{}", kind.name(), spec.name.value);
+            let (receivers, name2, spec_name) =
+                (receivers.clone(), name.clone(), spec.name.value.clone());
+            let t = Trial::test(name, move || {
+                let rx = receivers
+                    .get(&name2)
+                    .and_then(|m| m.lock().ok().and_then(|mut g| g.take()))
+                    .ok_or("not started")?;
+                let r = rx.recv().map_err(|_| "the spec's thread died")?;
+                check_against_record(kind, &spec_name, &r)
+            });
+            trials.push(t.with_ignored_flag(unavailable));
+        }
+    }
+    // The probes run in the background with the specs; each trial waits.
+    for (i, kind) in [
+        StackKind::Linux,
+        StackKind::LinuxRfc1337,
+        StackKind::LwipTap,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let unavailable = kind.unavailable().is_some();
+        let run = (!args.list && !unavailable && selected(checks[i]))
+            .then(|| std::thread::spawn(move || probe::facts(kind)));
+        let t = Trial::test(checks[i], move || {
+            let h = run.ok_or("not started")?;
+            let got = h.join().map_err(|_| "the probe panicked")??;
+            check_facts(kind, got)
+        });
+        trials.push(t.with_ignored_flag(unavailable));
+    }
     let a = all.clone();
-    trials.push(Trial::test(checks[0], move || check_no_time_wait(&a)));
+    trials.push(Trial::test(checks[3], move || check_no_time_wait(&a)));
     let a = all.clone();
-    trials.push(Trial::test(checks[1], move || {
+    trials.push(Trial::test(checks[4], move || {
         check_engine_catches_a_wrong_expectation(&a)
     }));
-    trials.push(Trial::test(checks[2], check_sigkill_leaves_nothing));
-    trials.push(Trial::test(checks[3], check_peer_side_is_silent));
+    trials.push(Trial::test(checks[5], check_sigkill_leaves_nothing));
+    trials.push(Trial::test(checks[6], check_peer_side_is_silent));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use timewait_conformance::agent::AgentStack;
 use timewait_conformance::results::{self, SpecRecord, StackResults};
-use timewait_conformance::stack::{StackKind, StackRun};
+use timewait_conformance::stack::{Clock, StackKind, StackRun};
 use timewait_conformance::suite::{self, SpecResult};
-use timewait_conformance::{engine, known, matrix, probe, verdict};
+use timewait_conformance::{engine, findings, known, matrix, probe};
 use timewait_specs::{load, Spec};
 
 fn root() -> PathBuf {
@@ -149,26 +149,39 @@ fn main() {
         trials.push(Trial::test(
             format!("smoltcp-agent::{}", spec.name.value),
             move || {
-                let preset = suite::preset_for(&spec, StackKind::Smoltcp);
-                let model = verdict::predict(&spec, preset);
-                let run = smoltcp_agent_run(&spec);
-                let verdict = run
-                    .as_ref()
-                    .ok()
-                    .map(|r| verdict::compare(r.replay.passed(), &model));
-                let r = SpecResult {
-                    path,
-                    spec,
-                    preset,
-                    model,
-                    run,
-                    verdict,
-                    started: std::time::SystemTime::now(),
-                };
+                let r = suite::run_with(path, spec, StackKind::Smoltcp, smoltcp_agent_run);
                 compare("smoltcp", &record_of(StackKind::Smoltcp, r), want.as_ref())
             },
         ));
     }
+    trials.push(Trial::test("findings::evidence-current", || {
+        let repo = root();
+        for path in findings::files(&repo.join("reports/findings")) {
+            let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+            let mut missing = None;
+            let fresh = findings::refresh(&text, |e| {
+                let kind = StackKind::from_name(&e.stack)?;
+                if kind.clock() != Clock::Virtual {
+                    return None;
+                }
+                if let Some(why) = kind.unavailable() {
+                    missing = Some(why);
+                    return None;
+                }
+                let spec = load::load_file(&repo.join(&e.spec)).ok()?;
+                Some(findings::render(e, &suite::replay_on(&spec, kind)))
+            })
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+            if missing.is_none() && fresh != text {
+                return Err(format!(
+                    "{}: the evidence is not what the stack does now; run `timewait replay --stack STACK` and review",
+                    path.display()
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }));
     trials.push(Trial::test("matrix::current", || {
         let mut stacks = Vec::new();
         for kind in StackKind::ALL {

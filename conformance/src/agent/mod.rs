@@ -21,11 +21,18 @@ use timewait_specs::format::{App, SockState};
 /// Ethernet header length: agents exchange bare IPv4 packets, captures
 /// and the wire parser use Ethernet frames.
 const ETH: usize = 14;
+/// Virtual time that passes before each injected segment arrives. On a
+/// wire some always does; with none, a stack whose ISNs grow with its
+/// clock (gVisor's, RFC 6528's) would pick the same ISN for a connection
+/// reopened at the very instant the old one closed, which no real run
+/// can do.
+const WIRE_GAP: Duration = Duration::from_micros(10);
 
 pub struct AgentStack {
     name: String,
     process: AgentProcess,
     time_wait: Duration,
+    ack_delay: Duration,
     now: Duration,
     pending: VecDeque<Received>,
     /// Every frame both ways, for the capture.
@@ -55,6 +62,7 @@ impl AgentStack {
             name: name.into(),
             process,
             time_wait,
+            ack_delay: Duration::ZERO,
             now: Duration::ZERO,
             pending: VecDeque::new(),
             frames: Vec::new(),
@@ -119,6 +127,29 @@ impl AgentStack {
         let reply = self.process.call(req)?;
         self.absorb(&reply)?;
         Ok(reply)
+    }
+
+    /// Moves the clock to `t`; whatever the stack sends meanwhile waits in
+    /// `pending`, in order.
+    fn advance_to(&mut self, t: Duration) -> Result<(), StackError> {
+        while self.now < t {
+            let before = (self.now, self.pending.len());
+            self.call(&Request::Advance {
+                until_us: t.as_micros() as u64,
+            })?;
+            if (self.now, self.pending.len()) == before {
+                return Err(self.error(format!(
+                    "protocol error: `advance` to {} us did not move the clock and sent nothing",
+                    t.as_micros()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The stack's delayed-ACK allowance (see [`Stack::ack_delay`]).
+    pub fn set_ack_delay(&mut self, d: Duration) {
+        self.ack_delay = d;
     }
 
     /// Overrides the reply deadline (tests of hung agents).
@@ -223,6 +254,10 @@ impl Stack for AgentStack {
         self.time_wait
     }
 
+    fn ack_delay(&self) -> Duration {
+        self.ack_delay
+    }
+
     fn now(&self) -> Duration {
         self.now
     }
@@ -239,6 +274,7 @@ impl Stack for AgentStack {
         let frame = wire::build_frame(seg, PEER_MAC, SUT_MAC)
             .map_err(|e| StackError::Harness(e.to_string()))?;
         let data = hex::encode(&frame[ETH..]);
+        self.advance_to(self.now + WIRE_GAP)?;
         self.frames.push(Frame {
             at: self.now,
             data: frame,

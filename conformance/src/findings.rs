@@ -1,0 +1,158 @@
+//! Findings (reports/findings/*.md) are written by people, but their
+//! evidence is not: each finding names the stack and the spec that
+//! reproduces it in a marker, and `timewait replay` rewrites the block
+//! between the markers with that spec's run (the failing step and the
+//! exchange), so a finding cannot drift from what the stack does. A test
+//! checks the blocks against fresh runs of the virtual-time stacks.
+//!
+//! ```text
+//! <!-- evidence: stack=smoltcp spec=specs/reviewed/rst-in-window-in-time-wait.yaml -->
+//! (generated)
+//! <!-- end evidence -->
+//! ```
+
+use crate::stack::StackRun;
+use std::path::{Path, PathBuf};
+
+const OPEN: &str = "<!-- evidence: ";
+const CLOSE: &str = "<!-- end evidence -->";
+
+/// One evidence block's source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    pub stack: String,
+    /// The spec's path, relative to the repository.
+    pub spec: PathBuf,
+}
+
+/// The evidence blocks a finding asks for, in order.
+pub fn blocks(text: &str) -> Result<Vec<Evidence>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim().strip_prefix(OPEN) else {
+            continue;
+        };
+        let rest = rest.trim_end_matches("-->").trim();
+        let mut stack = None;
+        let mut spec = None;
+        for kv in rest.split_whitespace() {
+            match kv.split_once('=') {
+                Some(("stack", v)) => stack = Some(v.to_string()),
+                Some(("spec", v)) => spec = Some(PathBuf::from(v)),
+                _ => return Err(format!("line {}: unknown marker field {kv:?}", i + 1)),
+            }
+        }
+        match (stack, spec) {
+            (Some(stack), Some(spec)) => out.push(Evidence { stack, spec }),
+            _ => return Err(format!("line {}: the marker needs stack= and spec=", i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// The block for one run: the verdict line, the failing step and the
+/// exchange, as the replay log shows it.
+pub fn render(e: &Evidence, run: &Result<StackRun, String>) -> String {
+    let mut o = format!(
+        "Replayed by `timewait replay --stack {} {}`:\n\n```text\n",
+        e.stack,
+        e.spec.display()
+    );
+    match run {
+        Err(err) => o.push_str(&format!("harness error: {err}\n")),
+        Ok(run) => {
+            match &run.replay.failure {
+                None => o.push_str("the stack passes every step\n"),
+                Some(f) => o.push_str(&format!(
+                    "{}:{}:{}: {f}\n",
+                    e.spec.display(),
+                    f.line,
+                    f.column
+                )),
+            }
+            for line in &run.replay.log {
+                o.push_str(line);
+                o.push('\n');
+            }
+        }
+    }
+    o.push_str("```\n\n");
+    o.push_str(&format!(
+        "Capture: `reports/pcap/{}/{}.pcap` (written by the same command).\n",
+        e.stack,
+        e.spec
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    o
+}
+
+/// `text` with every block replaced by `fill(evidence)`.
+pub fn refresh(
+    text: &str,
+    mut fill: impl FnMut(&Evidence) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((i, line)) = lines.next() {
+        out.push_str(line);
+        out.push('\n');
+        if !line.trim().starts_with(OPEN) {
+            continue;
+        }
+        let e = blocks(line)?
+            .pop()
+            .ok_or_else(|| format!("line {}: bad marker", i + 1))?;
+        let mut old = String::new();
+        let mut closed = false;
+        for (_, l) in lines.by_ref() {
+            if l.trim() == CLOSE {
+                closed = true;
+                break;
+            }
+            old.push_str(l);
+            old.push('\n');
+        }
+        if !closed {
+            return Err(format!("line {}: evidence block without `{CLOSE}`", i + 1));
+        }
+        out.push_str(&fill(&e).unwrap_or(old));
+        out.push_str(CLOSE);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// The finding files under `dir`, sorted.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "md"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_replaced_and_other_text_kept() {
+        let text = "# F\nprose\n<!-- evidence: stack=s spec=specs/x.yaml -->\nold\n<!-- end evidence -->\ntail\n";
+        let got = refresh(text, |e| Some(format!("new {}\n", e.stack))).expect("ok");
+        assert_eq!(
+            got,
+            "# F\nprose\n<!-- evidence: stack=s spec=specs/x.yaml -->\nnew s\n<!-- end evidence -->\ntail\n"
+        );
+        let kept = refresh(text, |_| None).expect("ok");
+        assert_eq!(kept, text);
+        assert!(refresh("<!-- evidence: stack=s spec=x -->\nno end\n", |_| None).is_err());
+        assert!(blocks("<!-- evidence: stack=s -->").is_err());
+    }
+}
