@@ -221,6 +221,15 @@ fn refresh_findings(kind: StackKind, results: &[suite::SpecResult], dir: &Path) 
             let r = results
                 .iter()
                 .find(|r| r.path.strip_prefix(&root).unwrap_or(&r.path) == e.spec)?;
+            if let Ok(run) = &r.run {
+                // Stamped from the epoch, so that a virtual-time capture
+                // changes only when the stack's bytes do (gVisor's IP IDs
+                // are random).
+                let path = dir.join(findings::capture_name(e));
+                if let Err(err) = pcap::write(&path, &run.frames, std::time::UNIX_EPOCH) {
+                    eprintln!("cannot write {}: {err}", path.display());
+                }
+            }
             Some(findings::render(e, &r.run))
         })
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

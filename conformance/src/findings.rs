@@ -78,14 +78,23 @@ pub fn render(e: &Evidence, run: &Result<StackRun, String>) -> String {
     }
     o.push_str("```\n\n");
     o.push_str(&format!(
-        "Capture: `reports/pcap/{}/{}.pcap` (written by the same command).\n",
+        "Capture: [`{0}`]({0}) (time counted from the spec's start).\n",
+        capture_name(e)
+    ));
+    o
+}
+
+/// The capture of an evidence block's run, beside the findings
+/// (`pcap/STACK-SPEC.pcap`, relative to reports/findings/).
+pub fn capture_name(e: &Evidence) -> String {
+    format!(
+        "pcap/{}-{}.pcap",
         e.stack,
         e.spec
             .file_stem()
             .map(|s| s.to_string_lossy())
             .unwrap_or_default()
-    ));
-    o
+    )
 }
 
 /// `text` with every block replaced by `fill(evidence)`.

@@ -67,8 +67,9 @@ pub fn render(stacks: &[StackResults]) -> String {
     let mut o = String::new();
     o.push_str("# Conformance matrix\n\n");
     o.push_str(
-        "Written by `timewait replay --stack all` from the per-stack results in \
-         reports/results/ (each stack's own report is reports/conformance-STACK.md). \
+        "Rendered by `timewait replay` after every run of the whole suite (`--stack all` \
+         runs every stack), from the per-stack records in reports/results/ (each stack's own \
+         report is reports/conformance-STACK.md). \
          Each stack is compared with the model variant that describes it: Linux with the \
          variant its profile selects, every other stack with the RFC model (rfc1337), so a \
          failure there is a departure from RFC 9293 plus RFC 1337. `fail (predicted)` means the \

@@ -376,6 +376,25 @@ func (a *agent) state() []connState {
 		}
 		out = append(out, c)
 	}
+	// Connections the application has not seen yet (a SYN-RECEIVED one
+	// under the listener, a new incarnation reopened from TIME-WAIT) are
+	// newer than all of its own.
+	mine := map[tcpip.Endpoint]bool{}
+	for _, s := range a.all {
+		mine[s.ep] = true
+	}
+	for _, te := range a.s.RegisteredEndpoints() {
+		ep, ok := te.(tcpip.Endpoint)
+		if !ok || mine[ep] {
+			continue
+		}
+		addr, err := ep.GetLocalAddress()
+		name, known := stateNames[tcp.EndpointState(ep.State())]
+		if err != nil || addr.Port != a.sut.Port || !known || name == "LISTEN" {
+			continue
+		}
+		out = append(out, connState{Local: local, Remote: remote, State: name})
+	}
 	return out
 }
 
