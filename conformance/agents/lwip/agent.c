@@ -235,6 +235,8 @@ static void *library_function(const char *name)
     return f;
 }
 
+static void forget_freed_pcbs(void);
+
 void tcp_tmr(void)
 {
     static void (*real)(void);
@@ -242,6 +244,7 @@ void tcp_tmr(void)
         real = (void (*)(void))library_function("tcp_tmr");
     tcp_tmr_calls++;
     real();
+    forget_freed_pcbs();
     /* What tcpip_tcp_timer decides right after calling tcp_tmr. */
     if (tcp_active_pcbs || tcp_tw_pcbs)
         tcp_timer_next_ms = sys_now() + TCP_TMR_INTERVAL;
@@ -507,6 +510,34 @@ static struct tcp_pcb *unwatch(struct slot *s)
         tcp_err(pcb, NULL);
     }
     return pcb;
+}
+
+/* lwIP frees a TIME-WAIT pcb in tcp_slowtmr without calling its err
+ * callback, and one can reach TIME-WAIT under the application (shutdown,
+ * then the peer's FIN). Called right after tcp_slowtmr, before lwIP can
+ * allocate another pcb at the same address. */
+static int pcb_alive(const struct tcp_pcb *pcb)
+{
+    for (const struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+        if (p == pcb)
+            return 1;
+    for (const struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next)
+        if (p == pcb)
+            return 1;
+    return 0;
+}
+
+static void forget_freed_pcbs(void)
+{
+    if (conn.pcb && !pcb_alive(conn.pcb)) {
+        conn.pcb = NULL;
+        event("closed");
+    }
+    for (int i = 0; i < BACKLOG; i++)
+        if (pending[i].pcb && !pcb_alive(pending[i].pcb)) {
+            pending[i].pcb = NULL;
+            event("closed");
+        }
 }
 
 static int pending_count(void)
