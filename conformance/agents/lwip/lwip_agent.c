@@ -342,6 +342,28 @@ static void app_error(const char *what, err_t e)
     reply_error("error", msg);
 }
 
+/* lwIP frees a TIME-WAIT pcb on its timer without telling the application
+ * (a connection that was shut down but never closed ends that way), so a
+ * pointer we hold is checked against lwIP's lists before each use. */
+static int alive(struct tcp_pcb *pcb)
+{
+    for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+        if (p == pcb)
+            return 1;
+    for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next)
+        if (p == pcb)
+            return 1;
+    return 0;
+}
+
+static void forget_freed(void)
+{
+    if (conn && !alive(conn))
+        conn = NULL;
+    if (pending && !alive(pending))
+        pending = NULL;
+}
+
 static struct tcp_pcb *new_pcb(void)
 {
     struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
@@ -676,6 +698,7 @@ static int handle(const char *line)
     }
     if (mode == MODE_TAP)
         LOCK_TCPIP_CORE();
+    forget_freed();
     if (strcmp(op, "listen") == 0)
         op_listen();
     else if (strcmp(op, "accept") == 0)
