@@ -148,17 +148,15 @@ impl Stack for TapStack {
         }
         let give_up = Instant::now() + ACCEPT_WAIT;
         loop {
-            let reply = self.call(&app_request(call))?;
-            match reply.error {
-                Some(e) if !reply.ok => {
-                    if call == App::Accept && e.contains("would block") && Instant::now() < give_up
-                    {
-                        std::thread::sleep(Duration::from_millis(2));
-                        continue;
-                    }
-                    return Ok(Err(e));
+            match self.call(&app_request(call))?.app_outcome() {
+                Err(e)
+                    if call == App::Accept
+                        && e.contains("would block")
+                        && Instant::now() < give_up =>
+                {
+                    std::thread::sleep(Duration::from_millis(2));
                 }
-                _ => return Ok(Ok(())),
+                outcome => return Ok(outcome),
             }
         }
     }

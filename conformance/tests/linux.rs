@@ -57,6 +57,17 @@ impl Drop for Slot {
     }
 }
 
+/// Runs `spec` on `kind` in the background once a slot is free.
+fn start(slots: &Slots, path: &Path, spec: &Spec, kind: StackKind) -> Receiver<SpecResult> {
+    let (tx, rx) = mpsc::channel();
+    let (path, spec, slots) = (path.to_path_buf(), spec.clone(), slots.clone());
+    std::thread::spawn(move || {
+        let _slot = slots.take();
+        let _ = tx.send(suite::run_one(path, spec, kind));
+    });
+    rx
+}
+
 /// Set in a child process that replays one spec until it is killed.
 const CHILD_ENV: &str = "TIMEWAIT_CONFORMANCE_CHILD_SPEC";
 
@@ -458,13 +469,7 @@ fn main() {
             if !selected(name) {
                 continue;
             }
-            let (tx, rx) = mpsc::channel();
-            let (path, spec) = (path.clone(), spec.clone());
-            let slots = slots.clone();
-            std::thread::spawn(move || {
-                let _slot = slots.take();
-                let _ = tx.send(suite::run_one(path, spec, StackKind::Linux));
-            });
+            let rx = start(&slots, path, spec, StackKind::Linux);
             receivers.insert(name.clone(), Mutex::new(Some(rx)));
         }
         for kind in others {
@@ -477,13 +482,7 @@ fn main() {
                 if !selected(&name) {
                     continue;
                 }
-                let (tx, rx) = mpsc::channel();
-                let (path, spec) = (path.clone(), spec.clone());
-                let slots = slots.clone();
-                std::thread::spawn(move || {
-                    let _slot = slots.take();
-                    let _ = tx.send(suite::run_one(path, spec, kind));
-                });
+                let rx = start(&slots, path, spec, kind);
                 receivers.insert(name, Mutex::new(Some(rx)));
             }
         }

@@ -263,11 +263,7 @@ impl Stack for AgentStack {
     }
 
     fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
-        let reply = self.call(&app_request(call))?;
-        Ok(match reply.error {
-            Some(e) if !reply.ok => Err(e),
-            _ => Ok(()),
-        })
+        Ok(self.call(&app_request(call))?.app_outcome())
     }
 
     fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
@@ -280,7 +276,7 @@ impl Stack for AgentStack {
             data: frame,
         });
         let reply = self.call(&Request::Frame { data })?;
-        if let Some(e) = reply.error.filter(|_| !reply.ok) {
+        if let Err(e) = reply.app_outcome() {
             return Err(self.error(format!("refused a frame: {e}")));
         }
         Ok(())

@@ -126,6 +126,17 @@ pub struct Reply {
     pub clock: Option<String>,
 }
 
+impl Reply {
+    /// An application call's outcome: `Err` with the agent's reason when
+    /// the call failed.
+    pub fn app_outcome(&self) -> Result<(), String> {
+        match &self.error {
+            Some(e) if !self.ok => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
