@@ -133,16 +133,31 @@ impl AgentStack {
     /// `pending`, in order.
     fn advance_to(&mut self, t: Duration) -> Result<(), StackError> {
         while self.now < t {
-            let before = (self.now, self.pending.len());
-            self.call(&Request::Advance {
-                until_us: t.as_micros() as u64,
-            })?;
-            if (self.now, self.pending.len()) == before {
-                return Err(self.error(format!(
-                    "protocol error: `advance` to {} us did not move the clock and sent nothing",
-                    t.as_micros()
-                )));
-            }
+            self.advance_once(t)?;
+        }
+        Ok(())
+    }
+
+    /// One `advance` request towards `until`: the agent must stop at or
+    /// before it, and must either move its clock or send something.
+    fn advance_once(&mut self, until: Duration) -> Result<(), StackError> {
+        let before = self.now;
+        let reply = self.call(&Request::Advance {
+            until_us: until.as_micros() as u64,
+        })?;
+        if self.now > until {
+            return Err(self.error(format!(
+                "protocol error: asked to advance to {} us, went to {} us",
+                until.as_micros(),
+                self.now.as_micros()
+            )));
+        }
+        if reply.now_us.is_none() || (self.now == before && reply.frames.is_empty()) {
+            return Err(self.error(format!(
+                "protocol error: `advance` to {} us did not move the clock (now_us {:?}) and sent nothing",
+                until.as_micros(),
+                reply.now_us
+            )));
         }
         Ok(())
     }
@@ -290,24 +305,7 @@ impl Stack for AgentStack {
             if self.now >= deadline {
                 return Ok(None);
             }
-            let before = self.now;
-            let reply = self.call(&Request::Advance {
-                until_us: deadline.as_micros() as u64,
-            })?;
-            if self.now > deadline {
-                return Err(self.error(format!(
-                    "protocol error: asked to advance to {} us, went to {} us",
-                    deadline.as_micros(),
-                    self.now.as_micros()
-                )));
-            }
-            if reply.now_us.is_none() || (self.now == before && reply.frames.is_empty()) {
-                return Err(self.error(format!(
-                    "protocol error: `advance` to {} us did not move the clock (now_us {:?}) and sent nothing",
-                    deadline.as_micros(),
-                    reply.now_us
-                )));
-            }
+            self.advance_once(deadline)?;
         }
     }
 
