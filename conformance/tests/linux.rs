@@ -28,7 +28,7 @@ use timewait_specs::{load, Spec};
 #[derive(Clone)]
 struct Slots(std::sync::Arc<(Mutex<usize>, std::sync::Condvar)>);
 
-struct Slot(Slots);
+struct Slot(Slots, usize);
 
 impl Slots {
     fn new(n: usize) -> Slots {
@@ -38,31 +38,36 @@ impl Slots {
         )))
     }
 
-    fn take(&self) -> Slot {
+    /// `n` slots: a spec takes one, a stack's probes one per namespace
+    /// they open at once.
+    fn take(&self, n: usize) -> Slot {
         let (m, cv) = &*self.0;
         let mut free = m.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
+        while *free < n {
             free = cv.wait(free).unwrap_or_else(|e| e.into_inner());
         }
-        *free -= 1;
-        Slot(self.clone())
+        *free -= n;
+        Slot(self.clone(), n)
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let (m, cv) = &*(self.0).0;
-        *m.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        cv.notify_one();
+        *m.lock().unwrap_or_else(|e| e.into_inner()) += self.1;
+        cv.notify_all();
     }
 }
+
+/// How many namespaces `probe::facts` opens at once (one per probe).
+const PROBE_NAMESPACES: usize = 10;
 
 /// Runs `spec` on `kind` in the background once a slot is free.
 fn start(slots: &Slots, path: &Path, spec: &Spec, kind: StackKind) -> Receiver<SpecResult> {
     let (tx, rx) = mpsc::channel();
     let (path, spec, slots) = (path.to_path_buf(), spec.clone(), slots.clone());
     std::thread::spawn(move || {
-        let _slot = slots.take();
+        let _slot = slots.take(1);
         let _ = tx.send(suite::run_one(path, spec, kind));
     });
     rx
@@ -530,8 +535,13 @@ fn main() {
     .enumerate()
     {
         let unavailable = kind.unavailable().is_some();
-        let run = (!args.list && !unavailable && selected(checks[i]))
-            .then(|| std::thread::spawn(move || probe::facts(kind)));
+        let slots = slots.clone();
+        let run = (!args.list && !unavailable && selected(checks[i])).then(|| {
+            std::thread::spawn(move || {
+                let _slots = slots.take(PROBE_NAMESPACES);
+                probe::facts(kind)
+            })
+        });
         let t = Trial::test(checks[i], move || {
             let h = run.ok_or("not started")?;
             let got = h.join().map_err(|_| "the probe panicked")??;
