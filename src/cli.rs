@@ -64,6 +64,12 @@ pub struct ReplayArgs {
     /// Known divergences, one file per stack.
     #[arg(long, default_value = "conformance/known")]
     pub known: PathBuf,
+    /// The network's MSL the specs are replayed at (30s, 60s, 120s, ...).
+    /// MSL is a property of the network, not of the stack: a spec's `msl`
+    /// durations mean this, never the stack's TIME-WAIT, so a stack whose
+    /// TIME-WAIT is under 2 MSL fails the specs that wait that long.
+    #[arg(long, default_value = "30s", value_parser = parse_msl)]
+    pub msl: timewait_specs::values::Duration,
     /// Print every spec's exchange, not only the failures'.
     #[arg(long, short)]
     pub verbose: bool,
@@ -463,4 +469,19 @@ impl ModelArgs {
             && self.short_time_wait.is_none_or(|t| t == self.msl)
             && self.base_config() == Config::default()
     }
+}
+
+/// An MSL for `replay --msl`: a duration in ms or s, at least 1 s.
+fn parse_msl(s: &str) -> Result<timewait_specs::values::Duration, String> {
+    use timewait_specs::values::{Duration, Unit};
+    let d = Duration::parse(s)?;
+    if !matches!(d.unit, Unit::Millis | Unit::Seconds) {
+        return Err(format!(
+            "{s:?}: the network's MSL is a time (such as 30s or 120s), not in msl or tw"
+        ));
+    }
+    if d.to_ms(0, 0) < 1000 {
+        return Err(format!("{s:?}: an MSL under 1 s is not a network's"));
+    }
+    Ok(d)
 }

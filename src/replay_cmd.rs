@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use timewait_conformance::results::{self, StackResults};
 use timewait_conformance::stack::{Clock, StackKind};
 use timewait_conformance::{findings, known, linux, pcap, probe, report, suite};
-use timewait_specs::Spec;
+use timewait_specs::{oracle, Spec};
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     let kinds: Vec<StackKind> = match a.stack {
@@ -21,6 +21,36 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     let (specs, bad) = load_all(&a.paths)?;
     if bad > 0 {
         bail!("{bad} specs are invalid; `timewait specs lint` shows why");
+    }
+    // A spec's own claims about the model are checked before any stack
+    // runs it: a spec that a variant it lists contradicts, or that no
+    // variant passes, would turn verdicts against it into noise.
+    let mut false_claims = 0;
+    for (file, spec) in &specs {
+        let errors = oracle::claim_errors(file, spec);
+        for d in &errors {
+            eprintln!("{d}");
+        }
+        false_claims += usize::from(!errors.is_empty());
+    }
+    if false_claims > 0 {
+        eprintln!(
+            "error: {false_claims} specs claim what the model does not do; fix their `model` section (or the steps) before replaying"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    // The claims above hold at each spec's own MSL; the replay is at the
+    // network's.
+    let specs: Vec<(PathBuf, Spec)> = specs
+        .into_iter()
+        .map(|(p, s)| (p, s.at_network_msl(a.msl)))
+        .collect();
+    eprintln!(
+        "network MSL {}: the specs' `msl` durations mean this on every stack; `tw` durations scale to each stack's own TIME-WAIT",
+        a.msl
+    );
+    for dir in [&a.reports, &a.out] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut clean = true;
     for kind in kinds.iter().copied() {
@@ -32,8 +62,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             eprintln!("skipping {}: {why}", kind.name());
             continue;
         }
-        let results = run_stack(kind, specs.clone(), &a)?;
-        clean &= results.clean();
+        clean &= run_stack(kind, specs.clone(), &a)?;
     }
     // The matrix is rendered from every stack's latest record, so running
     // one stack over the whole suite brings it up to date too.
@@ -86,10 +115,11 @@ pub fn results_path(reports: &Path, kind: StackKind) -> PathBuf {
 }
 
 /// Runs the suite (and the probes, at the same time) on one stack, prints
-/// the failures, writes its captures, report and results file.
-fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<StackResults> {
+/// the failures, writes its captures, report and results file; whether
+/// every verdict is what the reviewed lists expect.
+fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<bool> {
     let stack = kind.name();
-    let known = known::load(&a.known, stack).map_err(anyhow::Error::msg)?;
+    let known = known::load(&a.known, stack)?;
     let (specs, na): (Vec<_>, Vec<_>) = specs
         .into_iter()
         .partition(|(_, s)| suite::applies(s, kind));
@@ -106,25 +136,35 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     let facts = (!a.no_facts).then(|| std::thread::spawn(move || probe::facts(kind)));
     let started = Instant::now();
     let mut last = (usize::MAX, usize::MAX);
-    let results = suite::run_all(specs, kind, jobs, Duration::from_secs(5), &mut |p| {
-        if (p.done, p.running) != last {
-            last = (p.done, p.running);
-            eprintln!(
-                "  [{:>5.1} s] {stack}: {}/{} done, {} running, {} not passing",
-                started.elapsed().as_secs_f64(),
-                p.done,
-                p.total,
-                p.running,
-                p.failed
-            );
-        }
-    });
+    let names: Vec<String> = specs.iter().map(|(_, s)| s.name.value.clone()).collect();
+    let results = suite::run_all(
+        specs,
+        kind,
+        &known,
+        jobs,
+        Duration::from_secs(5),
+        &mut |p| {
+            if (p.done, p.running) != last {
+                last = (p.done, p.running);
+                eprintln!(
+                    "  [{:>5.1} s] {stack}: {}/{} done, {} running, {} not passing",
+                    started.elapsed().as_secs_f64(),
+                    p.done,
+                    p.total,
+                    p.running,
+                    p.failed
+                );
+            }
+        },
+    );
     let wall = started.elapsed();
     for r in &results {
-        let verdict = r.verdict.as_ref().map_or("harness error", |v| v.name());
-        println!("{stack:<14} {:<60} {}", r.name(), verdict);
+        println!("{stack:<14} {:<60} {}", r.name(), r.judgement.mark.name());
+        if !r.judgement.mark.expected() && !r.judgement.why.is_empty() {
+            println!("    {}", r.judgement.why);
+        }
         match &r.run {
-            Err(e) => println!("    {e}"),
+            Err(_) => {}
             Ok(run) => {
                 let path = a.out.join(stack).join(format!("{}.pcap", r.name()));
                 if let Err(e) = pcap::write(&path, &run.frames, r.started) {
@@ -143,13 +183,34 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
             }
         }
     }
-    let summary = report::summarize(&results, &known);
-    let about = about(kind);
+    let mut summary = report::summarize(&results);
+    let version = timewait_conformance::versions::version(kind);
+    let about = format!(
+        "{} Network MSL {}: the specs' `msl` durations mean this; `tw` durations scale to the stack's own TIME-WAIT.",
+        about(kind, &version),
+        a.msl
+    );
     // Only a run of the whole suite may replace what reports/ records.
     let whole = a.paths.paths.is_empty();
+    // Once the whole suite ran, an entry naming no spec in it is stale too.
+    let mut stale_entries = Vec::new();
+    if whole {
+        let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
+        all.extend(na.iter().map(|(_, s)| s.name.value.as_str()));
+        for e in known::unknown_specs(&known, &all) {
+            println!(
+                "{}:{}: STALE known entry: no spec named {} in the suite",
+                known::path(&a.known, stack).display(),
+                e.line,
+                e.spec
+            );
+            stale_entries.push(e.spec.clone());
+        }
+        summary.stale_known += stale_entries.len();
+    }
     let path = a.reports.join(format!("conformance-{stack}.md"));
     if whole {
-        let md = report::markdown(stack, &about, &results, &known, wall);
+        let md = report::markdown(stack, &about, &results, wall);
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!(
@@ -164,7 +225,8 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         summary.stale_known,
         path.display()
     );
-    if whole {
+    // The findings' evidence is what the stack does at the default MSL.
+    if whole && a.msl == suite::DEFAULT_MSL {
         refresh_findings(kind, &results, &a.reports.join("findings"))?;
     }
     let root = std::env::current_dir().unwrap_or_default();
@@ -192,12 +254,15 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
             Clock::Virtual => "virtual".into(),
         },
         about,
+        version,
+        msl_ms: a.msl.to_ms(0, 0),
         specs: records,
         facts,
     };
+    let clean = out.clean() && stale_entries.is_empty();
     if !whole {
         println!("(a subset of the specs: reports/ is left as it is)");
-        return Ok(out);
+        return Ok(clean);
     }
     let path = results_path(&a.reports, kind);
     if let Some(dir) = path.parent() {
@@ -205,7 +270,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     }
     let json = serde_json::to_string_pretty(&out)? + "\n";
     std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(out)
+    Ok(clean)
 }
 
 /// Rewrites the evidence blocks of the findings about `kind` with this run.
@@ -242,29 +307,22 @@ fn refresh_findings(kind: StackKind, results: &[suite::SpecResult], dir: &Path) 
     Ok(())
 }
 
-/// The header line of a stack's report: what ran and what it is compared with.
-fn about(kind: StackKind) -> String {
+/// The header line of a stack's report: what ran (its version, read from
+/// the stack) and what it is compared with.
+fn about(kind: StackKind, version: &str) -> String {
     let rfc = "It has no model variant of its own: each spec is compared with the RFC model (rfc1337), so a divergence is a departure from RFC 9293 with RFC 1337";
     match kind {
         StackKind::Linux => format!(
-            "Kernel {}. Each spec runs with its own profile (sysctls), and is compared with the model variant that describes Linux with that profile.",
-            kernel_release()
+            "{version}. Each spec runs with its own profile (sysctls), and is compared with the model variant that describes Linux with that profile."
         ),
         StackKind::LinuxRfc1337 => format!(
-            "Kernel {}, every spec with net.ipv4.tcp_rfc1337=1 over its own profile, compared with the linux-rfc1337 variant.",
-            kernel_release()
+            "{version}, every spec with net.ipv4.tcp_rfc1337=1 over its own profile, compared with the linux-rfc1337 variant."
         ),
-        StackKind::Smoltcp => format!("smoltcp 0.12 in this process on a virtual clock. {rfc}."),
-        StackKind::Lwip => format!("lwIP 2.1.3 (Debian liblwip-dev, unix port) through its agent on a virtual clock. {rfc}."),
-        StackKind::Gvisor => format!("gVisor netstack (Debian golang-gvisor-gvisor-dev 2022-12-19) through its agent on a virtual clock. {rfc}."),
-        StackKind::LwipTap => format!("lwIP 2.1.3's own TAP port (tapif) as a separate process in a namespace, real time. {rfc}."),
+        StackKind::Smoltcp => format!("{version} in this process on a virtual clock. {rfc}."),
+        StackKind::Lwip => format!("{version}, unix port, through its agent on a virtual clock. {rfc}."),
+        StackKind::Gvisor => format!("{version} through its agent on a virtual clock. {rfc}."),
+        StackKind::LwipTap => format!("{version}: its own TAP port (tapif) as a separate process in a namespace, real time. {rfc}."),
     }
-}
-
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// `timewait bench replay`: round trips against the bare wire, and specs
@@ -316,7 +374,7 @@ pub fn bench(n: usize) -> Result<ExitCode> {
     let started = Instant::now();
     let mut spec_time = Duration::ZERO;
     for (path, spec) in quick {
-        let r = suite::run_one(path, spec, StackKind::Linux);
+        let r = suite::run_one(path, spec, StackKind::Linux, None);
         if let Ok(run) = &r.run {
             spec_time += run.replay.elapsed;
         }
@@ -383,6 +441,7 @@ fn per_stack(n: usize, specs: &[(PathBuf, Spec)]) -> Result<()> {
         let results = suite::run_all(
             specs.to_vec(),
             kind,
+            &Default::default(),
             jobs,
             Duration::from_secs(3600),
             &mut |_| {},

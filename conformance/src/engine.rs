@@ -15,6 +15,7 @@ use crate::wire::WireSegment;
 use std::fmt;
 use std::time::Duration;
 use timewait_specs::format::{Expect, Inject, Spec, Step, TcpOptions};
+use timewait_specs::observed::{Mismatch, Observed, Origins, SegmentSeen};
 use timewait_specs::values::{Flags, SeqValue};
 
 /// The first step at which the stack departed from the spec.
@@ -27,6 +28,8 @@ pub struct Failure {
     pub kind: &'static str,
     pub expected: String,
     pub actual: String,
+    /// What the stack did there, in the form verdicts compare.
+    pub observed: Observed,
     /// Stack time of the failure.
     pub at: Duration,
 }
@@ -60,16 +63,10 @@ impl Replay {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Isns {
-    peer: u32,
-    sut: Option<u32>,
-}
-
 struct Engine<'a, S: Stack + ?Sized> {
     spec: &'a Spec,
     stack: &'a mut S,
-    incs: Vec<Isns>,
+    incs: Vec<Origins>,
     /// When the previous step finished (stack time).
     prev: Duration,
     log: Vec<String>,
@@ -77,13 +74,13 @@ struct Engine<'a, S: Stack + ?Sized> {
     held: std::collections::VecDeque<Received>,
 }
 
-type StepResult = Result<Result<(), (String, String)>, StackError>;
+type StepResult = Result<Result<(), Mismatch>, StackError>;
 
 /// Plays `spec` against `stack`.
 pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, StackError> {
     let mut e = Engine {
         spec,
-        incs: vec![Isns {
+        incs: vec![Origins {
             peer: spec.first_peer_isn(),
             sut: None,
         }],
@@ -100,14 +97,15 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
             kind: step.value.kind(),
             source: Box::new(source),
         };
-        if let Err((expected, actual)) = e.step(&step.value).map_err(at_step)? {
+        if let Err(m) = e.step(&step.value).map_err(at_step)? {
             failure = Some(Failure {
                 step: i,
                 line: step.referenced.line(),
                 column: step.referenced.column(),
                 kind: step.value.kind(),
-                expected,
-                actual,
+                expected: m.expected,
+                actual: m.actual,
+                observed: m.observed,
                 at: e.stack.now(),
             });
             break;
@@ -120,6 +118,7 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
         let deadline = e.stack.now() + tol;
         if let Some(r) = e.recv(deadline)? {
             let shown = e.show(&r);
+            let observed = e.seen(&r.segment, e.cur());
             let last = spec.steps.len().saturating_sub(1);
             let (line, column) = spec
                 .steps
@@ -132,6 +131,7 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
                 kind: "end of spec",
                 expected: "no further segment from the SUT".into(),
                 actual: shown,
+                observed,
                 at: r.at,
             });
         }
@@ -153,13 +153,14 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         }
     }
 
-    /// A spec duration on this stack: `msl` and `tw` scale with the ratio of
-    /// the stack's TIME-WAIT to the spec's; `ms` and `s` are absolute.
+    /// A spec duration on this stack. `tw` is about the stack's own timer,
+    /// so it means the stack's TIME-WAIT; `msl` is a property of the
+    /// network, not of the stack, so it never scales: it is the MSL the
+    /// spec is replayed at ([`Spec::at_network_msl`]). Scaled, no spec could
+    /// catch a TIME-WAIT shorter than 2 MSL. `ms` and `s` are absolute.
     fn ms(&self, d: timewait_specs::values::Duration) -> Duration {
-        let spec_tw = self.spec.time_wait_ms().max(1);
         let tw = self.stack.time_wait().as_millis() as u64;
-        let msl = (u128::from(self.spec.msl_ms()) * u128::from(tw) / u128::from(spec_tw)) as u64;
-        Duration::from_millis(d.to_ms(msl, tw))
+        Duration::from_millis(d.to_ms(self.spec.msl_ms(), tw))
     }
 
     /// The slack around an expected time `gap` after the previous step.
@@ -201,6 +202,18 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         s
     }
 
+    /// `seg` as a verdict compares it, in incarnation `target`'s numbers.
+    fn seen(&self, seg: &WireSegment, target: usize) -> Observed {
+        Observed::Segment(SegmentSeen::new(
+            seg.flags,
+            seg.seq,
+            seg.ack,
+            seg.payload.len(),
+            &self.incs,
+            target,
+        ))
+    }
+
     fn show(&self, r: &Received) -> String {
         format!(
             "{} at {:.3}s",
@@ -219,9 +232,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             Step::Wait(d) => {
                 let until = self.stack.now() + self.ms(*d);
                 if let Some(r) = self.recv(until)? {
-                    return Ok(Err((
+                    return Ok(Err(Mismatch::new(
                         format!("nothing from the SUT during the wait of {d}"),
                         format!("the SUT sent {}", self.show(&r)),
+                        self.seen(&r.segment, self.cur()),
                     )));
                 }
                 Ok(Ok(()))
@@ -233,9 +247,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                     let shown = self.show(&r);
                     if hit {
                         let what = e.flags.map_or(String::new(), |f| format!(" with {f}"));
-                        return Ok(Err((
+                        return Ok(Err(Mismatch::new(
                             format!("no segment{what} for {}", e.duration),
                             format!("the SUT sent {shown}"),
+                            self.seen(&r.segment, self.cur()),
                         )));
                     }
                     self.note(r.at, format!("SUT > peer  {shown} (not checked)"));
@@ -246,7 +261,9 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 let now = self.stack.now();
                 let r = self.stack.app(*call)?;
                 self.note(now, format!("SUT app: {}", call));
-                Ok(r.map_err(|why| (format!("{} to succeed", call), why)))
+                Ok(r.map_err(|why| {
+                    Mismatch::new(format!("{} to succeed", call), why, Observed::Refused)
+                }))
             }
             Step::Inject(i) => self.inject(i),
             Step::Expect(e) => self.expect(e),
@@ -264,12 +281,14 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                     };
                     let mut ok = s.state == e.state;
                     let mut shown = s.state.name().to_string();
+                    let mut observed = Observed::State(shown.clone());
                     if let (true, Some(r)) = (ok, e.remaining) {
                         match s.remaining {
                             Some(left) => {
                                 shown = format!("{shown} with {:.3}s left", left.as_secs_f64());
                                 let (min, max) = (self.ms(r.min), self.ms(r.max));
                                 ok = left + tol >= min && left <= max + tol;
+                                observed = Observed::TimeLeftOutOfRange;
                             }
                             // A stack that does not show the time left
                             // cannot be held to it.
@@ -286,9 +305,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                             Some(r) => format!("{} with {}..{} left", e.state.name(), r.min, r.max),
                             None => e.state.name().to_string(),
                         };
-                        return Ok(Err((
+                        return Ok(Err(Mismatch::new(
                             format!("the SUT's socket in {want}"),
                             format!("it is in {shown}"),
+                            observed,
                         )));
                     }
                     // Let the stack run a little (real or virtual time);
@@ -302,7 +322,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             Step::Incarnation(m) => {
                 let prev = self.incs[self.cur()].peer;
                 let peer = m.peer_isn.resolve(prev);
-                self.incs.push(Isns { peer, sut: None });
+                self.incs.push(Origins { peer, sut: None });
                 let now = self.stack.now();
                 let n = self.incs.len();
                 self.note(now, format!("incarnation {n} (peer ISN {peer})"));
@@ -320,9 +340,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             (Some(v @ SeqValue::Abs(_)), _) => v.resolve(0),
             (Some(v), Some(base)) => v.resolve(base),
             (Some(SeqValue::Rel(_)), None) => {
-                return Ok(Err((
-                    "a relative ack, which needs the SUT's ISN".into(),
-                    "the SUT sent no SYN in this incarnation".into(),
+                return Ok(Err(Mismatch::new(
+                    "a relative ack, which needs the SUT's ISN",
+                    "the SUT sent no SYN in this incarnation",
+                    Observed::NoSutIsn,
                 )))
             }
         };
@@ -355,9 +376,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         // (RFC 1122 4.2.3.2); that is lateness the spec cannot know about.
         let deadline = self.prev + within + slack + self.stack.ack_delay();
         let Some(r) = self.recv(deadline)? else {
-            return Ok(Err((
+            return Ok(Err(Mismatch::new(
                 format!("{} by {:.3}s", e.summary(), deadline.as_secs_f64()),
-                "nothing arrived".into(),
+                "nothing arrived",
+                Observed::Nothing,
             )));
         };
         let target = e.incarnation.unwrap_or(self.incs.len() as u32) as usize - 1;
@@ -413,7 +435,11 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             self.note(r.at, format!("SUT > peer  {}", self.describe(seg, true)));
             Ok(Ok(()))
         } else {
-            Ok(Err((e.summary(), format!("{shown}: {}", diffs.join(", ")))))
+            Ok(Err(Mismatch::new(
+                e.summary(),
+                format!("{shown}: {}", diffs.join(", ")),
+                self.seen(seg, target),
+            )))
         }
     }
 }

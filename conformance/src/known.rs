@@ -1,55 +1,253 @@
-//! Known divergences: specs on which a stack is known to depart from the
-//! model, each with the reason, in a reviewed text file per stack
-//! (`conformance/known/<stack>.txt`, lines `spec-name: reason`). A known
-//! divergence does not fail a run; an unknown one does, and so does a listed
-//! spec that no longer diverges, so the list stays true.
+//! Known departures: reviewed places where a stack departs from the model
+//! variant it is compared with, one text file per stack
+//! (`conformance/known/<stack>.txt`). An entry pins what happened, not
+//! just the spec:
+//!
+//! ```text
+//! spec-name | step 10 | RA seq=1 ack=2 len=0 | reason
+//! spec-name | end | R seq=5 len=0 | reason
+//! spec-name | passes | reason
+//! ```
+//!
+//! The second field is where the stack departed (`step N`, 1-based; `end`
+//! for a segment after the last step; `passes` when the stack passes a
+//! spec the model fails), the third what it did there, exactly as the
+//! verdict prints it (see `timewait_specs::observed`). The same spec
+//! departing at another step or with another segment is an unexpected
+//! divergence, and an entry whose departure no longer happens is stale;
+//! both fail the run, so the list stays true. `#` starts a comment line.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
 
-/// Spec name -> reason.
-pub type Known = BTreeMap<String, String>;
+/// Where a known departure happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Where {
+    /// The stack fails the spec at this step (`at` as the verdict prints
+    /// it: `step N` or `end`) with this observation.
+    Fails { at: String, observed: String },
+    /// The stack passes a spec the model fails.
+    Passes,
+}
 
-/// Parses a known-divergences file; `#` starts a comment.
-pub fn parse(text: &str) -> Result<Known, String> {
+/// One reviewed departure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub spec: String,
+    pub departs: Where,
+    pub reason: String,
+    /// 1-based line in the file, for messages.
+    pub line: usize,
+}
+
+impl Entry {
+    /// The departure as the verdict prints it: `step 10: RA seq=1 ack=2
+    /// len=0`, or `passes`.
+    pub fn departure(&self) -> String {
+        match &self.departs {
+            Where::Fails { at, observed } => format!("{at}: {observed}"),
+            Where::Passes => "passes".into(),
+        }
+    }
+}
+
+/// Spec name -> its reviewed departure.
+pub type Known = BTreeMap<String, Entry>;
+
+/// A known file that cannot be read.
+#[derive(Debug, Error)]
+pub enum KnownError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// Parses a known file's text; `path` is for the messages.
+pub fn parse(path: &Path, text: &str) -> Result<Known, KnownError> {
     let mut out = Known::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let err = |column: usize, message: String| KnownError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        };
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let (name, reason) = line
-            .split_once(':')
-            .ok_or_else(|| format!("line {}: expected `spec-name: reason`", i + 1))?;
-        if out
-            .insert(name.trim().to_string(), reason.trim().to_string())
-            .is_some()
-        {
-            return Err(format!("line {}: {} is listed twice", i + 1, name.trim()));
+        // Columns are 1-based byte offsets of each field in the raw line.
+        let mut fields = Vec::new();
+        let mut start = 0;
+        for (pos, _) in raw.match_indices('|') {
+            fields.push((start, &raw[start..pos]));
+            start = pos + 1;
+            if fields.len() == 3 {
+                break;
+            }
+        }
+        fields.push((start, &raw[start..]));
+        let col = |f: &(usize, &str)| match f.1.trim_start().len() {
+            0 => f.0 + 1,
+            n => f.0 + 1 + (f.1.len() - n),
+        };
+        let expected_shape = "expected `spec-name | step N | what the stack did | reason`, \
+                              `spec-name | end | what the stack did | reason` or \
+                              `spec-name | passes | reason`";
+        if fields.len() < 3 {
+            return Err(err(raw.len() + 1, expected_shape.into()));
+        }
+        let spec = fields[0].1.trim();
+        if spec.is_empty() || spec.contains(char::is_whitespace) {
+            return Err(err(
+                col(&fields[0]),
+                format!("expected a spec name, found `{spec}`"),
+            ));
+        }
+        let at = fields[1].1.trim();
+        let (departs, reason_field) = if at == "passes" {
+            // The reason may itself contain `|`: take the rest of the line.
+            let rest = &raw[fields[2].0..];
+            (Where::Passes, (fields[2].0, rest))
+        } else {
+            let ok = at == "end"
+                || at
+                    .strip_prefix("step ")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|n| n >= 1);
+            if !ok {
+                return Err(err(
+                    col(&fields[1]),
+                    format!("expected `step N` (N from 1), `end` or `passes`, found `{at}`"),
+                ));
+            }
+            if fields.len() < 4 {
+                return Err(err(raw.len() + 1, expected_shape.into()));
+            }
+            let observed = fields[2].1.trim();
+            if observed.is_empty() {
+                return Err(err(
+                    col(&fields[2]),
+                    "expected what the stack did (as the verdict prints it)".into(),
+                ));
+            }
+            (
+                Where::Fails {
+                    at: at.to_string(),
+                    observed: observed.to_string(),
+                },
+                fields[3],
+            )
+        };
+        let reason = reason_field.1.trim();
+        if reason.is_empty() {
+            return Err(err(col(&reason_field), "expected a reason".into()));
+        }
+        let entry = Entry {
+            spec: spec.to_string(),
+            departs,
+            reason: reason.to_string(),
+            line,
+        };
+        if let Some(first) = out.insert(spec.to_string(), entry) {
+            return Err(err(
+                col(&fields[0]),
+                format!("{spec} is listed twice (first on line {})", first.line),
+            ));
         }
     }
     Ok(out)
 }
 
-/// Reads the file for `stack` under `dir`; a missing file lists nothing.
-pub fn load(dir: &Path, stack: &str) -> Result<Known, String> {
-    let path = dir.join(format!("{stack}.txt"));
+/// The file of `stack`'s known departures under `dir`.
+pub fn path(dir: &Path, stack: &str) -> PathBuf {
+    dir.join(format!("{stack}.txt"))
+}
+
+/// Reads the file for `stack` under `dir`; a stack without a file has no
+/// known departures. Any other read error is an error.
+pub fn load(dir: &Path, stack: &str) -> Result<Known, KnownError> {
+    let path = path(dir, stack);
     match std::fs::read_to_string(&path) {
-        Ok(t) => parse(&t).map_err(|e| format!("{}: {e}", path.display())),
+        Ok(t) => parse(&path, &t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Known::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(source) => Err(KnownError::Io { path, source }),
     }
+}
+
+/// Entries naming specs that are not among `names`: stale once the whole
+/// suite has run.
+pub fn unknown_specs<'a>(known: &'a Known, names: &[&str]) -> Vec<&'a Entry> {
+    known
+        .values()
+        .filter(|e| !names.contains(&e.spec.as_str()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn p(text: &str) -> Result<Known, KnownError> {
+        parse(Path::new("k.txt"), text)
+    }
+
     #[test]
-    fn parses_names_and_reasons_and_rejects_duplicates() {
-        let k = parse("# c\nspec-a: data after close gets RST\n\nspec-b: x: y\n").expect("ok");
-        assert_eq!(k.get("spec-b").map(String::as_str), Some("x: y"));
-        assert!(parse("a: 1\na: 2\n").is_err());
-        assert!(parse("no colon\n").is_err());
+    fn an_entry_pins_the_step_and_the_observation_and_keeps_colons_in_the_reason() {
+        let k = p("# c\nspec-a | step 10 | RA seq=1 ack=2 len=0 | x: y\n").expect("ok");
+        let e = &k["spec-a"];
+        assert_eq!(e.departure(), "step 10: RA seq=1 ack=2 len=0");
+        assert_eq!(e.reason, "x: y");
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn a_passing_stack_entry_takes_the_rest_of_the_line_as_its_reason() {
+        let k = p("spec-b | passes | reopens | like Linux\n").expect("ok");
+        assert_eq!(k["spec-b"].departs, Where::Passes);
+        assert_eq!(k["spec-b"].reason, "reopens | like Linux");
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_column_of_the_bad_field() {
+        let e = p("a | step 1 | nothing | r\na | step 2 | nothing | r\n").expect_err("twice");
+        assert_eq!(
+            e.to_string(),
+            "k.txt:2:1: a is listed twice (first on line 1)"
+        );
+        let e = p("a | stp 3 | nothing | r\n").expect_err("bad where");
+        assert_eq!(
+            e.to_string(),
+            "k.txt:1:5: expected `step N` (N from 1), `end` or `passes`, found `stp 3`"
+        );
+        let e = p("a | step 0 | nothing | r\n").expect_err("step 0");
+        assert!(e.to_string().starts_with("k.txt:1:5:"), "{e}");
+        let e = p("spec: the old format\n").expect_err("old format");
+        assert!(
+            e.to_string().contains("expected `spec-name | step N"),
+            "{e}"
+        );
+        let e = p("a | step 1 | nothing |   \n").expect_err("no reason");
+        assert_eq!(e.to_string(), "k.txt:1:23: expected a reason");
+    }
+
+    #[test]
+    fn a_missing_file_lists_nothing_but_an_unreadable_one_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("timewait-known-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("x.txt")).expect("mkdir");
+        assert!(load(&dir, "none").expect("missing is empty").is_empty());
+        assert!(matches!(load(&dir, "x"), Err(KnownError::Io { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -22,4 +22,5 @@ pub mod stack;
 pub mod suite;
 pub mod tap;
 pub mod verdict;
+pub mod versions;
 pub mod wire;

@@ -19,10 +19,40 @@ fn mark_cell(m: Mark) -> &'static str {
         Mark::FailAsPredicted => "fail (predicted)",
         Mark::Known => "**fail** (known)",
         Mark::Diverges => "**FAIL**",
-        Mark::Stale => "pass (stale known entry)",
+        Mark::Stale => "**STALE** known entry",
         Mark::HarnessError => "error",
         Mark::NotApplicable => "n/a",
     }
+}
+
+/// A reopened connection's new ISN minus the old SND.NXT, flagged when it
+/// is not positive: RFC 1122 4.2.2.13 (and RFC 6191 without timestamps)
+/// reopen TIME-WAIT only for a new ISN above the old SND.NXT, so that old
+/// duplicates fall below the new connection's window.
+fn reopen_cell(d: Option<i64>) -> String {
+    match d {
+        None => "not reopened".into(),
+        Some(d) if d > 0 => format!("{d:+}"),
+        Some(d) => format!("**{d:+}: not above the old SND.NXT** (RFC 1122 4.2.2.13, RFC 6191)"),
+    }
+}
+
+/// ISNs as the first and each one's step from the one before, flagged
+/// when they look like a small counter without a secret (RFC 6528).
+fn isns_cell(isns: &[u32]) -> String {
+    let Some(first) = isns.first() else {
+        return "not measured".into();
+    };
+    let mut parts = vec![first.to_string()];
+    parts.extend(
+        isns.windows(2)
+            .map(|w| format!("{:+}", i64::from(w[1].wrapping_sub(w[0]) as i32))),
+    );
+    let mut out = parts.join(", ");
+    if crate::probe::isns_predictable(isns) {
+        out.push_str(" **(a small counter, no secret: predictable, RFC 6528)**");
+    }
+    out
 }
 
 fn fact_rows(f: &Facts) -> Vec<(&'static str, String)> {
@@ -56,10 +86,30 @@ fn fact_rows(f: &Facts) -> Vec<(&'static str, String)> {
             r(&f.syn_lower_no_listener),
         ),
         (
-            "reopened: new ISN - old SND.NXT",
-            f.reopen_isn_minus_old_snd_nxt
-                .map_or("not reopened".into(), |d| format!("{d:+}")),
+            "reopened 1 s in: new ISN - old SND.NXT",
+            reopen_cell(f.reopen_isn_minus_old_snd_nxt),
         ),
+        (
+            "SYN above RCV.NXT, listener, no time elapsed",
+            f.syn_higher_listener_at_once
+                .as_ref()
+                .map_or("not measured".into(), r),
+        ),
+        (
+            "reopened with no time elapsed: new ISN - old SND.NXT",
+            if f.syn_higher_listener_at_once.is_some() {
+                reopen_cell(f.reopen_at_once_isn_minus_old_snd_nxt)
+            } else {
+                "not measured".into()
+            },
+        ),
+        (
+            "in-window SYN, ACK bit off, ACK field old SND.NXT+1000",
+            f.syn_in_window_nonzero_ack
+                .as_ref()
+                .map_or("not measured".into(), r),
+        ),
+        ("ISNs of connections 1 s apart", isns_cell(&f.isns)),
     ]
 }
 
@@ -72,11 +122,15 @@ pub fn render(stacks: &[StackResults]) -> String {
          report is reports/conformance-STACK.md). \
          Each stack is compared with the model variant that describes it: Linux with the \
          variant its profile selects, every other stack with the RFC model (rfc1337), so a \
-         failure there is a departure from RFC 9293 plus RFC 1337. `fail (predicted)` means the \
-         model variant fails the spec too; `**fail** (known)` is a reviewed departure (see \
-         conformance/known/ and reports/findings/); `**FAIL**` is an unreviewed one; `n/a` is \
+         failure there is a departure from RFC 9293 plus RFC 1337. The comparison is step by \
+         step: where the stack stopped matching the spec and what it did there (a segment's \
+         flags, seq, ack and len, or nothing within the deadline) against the same for the \
+         model. `fail (predicted)` means the model fails at the same step with the same \
+         observation; `**fail** (known)` is exactly the departure a reviewed entry pins (see \
+         conformance/known/ and reports/findings/); `**FAIL**` is any other departure; `n/a` is \
          a spec that pins a Linux table or timer knob (tcp_max_tw_buckets, tcp_tw_reuse, \
-         tcp_fin_timeout).\n\n",
+         tcp_fin_timeout). `msl` durations are the network MSL stated below, never scaled to \
+         a stack; `tw` durations scale to each stack's own TIME-WAIT.\n\n",
     );
     o.push_str("## Summary per stack\n\n");
     o.push_str("Measured by probes on a fresh stack each (conformance/src/probe.rs); sequence numbers are relative to the SUT's ISN (`seq`) and the peer's (`ack`); RCV.NXT is the peer's FIN + 1.\n\n");
@@ -89,7 +143,7 @@ pub fn render(stacks: &[StackResults]) -> String {
     o.push_str("|\n");
     let _ = write!(o, "| stack |");
     for s in stacks {
-        let _ = write!(o, " {} ({} clock) |", cell(&s.title), s.clock);
+        let _ = write!(o, " {} ({} clock) |", cell(&s.version), s.clock);
     }
     o.push('\n');
     let _ = write!(o, "| specs |");
@@ -104,6 +158,25 @@ pub fn render(stacks: &[StackResults]) -> String {
             s.count(Mark::HarnessError),
             s.count(Mark::NotApplicable)
         );
+    }
+    o.push('\n');
+    let _ = write!(o, "| network MSL assumed |");
+    for s in stacks {
+        let _ = write!(o, " {} s |", s.msl_ms as f64 / 1000.0);
+    }
+    o.push('\n');
+    // MSL is the network's, TIME-WAIT the stack's: a stack is safe for an
+    // MSL up to half its TIME-WAIT.
+    let _ = write!(o, "| largest MSL with TIME-WAIT >= 2 MSL |");
+    for s in stacks {
+        let v = s
+            .facts
+            .as_ref()
+            .and_then(|f| f.time_wait_ms)
+            .map_or("not measured".to_string(), |tw| {
+                format!("{:.2} s", tw as f64 / 2000.0)
+            });
+        let _ = write!(o, " {v} |");
     }
     o.push('\n');
     let rows: Vec<Vec<(&str, String)>> = stacks
@@ -144,12 +217,17 @@ pub fn render(stacks: &[StackResults]) -> String {
         o.push('\n');
     }
     o.push_str("\n## Departures\n\n");
-    o.push_str("Every spec a stack fails, where the model variant it is compared with passes it. `like` lists the model variants that fail the spec at the same step, i.e. the broken behaviours the stack shares.\n");
+    o.push_str("Every spec on which a stack and the model variant it is compared with part ways: one fails where the other passes, or they fail at different steps or with different segments. Each shows where the stack departed from the spec and what it did, then the model's departure, in the form the verdict compares (relative numbers; `@incN` counts from an earlier incarnation's ISN). `like` lists the model variants that depart exactly as the stack does, i.e. the broken behaviours it shares.\n");
     for s in stacks {
         let failures: Vec<_> = s
             .specs
             .iter()
-            .filter(|r| matches!(r.mark, Mark::Known | Mark::Diverges | Mark::HarnessError))
+            .filter(|r| {
+                matches!(
+                    r.mark,
+                    Mark::Known | Mark::Diverges | Mark::Stale | Mark::HarnessError
+                )
+            })
             .collect();
         let _ = writeln!(o, "\n### {}\n", s.stack);
         if failures.is_empty() {
@@ -157,23 +235,32 @@ pub fn render(stacks: &[StackResults]) -> String {
             continue;
         }
         for r in failures {
-            let _ = write!(o, "- **{}** ({})", r.name, r.path);
-            if let Some(f) = &r.failure {
-                let _ = write!(
-                    o,
-                    ": step {} ({}, line {}): expected {}; got {}.",
-                    f.step, f.kind, f.line, f.expected, f.actual
-                );
-            }
-            if r.stack_passes == Some(true) {
-                let _ = write!(
-                    o,
-                    ": passes, where {} fails it: the stack does what the spec pins and the RFC model does not.",
-                    r.variant
-                );
-            }
+            let _ = write!(o, "- **{}** ({}), {}", r.name, r.path, mark_cell(r.mark));
             if let Some(e) = &r.harness_error {
                 let _ = write!(o, ": harness error: {e}.");
+            } else {
+                match &r.stack {
+                    Some(d) => {
+                        let _ = write!(
+                            o,
+                            ": the stack departs at {} ({}, line {}): expected {}; did `{}`.",
+                            d.at, d.kind, d.line, d.expected, d.observed
+                        );
+                    }
+                    None => o.push_str(": the stack passes."),
+                }
+                match &r.model {
+                    Some(m) => {
+                        let _ = write!(
+                            o,
+                            " The model ({}) departs at {}: `{}`.",
+                            r.variant, m.at, m.observed
+                        );
+                    }
+                    None => {
+                        let _ = write!(o, " The model ({}) passes.", r.variant);
+                    }
+                }
             }
             if let Some(rfc) = &r.rfc {
                 let _ = write!(o, " Spec cites {rfc}.");

@@ -51,9 +51,29 @@ pub struct Facts {
     pub syn_higher_no_listener: Reaction,
     pub syn_lower_listener: Reaction,
     pub syn_lower_no_listener: Reaction,
-    /// When a higher SYN reopened the 4-tuple: the new ISN minus the old
-    /// SND.NXT (positive is what RFC 1122 4.2.2.13 relies on).
+    /// When a higher SYN 1 s into TIME-WAIT reopened the 4-tuple: the new
+    /// ISN minus the old SND.NXT (RFC 1122 4.2.2.13 and RFC 6191 reopen
+    /// only if the new ISN exceeds the old SND.NXT, so that the old
+    /// connection's duplicates stay below the new window).
     pub reopen_isn_minus_old_snd_nxt: Option<i64>,
+    /// The same SYN with no time elapsed since TIME-WAIT began (a frozen
+    /// clock is the worst case for a time-based ISN, not an artefact): the
+    /// reaction, and the new ISN minus the old SND.NXT if it reopened.
+    #[serde(default)]
+    pub syn_higher_listener_at_once: Option<Reaction>,
+    #[serde(default)]
+    pub reopen_at_once_isn_minus_old_snd_nxt: Option<i64>,
+    /// An in-window SYN (RCV.NXT+100) whose ACK field is not zero (old
+    /// SND.NXT + 1000) but whose ACK bit is off: a stack that answers with
+    /// a RST shows where it takes the RST's sequence number from.
+    #[serde(default)]
+    pub syn_in_window_nonzero_ack: Option<Reaction>,
+    /// The ISNs (absolute) of connections opened one after another on one
+    /// fresh stack, 1 s apart, on the same 4-tuple (each SYN-ACK answered
+    /// with a RST). RFC 6528 wants them unpredictable to an off-path
+    /// attacker: a secret keyed hash plus a clock.
+    #[serde(default)]
+    pub isns: Vec<u32>,
     /// The peer's FIN again 1 s after the last ACK (as if that ACK was lost).
     pub lost_last_ack: Reaction,
 }
@@ -306,20 +326,19 @@ where
     })
 }
 
-/// A SYN into TIME-WAIT 1 s after it began, `above` RCV.NXT by 100000 or
-/// below it by as much,
-/// with the application listening again or not; the reaction and, when
-/// the stack answers with a SYN-ACK, its ISN minus the old SND.NXT.
+/// A SYN into TIME-WAIT `after` it began, `above` RCV.NXT by 100000 or
+/// below it by as much, with the application listening again or not; the
+/// reaction and, when the stack answers with a SYN-ACK, its ISN minus the
+/// old SND.NXT. With `after` zero the clock has not moved since the
+/// connection's own ISN was chosen: the worst case for a time-based ISN.
 fn syn_into_time_wait(
     kind: StackKind,
     above: bool,
     listener: bool,
+    after: Duration,
 ) -> Result<(Reaction, Option<i64>), String> {
     in_time_wait(kind, move |p| {
-        // A peer that reconnects does so some time after the close; a SYN
-        // at the very instant would also meet a virtual clock standing
-        // still, which freezes time-based ISN generators.
-        p.wait(Duration::from_secs(1))?;
+        p.wait(after)?;
         if listener {
             p.s.app(App::Listen)
                 .map_err(err)?
@@ -393,12 +412,28 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
             Ok((copies, acks))
         })
     });
-    let syns: Vec<_> = [(true, true), (true, false), (false, true), (false, false)]
-        .into_iter()
-        .map(|(above, listener)| {
-            std::thread::spawn(move || syn_into_time_wait(kind, above, listener))
+    let second = Duration::from_secs(1);
+    let syns: Vec<_> = [
+        (true, true, second),
+        (true, false, second),
+        (false, true, second),
+        (false, false, second),
+        (true, true, Duration::ZERO),
+    ]
+    .into_iter()
+    .map(|(above, listener, after)| {
+        std::thread::spawn(move || syn_into_time_wait(kind, above, listener, after))
+    })
+    .collect();
+    let in_window_syn = std::thread::spawn(move || {
+        in_time_wait(kind, move |p| {
+            let ack = p.snd_nxt().wrapping_add(1000);
+            let mut syn = seg(Flags::SYN, p.rcv_nxt().wrapping_add(100), ack);
+            syn.options.mss = Some(1460);
+            p.react(syn)
         })
-        .collect();
+    });
+    let isns = std::thread::spawn(move || isn_samples(kind));
     let handles: Vec<_> = jobs.into_iter().map(std::thread::spawn).collect();
     let join = |h: std::thread::JoinHandle<Result<Reaction, String>>| {
         h.join().map_err(|_| "probe panicked".to_string())?
@@ -411,7 +446,11 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
         .into_iter()
         .map(|h| h.join().map_err(|_| "probe panicked".to_string())?);
     let mut syn = || ss.next().unwrap_or_else(|| Err("missing probe".into()));
-    let (hl, hn, ll, ln) = (syn()?, syn()?, syn()?, syn()?);
+    let (hl, hn, ll, ln, at_once) = (syn()?, syn()?, syn()?, syn()?, syn()?);
+    let syn_in_window_nonzero_ack = in_window_syn
+        .join()
+        .map_err(|_| "probe panicked".to_string())??;
+    let isns = isns.join().map_err(|_| "probe panicked".to_string())??;
     let (fin_copies, fin_acks) = fins.join().map_err(|_| "probe panicked".to_string())??;
     let time_wait_ms = tw.join().map_err(|_| "probe panicked".to_string())??;
     Ok(Facts {
@@ -422,10 +461,61 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
         rst_in_window,
         rst_out_of_window,
         reopen_isn_minus_old_snd_nxt: hl.1.or(hn.1),
+        syn_higher_listener_at_once: Some(at_once.0),
+        reopen_at_once_isn_minus_old_snd_nxt: at_once.1,
+        syn_in_window_nonzero_ack: Some(syn_in_window_nonzero_ack),
+        isns,
         syn_higher_listener: hl.0,
         syn_higher_no_listener: hn.0,
         syn_lower_listener: ll.0,
         syn_lower_no_listener: ln.0,
         lost_last_ack,
     })
+}
+
+/// How many connections [`isn_samples`] opens.
+const ISN_SAMPLES: usize = 4;
+
+/// The ISNs of connections opened 1 s apart on one fresh stack (see
+/// [`Facts::isns`]); fewer when the stack stops answering SYNs.
+fn isn_samples(kind: StackKind) -> Result<Vec<u32>, String> {
+    with_stack(kind, move |s| {
+        s.app(App::Listen)
+            .map_err(err)?
+            .map_err(|e| format!("listen: {e}"))?;
+        let mut p = Probe {
+            s,
+            peer_isn: PEER_ISN,
+            sut_isn: 0,
+        };
+        let mut out = Vec::new();
+        for i in 0..ISN_SAMPLES as u32 {
+            if i > 0 {
+                p.wait(Duration::from_secs(1))?;
+            }
+            // A new peer ISN each time, far from the last, as a new
+            // connection would pick.
+            let peer_isn = PEER_ISN.wrapping_add(i.wrapping_mul(0x1000_0000));
+            let mut syn = seg(Flags::SYN, peer_isn, 0);
+            syn.options.mss = Some(1460);
+            p.s.inject(&syn).map_err(err)?;
+            let Ok(sa) = p.expect(Flags::SYN.union(Flags::ACK), "SYN-ACK") else {
+                break;
+            };
+            out.push(sa.seq);
+            // Back to LISTEN (RFC 9293 3.10.7.4: a RST in SYN-RECEIVED from
+            // a passive open).
+            p.s.inject(&seg(Flags::RST, peer_isn.wrapping_add(1), 0))
+                .map_err(err)?;
+            p.collect(SETTLE)?;
+        }
+        Ok(out)
+    })
+}
+
+/// Whether ISNs look like a small counter without a secret: every one
+/// below 2^20. A random 32-bit ISN is that small with probability 1/4096,
+/// so several together mean the generator is guessable from the clock.
+pub fn isns_predictable(isns: &[u32]) -> bool {
+    isns.len() >= 2 && isns.iter().all(|&i| i < 1 << 20)
 }

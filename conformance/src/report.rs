@@ -2,12 +2,10 @@
 //! model's prediction, the stack's result, the verdict, and the reason of
 //! every failure (reports/conformance-linux.md).
 
-use crate::known::Known;
 use crate::suite::SpecResult;
-use crate::verdict::Verdict;
+use crate::verdict::Mark;
 use std::fmt::Write as _;
 use std::time::Duration;
-use timewait_specs::oracle::Outcome;
 
 /// Counts of a run.
 #[derive(Default, Debug, Clone, Copy)]
@@ -27,17 +25,16 @@ impl Summary {
     }
 }
 
-pub fn summarize(results: &[SpecResult], known: &Known) -> Summary {
+pub fn summarize(results: &[SpecResult]) -> Summary {
     let mut s = Summary::default();
     for r in results {
-        let listed = known.contains_key(r.name());
-        match &r.verdict {
-            None => s.harness_errors += 1,
-            Some(Verdict::Pass) | Some(Verdict::FailAsPredicted) if listed => s.stale_known += 1,
-            Some(Verdict::Pass) => s.pass += 1,
-            Some(Verdict::FailAsPredicted) => s.fail_as_predicted += 1,
-            Some(Verdict::Divergence) if listed => s.known_divergences += 1,
-            Some(Verdict::Divergence) => s.divergences += 1,
+        match r.judgement.mark {
+            Mark::HarnessError => s.harness_errors += 1,
+            Mark::Stale => s.stale_known += 1,
+            Mark::Pass | Mark::NotApplicable => s.pass += 1,
+            Mark::FailAsPredicted => s.fail_as_predicted += 1,
+            Mark::Known => s.known_divergences += 1,
+            Mark::Diverges => s.divergences += 1,
         }
     }
     s
@@ -48,14 +45,8 @@ fn cell(s: &str) -> String {
 }
 
 /// The Markdown report.
-pub fn markdown(
-    stack: &str,
-    about: &str,
-    results: &[SpecResult],
-    known: &Known,
-    wall: Duration,
-) -> String {
-    let s = summarize(results, known);
+pub fn markdown(stack: &str, about: &str, results: &[SpecResult], wall: Duration) -> String {
+    let s = summarize(results);
     let waits: f64 = results
         .iter()
         .filter_map(|r| r.run.as_ref().ok())
@@ -93,38 +84,24 @@ pub fn markdown(
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let model = match &r.model {
-            Outcome::Pass => "pass".to_string(),
-            Outcome::Fail(f) => format!("fail at step {}", f.step + 1),
+        let model = r
+            .model_departure()
+            .map_or("pass".to_string(), |d| format!("fails at {}", d.key()));
+        let stack_cell = match r.stack_departure() {
+            Err(_) => "harness error".to_string(),
+            Ok(None) => "pass".to_string(),
+            Ok(Some(d)) => format!("fails at {}", d.key()),
         };
-        let (stack_cell, reason) = match &r.run {
-            Err(e) => ("harness error".to_string(), e.clone()),
-            Ok(run) => match &run.replay.failure {
-                None => ("pass".to_string(), String::new()),
-                Some(f) => (format!("fail at step {}", f.step + 1), f.to_string()),
-            },
-        };
-        let mut verdict = r.verdict.as_ref().map_or("error", |v| v.name()).to_string();
-        let mut reason = reason;
-        if let Some(why) = known.get(r.name()) {
-            if r.verdict == Some(Verdict::Divergence) {
-                verdict = "diverges (known)".into();
-                reason = format!("{why}. {reason}");
-            } else {
-                verdict = format!("{verdict}; STALE known entry");
-            }
-        }
-        if let (Outcome::Fail(f), Some(Verdict::Divergence)) = (&r.model, &r.verdict) {
-            reason = format!("{reason} The model: {f}.");
-        }
+        let verdict = r.judgement.mark.name();
+        let reason = &r.judgement.why;
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.name(),
             cell(&profile.join(" ")),
             r.preset,
-            model,
-            stack_cell,
+            cell(&model),
+            cell(&stack_cell),
             verdict,
             cell(reason.trim())
         );

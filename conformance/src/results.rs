@@ -7,59 +7,12 @@
 
 use crate::known::Known;
 use crate::suite::SpecResult;
-use crate::verdict::Verdict;
+pub use crate::verdict::Mark;
+use crate::verdict::{Departure, Judgement};
 use serde::{Deserialize, Serialize};
 use timewait_model::Preset;
 use timewait_specs::oracle::{self, Outcome};
 use timewait_specs::Spec;
-
-/// Where and how a spec failed on the stack.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepFailure {
-    /// 1-based.
-    pub step: usize,
-    pub line: u64,
-    pub kind: String,
-    pub expected: String,
-    pub actual: String,
-}
-
-/// The verdict of one spec, with the known list applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mark {
-    Pass,
-    FailAsPredicted,
-    /// Departs from the model and is listed (reviewed) in the known list.
-    Known,
-    Diverges,
-    /// Listed in the known list but no longer diverging.
-    Stale,
-    HarnessError,
-    /// The spec sets Linux sysctls, which this stack has no equivalent of.
-    NotApplicable,
-}
-
-impl Mark {
-    pub fn of(verdict: Option<&Verdict>, listed: bool) -> Mark {
-        match (verdict, listed) {
-            (None, _) => Mark::HarnessError,
-            (Some(Verdict::Divergence), true) => Mark::Known,
-            (Some(Verdict::Divergence), false) => Mark::Diverges,
-            (Some(_), true) => Mark::Stale,
-            (Some(Verdict::Pass), false) => Mark::Pass,
-            (Some(Verdict::FailAsPredicted), false) => Mark::FailAsPredicted,
-        }
-    }
-
-    /// Whether a run with this mark is what the reviewed record says.
-    pub fn expected(self) -> bool {
-        matches!(
-            self,
-            Mark::Pass | Mark::FailAsPredicted | Mark::Known | Mark::NotApplicable
-        )
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecRecord {
@@ -68,18 +21,23 @@ pub struct SpecRecord {
     pub path: String,
     /// The model variant the stack is compared with.
     pub variant: String,
-    pub model_passes: bool,
-    /// `None` when the harness failed (see `harness_error`).
-    pub stack_passes: Option<bool>,
     pub mark: Mark,
+    /// Why the mark: both departures side by side, the known reason.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub why: String,
+    /// Where the stack departed from the spec; none when it passed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub failure: Option<StepFailure>,
+    pub stack: Option<Departure>,
+    /// Where the model variant departed from the spec; none when it passes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub model: Option<Departure>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub harness_error: Option<String>,
     /// The RFC clause the spec cites first, if any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub rfc: Option<String>,
-    /// Model variants that fail the spec at the same step as the stack.
+    /// Model variants that depart from the spec exactly as the stack does
+    /// (same step, same observation), or pass it when the stack does.
     #[serde(default)]
     pub like_variants: Vec<String>,
     /// The known list's reason, when listed.
@@ -118,38 +76,27 @@ pub fn rfc_clause(spec: &Spec) -> Option<String> {
     Some(clause)
 }
 
-/// The variants that do what the stack did: fail `spec` at `step`
-/// (0-based), or pass it when `step` is `None`.
-pub fn like_variants(spec: &Spec, step: Option<usize>) -> Vec<String> {
+/// The variants that do what the stack did: depart from `spec` exactly
+/// as `stack` says (same step, same observation), or pass it when `stack`
+/// is `None`.
+pub fn like_variants(spec: &Spec, stack: Option<&Departure>) -> Vec<String> {
+    let key = stack.map(Departure::key);
     Preset::ALL
         .iter()
-        .filter(|&&p| match (oracle::run(spec, p).outcome, step) {
-            (Outcome::Fail(f), Some(s)) => f.step == s,
-            (Outcome::Pass, None) => true,
-            _ => false,
+        .filter(|&&p| match &oracle::run(spec, p).outcome {
+            Outcome::Pass => key.is_none(),
+            Outcome::Fail(f) => key.as_ref() == Some(&Departure::of_model(f).key()),
         })
         .map(|p| p.name().to_string())
         .collect()
 }
 
 pub fn record(r: &SpecResult, known: &Known, root: &std::path::Path) -> SpecRecord {
-    let listed = known.get(r.name()).cloned();
-    let mark = Mark::of(r.verdict.as_ref(), listed.is_some());
-    let failure = r
-        .run
-        .as_ref()
-        .ok()
-        .and_then(|run| run.replay.failure.as_ref())
-        .map(|f| StepFailure {
-            step: f.step + 1,
-            line: f.line,
-            kind: f.kind.to_string(),
-            expected: f.expected.clone(),
-            actual: f.actual.clone(),
-        });
+    let stack = r.stack_departure().ok().flatten();
+    let Judgement { mark, why } = r.judgement.clone();
     let like = match mark {
         Mark::Known | Mark::Diverges | Mark::FailAsPredicted => {
-            like_variants(&r.spec, failure.as_ref().map(|f| f.step - 1))
+            like_variants(&r.spec, stack.as_ref())
         }
         _ => Vec::new(),
     };
@@ -158,14 +105,14 @@ pub fn record(r: &SpecResult, known: &Known, root: &std::path::Path) -> SpecReco
         name: r.name().to_string(),
         path: path.display().to_string(),
         variant: r.preset.name().to_string(),
-        model_passes: r.model.passed(),
-        stack_passes: r.run.as_ref().ok().map(|run| run.replay.passed()),
         mark,
-        failure,
+        why,
+        stack,
+        model: r.model_departure(),
         harness_error: r.run.as_ref().err().cloned(),
         rfc: rfc_clause(&r.spec),
         like_variants: like,
-        known: listed,
+        known: known.get(r.name()).map(|e| e.reason.clone()),
     }
 }
 
@@ -179,10 +126,10 @@ pub fn not_applicable(path: &std::path::Path, spec: &Spec, root: &std::path::Pat
             .display()
             .to_string(),
         variant: String::new(),
-        model_passes: true,
-        stack_passes: None,
         mark: Mark::NotApplicable,
-        failure: None,
+        why: String::new(),
+        stack: None,
+        model: None,
         harness_error: None,
         rfc: rfc_clause(spec),
         like_variants: Vec::new(),
@@ -199,6 +146,10 @@ pub struct StackResults {
     pub clock: String,
     /// What the run was on (kernel release, versions), for the header.
     pub about: String,
+    /// What exactly was tested, read from the stack at run time.
+    pub version: String,
+    /// The network MSL the specs were replayed at (`replay --msl`).
+    pub msl_ms: u64,
     pub specs: Vec<SpecRecord>,
     pub facts: Option<crate::probe::Facts>,
 }
@@ -211,19 +162,5 @@ impl StackResults {
     /// Whether every spec is as the record expects.
     pub fn clean(&self) -> bool {
         self.specs.iter().all(|s| s.mark.expected())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn marks_follow_the_verdict_and_the_known_list() {
-        assert_eq!(Mark::of(Some(&Verdict::Divergence), true), Mark::Known);
-        assert_eq!(Mark::of(Some(&Verdict::Divergence), false), Mark::Diverges);
-        assert_eq!(Mark::of(Some(&Verdict::Pass), true), Mark::Stale);
-        assert_eq!(Mark::of(None, false), Mark::HarnessError);
-        assert!(!Mark::Diverges.expected() && Mark::Known.expected());
     }
 }

@@ -62,15 +62,16 @@ impl StackKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The implementation and version under test, for reports.
+    /// The implementation under test, for reports; its version is read at
+    /// run time ([`crate::versions::version`]).
     pub fn title(self) -> &'static str {
         match self {
             StackKind::Linux => "Linux (the spec's profile)",
             StackKind::LinuxRfc1337 => "Linux, tcp_rfc1337=1",
-            StackKind::Smoltcp => "smoltcp 0.12",
-            StackKind::Lwip => "lwIP 2.1.3",
-            StackKind::Gvisor => "gVisor netstack 2022-12-19",
-            StackKind::LwipTap => "lwIP 2.1.3 over TAP",
+            StackKind::Smoltcp => "smoltcp",
+            StackKind::Lwip => "lwIP",
+            StackKind::Gvisor => "gVisor netstack",
+            StackKind::LwipTap => "lwIP over TAP",
         }
     }
 
@@ -163,8 +164,9 @@ pub trait Stack {
     /// The SUT's and the peer's ends of the 4-tuple.
     fn addresses(&self) -> (SocketAddrV4, SocketAddrV4);
     /// The stack's TIME-WAIT length, as measured (a test pins it). The
-    /// engine scales a spec's `msl` and `tw` durations to it, so that a spec
-    /// written for 60 s means "after TIME-WAIT" on a stack with 10 s too.
+    /// engine scales a spec's `tw` durations to it, so that "wait 1.1tw"
+    /// means "after TIME-WAIT" on a stack with 10 s as on one with 60 s;
+    /// `msl` durations are the network's and do not scale.
     fn time_wait(&self) -> Duration;
     /// The longest a stack holds back an ACK (its delayed-ACK timer); the
     /// engine allows it on top of every expectation's deadline.

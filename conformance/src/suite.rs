@@ -5,10 +5,11 @@
 
 use crate::agent::AgentStack;
 use crate::agents::Agent;
+use crate::known::{Entry, Known};
 use crate::linux;
 use crate::smoltcp_stack::SmoltcpStack;
 use crate::stack::{StackKind, StackRun};
-use crate::verdict::{self, Verdict};
+use crate::verdict::{self, Departure, Judgement, Mark};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -18,6 +19,11 @@ use timewait_model::Preset;
 use timewait_specs::oracle::Outcome;
 use timewait_specs::Spec;
 
+/// The network MSL a replay assumes unless told (`replay --msl`): the
+/// MSL Linux's 60 s TIME-WAIT is 2 MSL for, and what reports/ records.
+pub const DEFAULT_MSL: timewait_specs::values::Duration =
+    timewait_specs::values::Duration::secs(30);
+
 /// One spec's result on a stack.
 pub struct SpecResult {
     pub path: PathBuf,
@@ -26,13 +32,27 @@ pub struct SpecResult {
     pub model: Outcome,
     /// `Err` when the harness itself failed (not the spec).
     pub run: Result<StackRun, String>,
-    pub verdict: Option<Verdict>,
+    /// The verdict, from [`verdict::judge`].
+    pub judgement: Judgement,
     pub started: SystemTime,
 }
 
 impl SpecResult {
     pub fn name(&self) -> &str {
         &self.spec.name.value
+    }
+
+    /// Where the stack departed from the spec (`Ok(None)`: it passed).
+    pub fn stack_departure(&self) -> Result<Option<Departure>, &str> {
+        match &self.run {
+            Ok(run) => Ok(run.replay.failure.as_ref().map(Departure::of_stack)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where the model variant departed from the spec.
+    pub fn model_departure(&self) -> Option<Departure> {
+        Departure::of_outcome(&self.model)
     }
 }
 
@@ -103,37 +123,46 @@ pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
     }
 }
 
-/// Runs one spec on `stack` and compares with the model variant for it
-/// ([`preset_for`]).
-pub fn run_one(path: PathBuf, spec: Spec, stack: StackKind) -> SpecResult {
-    run_with(path, spec, stack, |spec| replay_on(spec, stack))
+/// Runs one spec on `stack` and judges it against the model variant for
+/// it ([`preset_for`]) and the stack's known entry for the spec.
+pub fn run_one(path: PathBuf, spec: Spec, stack: StackKind, known: Option<&Entry>) -> SpecResult {
+    run_with(path, spec, stack, known, |spec| replay_on(spec, stack))
 }
 
 /// Runs one spec with `replay` (any way of running it on `stack`) and
-/// compares with the model variant for `stack`.
+/// judges it against the model variant for `stack`.
 pub fn run_with(
     path: PathBuf,
     spec: Spec,
     stack: StackKind,
+    known: Option<&Entry>,
     replay: impl FnOnce(&Spec) -> Result<StackRun, String>,
 ) -> SpecResult {
     let started = SystemTime::now();
     let preset = preset_for(&spec, stack);
     let model = verdict::predict(&spec, preset);
     let run = replay(&spec);
-    let verdict = run
-        .as_ref()
-        .ok()
-        .map(|r| verdict::compare(r.replay.passed(), &model));
-    SpecResult {
+    let mut r = SpecResult {
         path,
         spec,
         preset,
         model,
         run,
-        verdict,
+        judgement: Judgement {
+            mark: Mark::HarnessError,
+            why: String::new(),
+        },
         started,
-    }
+    };
+    let stack = r.stack_departure().map_err(str::to_string);
+    let model = r.model_departure();
+    r.judgement = verdict::judge(
+        stack.as_ref().map(Option::as_ref).map_err(String::as_str),
+        model.as_ref(),
+        preset,
+        known,
+    );
+    r
 }
 
 /// Progress of a suite, for people watching.
@@ -149,6 +178,7 @@ pub struct Progress {
 pub fn run_all(
     specs: Vec<(PathBuf, Spec)>,
     stack: StackKind,
+    known: &Known,
     jobs: usize,
     every: Duration,
     progress: &mut dyn FnMut(&Progress),
@@ -158,12 +188,14 @@ pub fn run_all(
         specs.into_iter().enumerate().collect::<VecDeque<_>>(),
     ));
     let running = Arc::new(Mutex::new(0usize));
+    let known = Arc::new(known.clone());
     let (tx, rx) = mpsc::channel();
     let mut workers = Vec::new();
     for _ in 0..jobs.max(1).min(total.max(1)) {
         let queue = Arc::clone(&queue);
         let running = Arc::clone(&running);
         let tx = tx.clone();
+        let known = Arc::clone(&known);
         workers.push(std::thread::spawn(move || loop {
             let next = queue.lock().map(|mut q| q.pop_front()).ok().flatten();
             let Some((i, (path, spec))) = next else {
@@ -172,7 +204,8 @@ pub fn run_all(
             if let Ok(mut r) = running.lock() {
                 *r += 1;
             }
-            let result = run_one(path, spec, stack);
+            let entry = known.get(&spec.name.value);
+            let result = run_one(path, spec, stack, entry);
             if let Ok(mut r) = running.lock() {
                 *r -= 1;
             }
@@ -188,7 +221,7 @@ pub fn run_all(
         match rx.recv_timeout(every) {
             Ok((i, r)) => {
                 done += 1;
-                if r.verdict != Some(Verdict::Pass) {
+                if r.judgement.mark != Mark::Pass {
                     failed += 1;
                 }
                 results[i] = Some(r);

@@ -99,6 +99,15 @@ pub fn build_frame(
     let mut out = Vec::with_capacity(b.size(seg.payload.len()));
     b.write(&mut out, &seg.payload)
         .map_err(|e| BuildError::Write(e.to_string()))?;
+    if !f.has(Flags::ACK) && seg.ack != 0 {
+        // The builder writes an acknowledgment number only with the ACK
+        // bit. A probe sends a SYN whose ACK field is set without the bit,
+        // to see whether a stack takes a RST's sequence number from it
+        // (RFC 9293 3.10.7.1 uses SEG.ACK only when the bit is on).
+        let ack_at = 14 + 20 + 8;
+        out[ack_at..ack_at + 4].copy_from_slice(&seg.ack.to_be_bytes());
+        complete_checksum(&mut out);
+    }
     Ok(out)
 }
 
@@ -218,11 +227,8 @@ mod tests {
     #[test]
     fn a_built_frame_parses_back_to_the_same_segment_with_valid_checksums() {
         for f in ["S", "SA", "FA", "RA", "PA"] {
-            let mut s = seg(f);
-            if !s.flags.has(Flags::ACK) {
-                // The acknowledgment field is zero on the wire without ACK.
-                s.ack = 0;
-            }
+            // The acknowledgment field travels as given, ACK bit or not.
+            let s = seg(f);
             let frame = build_frame(&s, [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]).expect("frame");
             assert_eq!(parse_frame(&frame), Some(s));
             let mut again = frame.clone();

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use timewait_conformance::linux::{self, netns};
 use timewait_conformance::stack::StackKind;
 use timewait_conformance::suite::{self, SpecResult};
-use timewait_conformance::verdict::{self, Verdict};
+use timewait_conformance::verdict::{self, Departure};
 use timewait_conformance::{known, pcap, probe, results};
 use timewait_model::Preset;
 use timewait_specs::{load, Spec};
@@ -62,15 +62,28 @@ impl Drop for Slot {
 /// How many namespaces `probe::facts` opens at once (one per probe).
 const PROBE_NAMESPACES: usize = 10;
 
-/// Runs `spec` on `kind` in the background once a slot is free.
-fn start(slots: &Slots, path: &Path, spec: &Spec, kind: StackKind) -> Receiver<SpecResult> {
+/// Runs `spec` on `kind` in the background once a slot is free, judged
+/// with the stack's known entry for it.
+fn start(
+    slots: &Slots,
+    path: &Path,
+    spec: &Spec,
+    kind: StackKind,
+    entry: Option<known::Entry>,
+) -> Receiver<SpecResult> {
     let (tx, rx) = mpsc::channel();
     let (path, spec, slots) = (path.to_path_buf(), spec.clone(), slots.clone());
     std::thread::spawn(move || {
         let _slot = slots.take(1);
-        let _ = tx.send(suite::run_one(path, spec, kind));
+        let _ = tx.send(suite::run_one(path, spec, kind, entry.as_ref()));
     });
     rx
+}
+
+/// A stack's known departures; a file that cannot be read fails every
+/// test of the stack instead of passing as an empty list.
+fn known_of(kind: StackKind) -> Result<known::Known, String> {
+    known::load(&root().join("known"), kind.name()).map_err(|e| e.to_string())
 }
 
 /// Set in a child process that replays one spec until it is killed.
@@ -80,64 +93,74 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn specs() -> Vec<(String, PathBuf, Spec)> {
-    let mut out = Vec::new();
+/// Every committed spec, and every one that cannot be read (as an error
+/// that fails its own test instead of vanishing from the suite).
+/// A test name and its spec; a test name and why its file cannot be read.
+type Loaded = (Vec<(String, PathBuf, Spec)>, Vec<(String, String)>);
+
+fn specs() -> Loaded {
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
     for folder in ["reviewed", "generated"] {
         let dir = root().join("../specs").join(folder);
-        for p in load::collect(std::slice::from_ref(&dir)).unwrap_or_default() {
-            if let Ok(spec) = load::load_file(&p) {
-                out.push((format!("linux::{folder}::{}", spec.name.value), p, spec));
+        match load::collect(std::slice::from_ref(&dir)) {
+            Err(e) => bad.push((format!("linux::{folder}::*"), e.to_string())),
+            Ok(paths) => {
+                for p in paths {
+                    match load::load_file(&p) {
+                        Ok(spec) => out.push((
+                            format!("linux::{folder}::{}", spec.name.value),
+                            p,
+                            spec.at_network_msl(suite::DEFAULT_MSL),
+                        )),
+                        Err(e) => {
+                            bad.push((format!("linux::{folder}::{}", p.display()), e.to_string()))
+                        }
+                    }
+                }
             }
         }
     }
-    out
+    (out, bad)
 }
 
-fn check_result(r: &SpecResult, known: &known::Known) -> Result<(), Failed> {
-    let run = r
-        .run
-        .as_ref()
-        .map_err(|e| Failed::from(format!("harness: {e}")))?;
-    let listed = known.get(r.name());
-    let explain = || {
-        let mut m = String::new();
+/// A run's verdict: it fails on `diverges`, a harness error or a stale
+/// known entry, with both departures, the exchange and a capture.
+fn check_result(kind: StackKind, r: &SpecResult) -> Result<(), Failed> {
+    if r.judgement.mark.expected() {
+        return Ok(());
+    }
+    let mut m = format!(
+        "{} on {}: {}\n",
+        r.judgement.mark.name(),
+        kind.name(),
+        r.judgement.why
+    );
+    if let Ok(run) = &r.run {
         if let Some(f) = &run.replay.failure {
             m.push_str(&format!(
-                "Linux: {}:{}:{}: {f}\n",
+                "stack: {}:{}:{}: {f}\n",
                 r.path.display(),
                 f.line,
                 f.column
             ));
-        } else {
-            m.push_str("Linux: passes every step\n");
         }
-        m.push_str(&format!("model ({}): {:?}\n", r.preset, r.model));
+        if let timewait_specs::oracle::Outcome::Fail(f) = &r.model {
+            m.push_str(&format!("model ({}): {f}\n", r.preset));
+        }
         for l in &run.replay.log {
             m.push_str(&format!("    {l}\n"));
         }
-        m
-    };
-    match (&r.verdict, listed) {
-        (Some(Verdict::Divergence), Some(_)) => Ok(()),
-        (Some(Verdict::Divergence), None) => {
-            // Keep the capture of a failure for a look with Wireshark.
-            let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.pcap", r.name()));
-            let _ = pcap::write(&path, &run.frames, r.started);
-            Err(format!(
-                "Linux diverges from the model (capture: {})\n{}",
-                path.display(),
-                explain()
-            )
-            .into())
+        // Keep the capture of a failure for a look with Wireshark.
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "{}-{}.pcap",
+            kind.name(),
+            r.name()
+        ));
+        if pcap::write(&path, &run.frames, r.started).is_ok() {
+            m.push_str(&format!("capture: {}\n", path.display()));
         }
-        (Some(_), Some(why)) => Err(format!(
-            "listed as a known divergence ({why}) but Linux agrees with the model now; update conformance/known/linux.txt\n{}",
-            explain()
-        )
-        .into()),
-        (Some(_), None) => Ok(()),
-        (None, _) => Err("no verdict".into()),
     }
+    Err(m.into())
 }
 
 /// `ip -o link`, `ip -o addr` and `ip route` of the calling thread's namespace.
@@ -339,7 +362,8 @@ fn check_peer_side_is_silent() -> Result<(), Failed> {
 }
 
 /// A real-time stack's summary facts against the committed record: all of
-/// them exactly, except TIME-WAIT's length, which a real timer only bounds:
+/// them exactly, except the ISNs (their count and whether they look
+/// predictable) and TIME-WAIT's length, which a real timer only bounds:
 /// from 1 s under the declared length (lwIP's 500 ms slow-timer phase, plus
 /// the probe's 250 ms polling) to 4.5 s over it (Linux's timer wheel rounds
 /// a 60 s timer up by up to about 4 s).
@@ -357,8 +381,18 @@ fn check_facts(kind: StackKind, got: probe::Facts) -> Result<(), Failed> {
     if !(declared.saturating_sub(1000)..=declared + 4500).contains(&tw) {
         return Err(format!("{stack}: TIME-WAIT measured {tw} ms, declared {declared} ms").into());
     }
+    // Real-time ISNs are a keyed hash plus a clock (or a tick counter, over
+    // TAP): what is pinned is how many connections answered and whether
+    // they look predictable, not the numbers.
+    let isns_alike = got.isns.len() == want.isns.len()
+        && probe::isns_predictable(&got.isns) == probe::isns_predictable(&want.isns);
     let same = probe::Facts {
         time_wait_ms: want.time_wait_ms,
+        isns: if isns_alike {
+            want.isns.clone()
+        } else {
+            got.isns.clone()
+        },
         ..got.clone()
     };
     if same != want {
@@ -370,9 +404,11 @@ fn check_facts(kind: StackKind, got: probe::Facts) -> Result<(), Failed> {
     Ok(())
 }
 
-/// A real-time run against the committed record: the same mark and, for a
-/// failure, the same step (timings in the messages vary from run to run).
+/// A real-time run's verdict, then the committed record against it: the
+/// same mark and the same departures (the records' times and messages
+/// vary from run to run; what the verdict compares does not).
 fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(), Failed> {
+    check_result(kind, r)?;
     let stack = kind.name();
     let repo = root()
         .join("..")
@@ -387,25 +423,27 @@ fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(
         .iter()
         .find(|s| s.name == spec)
         .ok_or_else(|| format!("{spec} is not in {}", path.display()))?;
-    let known = known::load(&root().join("known"), stack).unwrap_or_default();
-    let got = results::record(r, &known, &repo);
-    let step = |x: &results::SpecRecord| x.failure.as_ref().map(|f| f.step);
-    if got.mark == want.mark && step(&got) == step(want) {
+    let keys = |x: &results::SpecRecord| {
+        (
+            x.mark,
+            x.stack.as_ref().map(Departure::key),
+            x.model.as_ref().map(Departure::key),
+        )
+    };
+    let got_stack = r.stack_departure().ok().flatten();
+    let got = (
+        r.judgement.mark,
+        got_stack.as_ref().map(Departure::key),
+        r.model_departure().as_ref().map(Departure::key),
+    );
+    if got == keys(want) {
         return Ok(());
     }
-    let log = r
-        .run
-        .as_ref()
-        .map(|run| run.replay.log.join("\n"))
-        .unwrap_or_else(|e| e.clone());
     Err(format!(
-        "{stack} no longer does what {} records for {spec}:\n  recorded: {:?} at step {:?}\n  now:      {:?} at step {:?} {}\n{log}\nif intended, run `timewait replay --stack {stack}` and review",
+        "{} is not what the run writes for {spec}:\n  recorded: {:?}\n  now:      {:?}\nrun `timewait replay --stack {stack}` and commit reports/",
         path.display(),
-        want.mark,
-        step(want),
-        got.mark,
-        step(&got),
-        got.failure.as_ref().map(|f| format!("(expected {}; got {})", f.expected, f.actual)).unwrap_or_default()
+        keys(want),
+        got,
     )
     .into())
 }
@@ -426,8 +464,9 @@ fn main() {
         child_main(&spec);
     }
     let args = Arguments::from_args();
-    let all = specs();
+    let (all, unreadable) = specs();
     let mut names: Vec<String> = all.iter().map(|(n, _, _)| n.clone()).collect();
+    names.extend(unreadable.iter().map(|(n, _)| n.clone()));
     let checks = [
         "linux::checks::facts",
         "linux-rfc1337::checks::facts",
@@ -456,7 +495,16 @@ fn main() {
             .collect();
         libtest_mimic::run(&args, trials).exit();
     }
-    let known = known::load(&root().join("known"), "linux").unwrap_or_default();
+    let knowns: HashMap<&str, Result<known::Known, String>> = StackKind::ALL
+        .iter()
+        .map(|k| (k.name(), known_of(*k)))
+        .collect();
+    let entry = |kind: StackKind, spec: &Spec| {
+        knowns
+            .get(kind.name())
+            .and_then(|k| k.as_ref().ok())
+            .and_then(|k| k.get(&spec.name.value).cloned())
+    };
 
     // Start every selected spec at once; each trial waits for its own.
     let selected = |name: &str| match &args.filter {
@@ -474,7 +522,13 @@ fn main() {
             if !selected(name) {
                 continue;
             }
-            let rx = start(&slots, path, spec, StackKind::Linux);
+            let rx = start(
+                &slots,
+                path,
+                spec,
+                StackKind::Linux,
+                entry(StackKind::Linux, spec),
+            );
             receivers.insert(name.clone(), Mutex::new(Some(rx)));
         }
         for kind in others {
@@ -487,25 +541,36 @@ fn main() {
                 if !selected(&name) {
                     continue;
                 }
-                let rx = start(&slots, path, spec, kind);
+                let rx = start(&slots, path, spec, kind, entry(kind, spec));
                 receivers.insert(name, Mutex::new(Some(rx)));
             }
         }
     }
     let receivers = std::sync::Arc::new(receivers);
-    let known = std::sync::Arc::new(known);
     let all = std::sync::Arc::new(all);
 
     let mut trials = Vec::new();
+    for (name, why) in unreadable {
+        trials.push(Trial::test(name, move || Err(why.into())));
+    }
+    let known_error = |kind: StackKind| {
+        knowns
+            .get(kind.name())
+            .and_then(|k| k.as_ref().err().cloned())
+    };
     for (name, _, _) in all.iter() {
-        let (receivers, known, name2) = (receivers.clone(), known.clone(), name.clone());
+        let (receivers, name2) = (receivers.clone(), name.clone());
+        let bad_known = known_error(StackKind::Linux);
         trials.push(Trial::test(name.clone(), move || {
+            if let Some(e) = bad_known {
+                return Err(e.into());
+            }
             let rx = receivers
                 .get(&name2)
                 .and_then(|m| m.lock().ok().and_then(|mut g| g.take()))
                 .ok_or("not started")?;
             let r = rx.recv().map_err(|_| "the spec's thread died")?;
-            check_result(&r, &known)
+            check_result(StackKind::Linux, &r)
         }));
     }
     for kind in others {
@@ -514,7 +579,11 @@ fn main() {
             let name = format!("{}::{}", kind.name(), spec.name.value);
             let (receivers, name2, spec_name) =
                 (receivers.clone(), name.clone(), spec.name.value.clone());
+            let bad_known = known_error(kind);
             let t = Trial::test(name, move || {
+                if let Some(e) = bad_known {
+                    return Err(e.into());
+                }
                 let rx = receivers
                     .get(&name2)
                     .and_then(|m| m.lock().ok().and_then(|mut g| g.take()))

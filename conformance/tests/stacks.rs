@@ -3,12 +3,12 @@
 //! for the worked-example agent), plus each stack's summary facts
 //! (`STACK::facts`) and the matrix report (`matrix::current`).
 //!
-//! A spec test passes when the stack does exactly what the committed
-//! record (reports/results/STACK.json) says it does: so a change in the
-//! stack, the harness or a spec that alters a verdict is noticed, and
-//! `timewait replay --stack STACK` rewrites the record for review. A stack
-//! whose system packages are missing has its tests ignored, with the
-//! install hint printed.
+//! A spec test fails on a verdict of `diverges`, a harness error or a
+//! stale known entry (conformance/src/verdict.rs judges); then, the record
+//! being an output, it checks that the committed record
+//! (reports/results/STACK.json) is what `timewait replay --stack STACK`
+//! writes for the run. A stack whose system packages are missing has its
+//! tests ignored, with the install hint printed (under CI=true they fail).
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::PathBuf;
@@ -24,16 +24,25 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn specs() -> Vec<(PathBuf, Spec)> {
+/// Every committed spec, and every error reading one (each becomes a
+/// failing test instead of vanishing from the suite).
+fn specs() -> (Vec<(PathBuf, Spec)>, Vec<String>) {
     let dirs = [
         root().join("specs/reviewed"),
         root().join("specs/generated"),
     ];
-    load::collect(&dirs)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| load::load_file(&p).ok().map(|s| (p, s)))
-        .collect()
+    let paths = match load::collect(&dirs) {
+        Ok(p) => p,
+        Err(e) => return (Vec::new(), vec![e.to_string()]),
+    };
+    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    for p in paths {
+        match load::load_file(&p) {
+            Ok(s) => ok.push((p, s.at_network_msl(suite::DEFAULT_MSL))),
+            Err(e) => bad.push(e.to_string()),
+        }
+    }
+    (ok, bad)
 }
 
 fn committed(stack: &str) -> Result<StackResults, String> {
@@ -42,16 +51,57 @@ fn committed(stack: &str) -> Result<StackResults, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn known_for(stack: &str) -> known::Known {
-    known::load(&root().join("conformance/known"), stack).unwrap_or_default()
+fn known_for(stack: &str) -> Result<known::Known, String> {
+    known::load(&root().join("conformance/known"), stack).map_err(|e| e.to_string())
+}
+
+/// The verdict first: `diverges`, a harness error and a stale known entry
+/// fail, with both departures and the exchange.
+fn verdict(stack: &str, r: &SpecResult) -> Result<(), Failed> {
+    if r.judgement.mark.expected() {
+        return Ok(());
+    }
+    let log = match &r.run {
+        Ok(run) => run.replay.log.join("\n    "),
+        Err(e) => e.clone(),
+    };
+    Err(format!(
+        "{} on {stack}: {}\n    {log}",
+        r.judgement.mark.name(),
+        r.judgement.why
+    )
+    .into())
 }
 
 /// The record of `spec`'s run, as `timewait replay` would write it.
-fn record_of(kind: StackKind, result: SpecResult) -> SpecRecord {
+fn record_of(result: SpecResult, known: &known::Known) -> SpecRecord {
     let root = root().canonicalize().unwrap_or_else(|_| root());
     let mut r = result;
     r.path = r.path.canonicalize().unwrap_or(r.path);
-    results::record(&r, &known_for(kind.name()), &root)
+    results::record(&r, known, &root)
+}
+
+/// Another way of running a spec on a stack (the smoltcp agent).
+type Runner = fn(&Spec) -> Result<StackRun, String>;
+
+/// Runs `spec` on `kind` (through `run` when given), judges it, and
+/// checks the committed record against the run.
+fn judged(
+    kind: StackKind,
+    record_stack: &str,
+    path: PathBuf,
+    spec: Spec,
+    want: Option<&SpecRecord>,
+    run: Option<Runner>,
+) -> Result<(), Failed> {
+    let known = known_for(record_stack)?;
+    let entry = known.get(&spec.name.value).cloned();
+    let r = match run {
+        Some(f) => suite::run_with(path, spec, kind, entry.as_ref(), f),
+        None => suite::run_one(path, spec, kind, entry.as_ref()),
+    };
+    verdict(record_stack, &r)?;
+    compare(record_stack, &record_of(r, &known), want)
 }
 
 fn compare(stack: &str, got: &SpecRecord, want: Option<&SpecRecord>) -> Result<(), Failed> {
@@ -106,8 +156,7 @@ fn trials_for(kind: StackKind, specs: &[(PathBuf, Spec)], out: &mut Vec<Trial>) 
                 let na = results::not_applicable(&path, &spec, &root());
                 return compare(stack, &na, want.as_ref());
             }
-            let r = suite::run_one(path, spec, kind);
-            compare(stack, &record_of(kind, r), want.as_ref())
+            judged(kind, stack, path, spec, want.as_ref(), None)
         });
         out.push(t.with_ignored_flag(unavailable.is_some()));
     }
@@ -135,8 +184,13 @@ fn trials_for(kind: StackKind, specs: &[(PathBuf, Spec)], out: &mut Vec<Trial>) 
 
 fn main() {
     let args = Arguments::from_args();
-    let specs = specs();
+    let (specs, unreadable) = specs();
     let mut trials = Vec::new();
+    for (i, why) in unreadable.into_iter().enumerate() {
+        trials.push(Trial::test(format!("specs::unreadable-{i}"), move || {
+            Err(why.into())
+        }));
+    }
     for kind in [StackKind::Smoltcp, StackKind::Lwip, StackKind::Gvisor] {
         trials_for(kind, &specs, &mut trials);
     }
@@ -149,8 +203,14 @@ fn main() {
         trials.push(Trial::test(
             format!("smoltcp-agent::{}", spec.name.value),
             move || {
-                let r = suite::run_with(path, spec, StackKind::Smoltcp, smoltcp_agent_run);
-                compare("smoltcp", &record_of(StackKind::Smoltcp, r), want.as_ref())
+                judged(
+                    StackKind::Smoltcp,
+                    "smoltcp",
+                    path,
+                    spec,
+                    want.as_ref(),
+                    Some(smoltcp_agent_run),
+                )
             },
         ));
     }
@@ -168,7 +228,9 @@ fn main() {
                     missing = Some(why);
                     return None;
                 }
-                let spec = load::load_file(&repo.join(&e.spec)).ok()?;
+                let spec = load::load_file(&repo.join(&e.spec))
+                    .ok()?
+                    .at_network_msl(suite::DEFAULT_MSL);
                 Some(findings::render(e, &suite::replay_on(&spec, kind)))
             })
             .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -464,6 +464,16 @@ impl Spec {
             .map_or(defaults::TOLERANCE, |t| t.value)
     }
 
+    /// The spec replayed in a network whose MSL is `msl` (ms or s): the
+    /// `msl` durations of its steps, and the model's TIME-WAIT of 2 MSL,
+    /// then mean that MSL. The header's own MSL is what the spec's `model`
+    /// lists were checked at; a replay sets the network's.
+    pub fn at_network_msl(&self, msl: Duration) -> Spec {
+        let mut s = self.clone();
+        s.msl.value = msl;
+        s
+    }
+
     /// MSL in milliseconds (validation makes sure `msl` is in ms or s).
     pub fn msl_ms(&self) -> u64 {
         self.msl.value.to_ms(0, 0)

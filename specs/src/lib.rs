@@ -7,6 +7,7 @@ pub mod emit;
 pub mod format;
 pub mod gen;
 pub mod load;
+pub mod observed;
 pub mod oracle;
 pub mod schema;
 pub mod validate;

@@ -11,6 +11,7 @@
 //! options, the PSH flag, and timing other than TIME-WAIT's length.
 
 use crate::format::{App, Expect, Inject, SockState, Spec, Step};
+use crate::observed::{Mismatch, Observed, Origins, SegmentSeen};
 use crate::values::{Flags, SeqValue};
 use std::collections::VecDeque;
 use std::fmt;
@@ -77,6 +78,8 @@ pub struct Failure {
     pub kind: &'static str,
     pub expected: String,
     pub actual: String,
+    /// What the model's SUT did there, in the form verdicts compare.
+    pub observed: Observed,
 }
 
 impl fmt::Display for Failure {
@@ -103,13 +106,6 @@ pub struct Run {
     pub arrivals: Vec<(SockState, Arrival)>,
 }
 
-/// Per-incarnation origins of the relative numbers.
-#[derive(Clone, Copy, Debug)]
-struct Isns {
-    peer: u32,
-    sut: Option<u32>,
-}
-
 struct Oracle<'a> {
     spec: &'a Spec,
     cfg: Config,
@@ -117,7 +113,7 @@ struct Oracle<'a> {
     now: u64,
     tw_since: Option<u64>,
     pending: VecDeque<Segment>,
-    incs: Vec<Isns>,
+    incs: Vec<Origins>,
     log: Vec<String>,
     arrivals: Vec<(SockState, Arrival)>,
 }
@@ -136,7 +132,7 @@ impl<'a> Oracle<'a> {
             now: 0,
             tw_since: None,
             pending: VecDeque::new(),
-            incs: vec![Isns {
+            incs: vec![Origins {
                 peer: spec.first_peer_isn(),
                 sut: None,
             }],
@@ -151,14 +147,15 @@ pub fn run(spec: &Spec, preset: Preset) -> Run {
     let mut o = Oracle::new(spec, preset);
     let mut outcome = Outcome::Pass;
     for (i, step) in spec.steps.iter().enumerate() {
-        if let Err((expected, actual)) = o.step(&step.value) {
+        if let Err(m) = o.step(&step.value) {
             outcome = Outcome::Fail(Failure {
                 step: i,
                 line: step.referenced.line(),
                 column: step.referenced.column(),
                 kind: step.value.kind(),
-                expected,
-                actual,
+                expected: m.expected,
+                actual: m.actual,
+                observed: m.observed,
             });
             break;
         }
@@ -177,6 +174,7 @@ pub fn run(spec: &Spec, preset: Preset) -> Run {
                 kind: "end of spec",
                 expected: "no further segment from the SUT".into(),
                 actual: format!("sends {}", o.show(&seg)),
+                observed: o.seen(&seg, o.cur()),
             });
         }
     }
@@ -214,8 +212,8 @@ pub fn record(spec: &Spec, preset: Preset) -> Recorded {
             }),
             other => other.clone(),
         };
-        if let Err((expected, actual)) = o.step(&step) {
-            stopped = Some(format!("expected {expected}; the model {actual}"));
+        if let Err(m) = o.step(&step) {
+            stopped = Some(format!("expected {}; the model {}", m.expected, m.actual));
             steps.push(Step::ExpectState(crate::format::ExpectState {
                 state: sock_state(o.ep.state),
                 remaining: None,
@@ -236,7 +234,7 @@ pub fn run_all(spec: &Spec) -> Vec<Run> {
     Preset::ALL.iter().map(|&p| run(spec, p)).collect()
 }
 
-type StepResult = Result<(), (String, String)>;
+type StepResult = Result<(), Mismatch>;
 
 impl Oracle<'_> {
     fn cur(&self) -> usize {
@@ -283,6 +281,18 @@ impl Oracle<'_> {
         s
     }
 
+    /// `seg` as a verdict compares it, in incarnation `target`'s numbers.
+    fn seen(&self, seg: &Segment, target: usize) -> Observed {
+        Observed::Segment(SegmentSeen::new(
+            spec_flags(seg.flags),
+            seg.seq,
+            seg.ack,
+            usize::from(seg.len),
+            &self.incs,
+            target,
+        ))
+    }
+
     fn advance(&mut self, ms: u64) {
         let to = self.now + ms;
         if let (Some(since), Some(len)) = (self.tw_since, self.time_wait_ms()) {
@@ -298,12 +308,13 @@ impl Oracle<'_> {
 
     fn unexpected_pending(&self, what: &str) -> StepResult {
         match self.pending.front() {
-            Some(seg) => Err((
+            Some(seg) => Err(Mismatch::new(
                 format!("no segment from the SUT before this {what}"),
                 format!(
                     "sends {} first, which the spec does not expect",
                     self.show(seg)
                 ),
+                self.seen(seg, self.cur()),
             )),
             None => Ok(()),
         }
@@ -334,12 +345,13 @@ impl Oracle<'_> {
                 while let Some(seg) = self.pending.pop_front() {
                     let hit = e.flags.is_none_or(|f| spec_flags(seg.flags).has(f));
                     if hit {
-                        return Err((
+                        return Err(Mismatch::new(
                             match e.flags {
                                 Some(f) => format!("no segment with {f} for {}", e.duration),
                                 None => format!("no segment for {}", e.duration),
                             },
                             format!("sends {}", self.show(&seg)),
+                            self.seen(&seg, self.cur()),
                         ));
                     }
                     let line = format!("SUT > peer  {} (not checked)", self.show(&seg));
@@ -355,9 +367,10 @@ impl Oracle<'_> {
                 self.unexpected_pending("state check")?;
                 let actual = sock_state(self.ep.state);
                 if actual != e.state {
-                    return Err((
+                    return Err(Mismatch::new(
                         format!("the SUT's socket in {}", e.state.name()),
                         format!("is in {}", actual.name()),
+                        Observed::State(actual.name().into()),
                     ));
                 }
                 if let (Some(r), SockState::TimeWait) = (e.remaining, actual) {
@@ -368,9 +381,10 @@ impl Oracle<'_> {
                     let tol = self.spec.ms(e.tolerance.unwrap_or(self.spec.tolerance()));
                     let (min, max) = (self.spec.ms(r.min), self.spec.ms(r.max));
                     if left + tol < min || left > max + tol {
-                        return Err((
+                        return Err(Mismatch::new(
                             format!("TIME-WAIT with {}..{} left", r.min, r.max),
                             format!("has {:.3}s of TIME-WAIT left", left as f64 / 1000.0),
+                            Observed::TimeLeftOutOfRange,
                         ));
                     }
                     self.note(format!(
@@ -387,7 +401,7 @@ impl Oracle<'_> {
                 self.unexpected_pending("new incarnation")?;
                 let prev = self.incs[self.cur()].peer;
                 let peer = m.peer_isn.resolve(prev);
-                self.incs.push(Isns { peer, sut: None });
+                self.incs.push(Origins { peer, sut: None });
                 let n = self.incs.len();
                 self.note(format!("incarnation {n} (peer ISN {peer})"));
                 Ok(())
@@ -399,9 +413,10 @@ impl Oracle<'_> {
         let n = self.incs.len() as u32;
         let st = self.ep.state;
         let fail = |what: &str| {
-            Err((
+            Err(Mismatch::new(
                 format!("the SUT's {what} to succeed"),
                 format!("cannot: its connection is in {st}"),
+                Observed::Refused,
             ))
         };
         let open = matches!(st, TcpState::Established | TcpState::CloseWait);
@@ -417,9 +432,10 @@ impl Oracle<'_> {
                     st,
                     TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived
                 ) {
-                    return Err((
-                        "accept to return a connection".into(),
+                    return Err(Mismatch::new(
+                        "accept to return a connection",
                         format!("has none established (state {st}); accept would block"),
+                        Observed::Refused,
                     ));
                 }
             }
@@ -495,9 +511,10 @@ impl Oracle<'_> {
             (Some(v @ SeqValue::Abs(_)), _) => v.resolve(0),
             (Some(v), Some(base)) => v.resolve(base),
             (Some(SeqValue::Rel(_)), None) => {
-                return Err((
-                    "a relative ack, which needs the SUT's ISN".into(),
-                    "never sent a SYN in this incarnation, so the ISN is unknown".into(),
+                return Err(Mismatch::new(
+                    "a relative ack, which needs the SUT's ISN",
+                    "never sent a SYN in this incarnation, so the ISN is unknown",
+                    Observed::NoSutIsn,
                 ))
             }
         };
@@ -593,10 +610,22 @@ impl Oracle<'_> {
                         s.rexmit = true;
                         s
                     }
-                    None => return Err((e.summary(), "sends nothing".into())),
+                    None => {
+                        return Err(Mismatch::new(
+                            e.summary(),
+                            "sends nothing",
+                            Observed::Nothing,
+                        ))
+                    }
                 }
             }
-            None => return Err((e.summary(), "sends nothing".into())),
+            None => {
+                return Err(Mismatch::new(
+                    e.summary(),
+                    "sends nothing",
+                    Observed::Nothing,
+                ))
+            }
         };
         let target = e.incarnation.unwrap_or(self.incs.len() as u32) as usize - 1;
         let flags = spec_flags(seg.flags);
@@ -628,9 +657,10 @@ impl Oracle<'_> {
             self.note(format!("SUT > peer  {shown}{mark}"));
             Ok(())
         } else {
-            Err((
+            Err(Mismatch::new(
                 e.summary(),
                 format!("sends {shown} (differs in {})", problems.join(", ")),
+                self.seen(&seg, target),
             ))
         }
     }
@@ -912,4 +942,42 @@ impl Arrival {
             Arrival::Ack
         }
     }
+}
+
+/// A spec's claims about the model, checked: every variant its
+/// `model.pass` lists passes it, every one `model.fail` lists fails it,
+/// and at least one variant passes it (a spec every variant fails asks for
+/// behaviour no model of TCP has, and would pass any stack's failure off as
+/// predicted). One diagnostic per broken claim, at the variant's name.
+pub fn claim_errors(file: &std::path::Path, spec: &Spec) -> Vec<crate::Diagnostic> {
+    let runs = run_all(spec);
+    let mut out = Vec::new();
+    let m = &spec.model.value;
+    for (list, must_pass) in [(&m.pass, true), (&m.fail, false)] {
+        for v in list {
+            let Some(run) = runs.iter().find(|r| r.preset == v.value.0) else {
+                continue;
+            };
+            let msg = match (&run.outcome, must_pass) {
+                (Outcome::Fail(f), true) => {
+                    format!("model.pass lists {} but it fails the spec: {f}", run.preset)
+                }
+                (Outcome::Pass, false) => {
+                    format!("model.fail lists {} but it passes the spec", run.preset)
+                }
+                _ => continue,
+            };
+            out.push(crate::Diagnostic::at(file, v.referenced, msg));
+        }
+    }
+    if !runs.iter().any(|r| r.outcome.passed()) {
+        out.push(crate::Diagnostic::at(
+            file,
+            spec.model.referenced,
+            "no model variant passes this spec: its expectations describe no TCP the model \
+             knows, so a stack's failure could not be judged (`timewait specs check -v` shows \
+             where each variant departs)",
+        ));
+    }
+    out
 }

@@ -129,7 +129,7 @@ func (a *agent) hello(r *request) (map[string]any, error) {
 		return nil, fmt.Errorf("AddProtocolAddress: %s", err)
 	}
 	a.s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: nic}})
-	return map[string]any{"version": 1, "stack": "gVisor netstack 20221219", "clock": "virtual"}, nil
+	return map[string]any{"version": 1, "stack": "gVisor netstack", "clock": "virtual"}, nil
 }
 
 // quiesce returns once no timer goroutine runs and every TCP processor is idle.

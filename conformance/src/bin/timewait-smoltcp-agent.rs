@@ -52,7 +52,7 @@ impl Agent {
             "hello" if req["mode"] != "virtual" => {
                 json!({"ok": false, "fatal": "only virtual mode: smoltcp runs in this process"})
             }
-            "hello" => self.ok(json!({"version": 1, "stack": "smoltcp 0.12", "clock": "virtual"})),
+            "hello" => self.ok(json!({"version": 1, "stack": concat!("smoltcp ", env!("TIMEWAIT_SMOLTCP_VERSION")), "clock": "virtual"})),
             "listen" => self.app(App::Listen),
             "accept" => self.app(App::Accept),
             "connect" => self.app(App::Connect),

@@ -1,0 +1,79 @@
+//! What exactly was tested: each stack's version, read from the stack at
+//! run time, never typed in. The kernel's release from the running kernel;
+//! smoltcp's from the Cargo.lock it was built against; lwIP's and gVisor's
+//! from their agents' `hello` and the Debian packages they are built from.
+
+use crate::agent::AgentStack;
+use crate::agents::Agent;
+use crate::stack::StackKind;
+use std::process::Command;
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
+}
+
+/// The version of an installed Debian package, by `dpkg-query`.
+pub fn debian_package(name: &str) -> Result<String, String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", name])
+        .output()
+        .map_err(|e| format!("cannot run dpkg-query: {e}"))?;
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() && !v.is_empty() {
+        Ok(v)
+    } else {
+        Err(format!("{name} is not installed"))
+    }
+}
+
+/// The stack's own name for itself, from its agent's `hello`.
+fn agent_hello(kind: StackKind, agent: Agent) -> Result<String, String> {
+    let cmd = agent.command()?;
+    AgentStack::start(kind.name(), cmd, kind.time_wait())
+        .map(|s| s.stack.clone())
+        .map_err(|e| e.to_string())
+}
+
+/// What was tested, for records and reports: `Linux 6.18.44`, `smoltcp
+/// 0.14.0`, `lwIP 2.1.3 (Debian liblwip-dev 2.1.3+dfsg1-2)`.
+pub fn version(kind: StackKind) -> String {
+    let with_package = |agent: Agent, package: &str| {
+        let hello = agent_hello(kind, agent).unwrap_or_else(|e| format!("agent: {e}"));
+        match debian_package(package) {
+            Ok(v) => format!("{hello} (Debian {package} {v})"),
+            Err(e) => format!("{hello} ({e})"),
+        }
+    };
+    match kind {
+        StackKind::Linux | StackKind::LinuxRfc1337 => format!("Linux {}", kernel_release()),
+        StackKind::Smoltcp => format!("smoltcp {}", env!("TIMEWAIT_SMOLTCP_VERSION")),
+        StackKind::Lwip | StackKind::LwipTap => with_package(Agent::Lwip, "liblwip-dev"),
+        StackKind::Gvisor => with_package(Agent::Gvisor, "golang-gvisor-gvisor-dev"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoltcps_version_comes_from_the_lock_file() {
+        let v = version(StackKind::Smoltcp);
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+            .expect("the workspace's Cargo.lock");
+        let want = v.strip_prefix("smoltcp ").expect("named");
+        assert!(
+            lock.contains(&format!("name = \"smoltcp\"\nversion = \"{want}\"")),
+            "{v} is not the locked smoltcp"
+        );
+    }
+
+    #[test]
+    fn the_kernel_release_is_the_running_kernels() {
+        let osrelease = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("procfs");
+        assert_eq!(kernel_release(), osrelease.trim());
+    }
+}

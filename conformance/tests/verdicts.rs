@@ -1,0 +1,195 @@
+//! The judge against stacks that misbehave on purpose: smoltcp (virtual
+//! time, no root) behind a double that swallows or alters what the SUT
+//! sends. A stack that fails a spec at another step, or with another
+//! segment, than the model predicts must read `diverges`, and so must a
+//! known spec that departs in a new way; only the exact departure a known
+//! entry pins is absorbed.
+
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use timewait_conformance::known;
+use timewait_conformance::smoltcp_stack::SmoltcpStack;
+use timewait_conformance::stack::{Received, Stack, StackError, StackKind, StackRun, SutState};
+use timewait_conformance::suite::{self, SpecResult};
+use timewait_conformance::verdict::Mark;
+use timewait_conformance::wire::WireSegment;
+use timewait_specs::format::App;
+use timewait_specs::{load, Spec};
+
+/// What the double does to the SUT's `n`th segment (0-based).
+#[derive(Clone, Copy)]
+enum Fault {
+    None,
+    /// It never reaches the peer.
+    Swallow(usize),
+    /// Its ack field is one higher.
+    BumpAck(usize),
+}
+
+struct Double {
+    inner: SmoltcpStack,
+    fault: Fault,
+    sent: usize,
+}
+
+impl Stack for Double {
+    fn addresses(&self) -> (SocketAddrV4, SocketAddrV4) {
+        self.inner.addresses()
+    }
+    fn time_wait(&self) -> Duration {
+        self.inner.time_wait()
+    }
+    fn now(&self) -> Duration {
+        self.inner.now()
+    }
+    fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
+        self.inner.app(call)
+    }
+    fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
+        self.inner.inject(seg)
+    }
+    fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
+        loop {
+            let Some(mut r) = self.inner.recv(deadline)? else {
+                return Ok(None);
+            };
+            let n = self.sent;
+            self.sent += 1;
+            match self.fault {
+                Fault::Swallow(i) if i == n => continue,
+                Fault::BumpAck(i) if i == n => r.segment.ack = r.segment.ack.wrapping_add(1),
+                _ => {}
+            }
+            return Ok(Some(r));
+        }
+    }
+    fn state(&mut self) -> Result<Option<SutState>, StackError> {
+        self.inner.state()
+    }
+}
+
+fn spec(text: &str) -> Spec {
+    load::load_str(Path::new("lost-last-ack.yaml"), text).expect("a valid spec")
+}
+
+/// A passive open, an active close, the peer's FIN re-ACKed once, then a
+/// retransmitted FIN that must be re-ACKed again: RFC 9293 3.10.7.4.
+const LOST_LAST_ACK: &str = "name: lost-last-ack\ndescription: d\nrole: active-closer\n\
+    msl: 30s\nmodel: {pass: [rfc1337]}\nsteps:\n\
+    - app: listen\n- inject: {flags: S, seq: 0}\n- expect: {flags: SA, seq: 0, ack: 1}\n\
+    - inject: {flags: A, seq: 1, ack: 1}\n- app: accept\n- app: close\n\
+    - expect: {flags: FA, seq: 1, ack: 1}\n- inject: {flags: FA, seq: 1, ack: 2}\n\
+    - expect: {flags: A, seq: 2, ack: 2}\n- inject: {flags: FA, seq: 1, ack: 2}\n\
+    - expect: {flags: A, seq: 2, ack: 2}\n";
+
+fn run(spec: Spec, fault: Fault, entry: Option<&known::Entry>) -> SpecResult {
+    suite::run_with(
+        PathBuf::from("t.yaml"),
+        spec,
+        StackKind::Smoltcp,
+        entry,
+        move |s| {
+            let mut d = Double {
+                inner: SmoltcpStack::new(),
+                fault,
+                sent: 0,
+            };
+            let replay =
+                timewait_conformance::engine::replay(s, &mut d).map_err(|e| e.to_string())?;
+            Ok(StackRun {
+                replay,
+                frames: std::mem::take(&mut d.inner.frames),
+            })
+        },
+    )
+}
+
+fn entry(text: &str) -> known::Entry {
+    let k = known::parse(Path::new("known.txt"), text).expect("a valid entry");
+    k.into_values().next().expect("one entry")
+}
+
+#[test]
+fn the_honest_stack_passes_as_the_model_does() {
+    let r = run(spec(LOST_LAST_ACK), Fault::None, None);
+    assert_eq!(r.judgement.mark, Mark::Pass, "{}", r.judgement.why);
+}
+
+#[test]
+fn a_stack_silent_where_the_model_re_acks_diverges_with_both_departures() {
+    // The fifth segment is the re-ACK of the retransmitted FIN.
+    let r = run(spec(LOST_LAST_ACK), Fault::Swallow(3), None);
+    assert_eq!(r.judgement.mark, Mark::Diverges);
+    assert_eq!(
+        r.judgement.why,
+        "the stack step 11: nothing; the model (rfc1337) passes"
+    );
+}
+
+#[test]
+fn failing_where_the_model_fails_but_with_another_segment_diverges() {
+    // Expect a RST where rfc1337 re-ACKs: the model fails at step 11 with
+    // the re-ACK; a stack whose re-ACK carries another ack fails at the same
+    // step with another segment, and that is not "as predicted".
+    let cut = LOST_LAST_ACK
+        .rfind("- expect: {flags: A")
+        .expect("the last expect");
+    let text = format!("{}- expect: {{flags: R, seq: 2}}\n", &LOST_LAST_ACK[..cut]);
+    let s = spec(&text);
+    let predicted = run(s.clone(), Fault::None, None);
+    assert_eq!(
+        predicted.judgement.mark,
+        Mark::FailAsPredicted,
+        "{}",
+        predicted.judgement.why
+    );
+    assert_eq!(
+        predicted.judgement.why,
+        "both fail at step 11: A seq=2 ack=2 len=0"
+    );
+    let other = run(s, Fault::BumpAck(3), None);
+    assert_eq!(other.judgement.mark, Mark::Diverges);
+    assert_eq!(
+        other.judgement.why,
+        "the stack step 11: A seq=2 ack=3 len=0; the model (rfc1337) step 11: A seq=2 ack=2 len=0"
+    );
+}
+
+#[test]
+fn a_known_entry_absorbs_its_departure_and_nothing_else() {
+    let pinned = entry("lost-last-ack | step 11 | nothing | the re-ACK is lost on purpose\n");
+    let r = run(spec(LOST_LAST_ACK), Fault::Swallow(3), Some(&pinned));
+    assert_eq!(r.judgement.mark, Mark::Known, "{}", r.judgement.why);
+    // The same spec departing at another step is a new departure.
+    let r = run(spec(LOST_LAST_ACK), Fault::Swallow(2), Some(&pinned));
+    assert_eq!(r.judgement.mark, Mark::Diverges);
+    assert!(
+        r.judgement
+            .why
+            .starts_with("the stack step 9: nothing; the model (rfc1337) passes; the known entry (line 1) says step 11: nothing"),
+        "{}",
+        r.judgement.why
+    );
+    // And so is the same step with another segment.
+    let r = run(spec(LOST_LAST_ACK), Fault::BumpAck(3), Some(&pinned));
+    assert_eq!(r.judgement.mark, Mark::Diverges, "{}", r.judgement.why);
+    // An entry whose departure no longer happens is stale.
+    let r = run(spec(LOST_LAST_ACK), Fault::None, Some(&pinned));
+    assert_eq!(r.judgement.mark, Mark::Stale, "{}", r.judgement.why);
+}
+
+#[test]
+fn a_departure_is_keyed_by_its_step_and_what_was_observed_not_by_time() {
+    let r = run(spec(LOST_LAST_ACK), Fault::Swallow(3), None);
+    let d = r
+        .stack_departure()
+        .expect("no harness error")
+        .expect("a departure");
+    assert_eq!(d.key(), "step 11: nothing");
+    assert!(
+        d.expected.contains(" by "),
+        "the deadline is for people: {}",
+        d.expected
+    );
+}
