@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use timewait_conformance::backends::linux;
 use timewait_conformance::results::{self, StackResults};
 use timewait_conformance::stack::{Clock, StackKind};
-use timewait_conformance::{findings, known, linux, pcap, probe, report, suite};
+use timewait_conformance::{findings, known, pcap, probe, report, suite};
 use timewait_specs::{oracle, Spec};
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
@@ -187,7 +188,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     let version = timewait_conformance::versions::version(kind);
     let about = format!(
         "{} Network MSL {}: the specs' `msl` durations mean this; `tw` durations scale to the stack's own TIME-WAIT.",
-        about(kind, &version),
+        timewait_conformance::versions::about(kind, &version),
         a.msl
     );
     // Only a run of the whole suite may replace what reports/ records.
@@ -214,7 +215,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!(
-        "\n{stack}: {} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries; report {}",
+        "\n{stack}: {} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries; {}",
         results.len(),
         wall.as_secs_f64(),
         summary.pass,
@@ -223,11 +224,18 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         summary.divergences,
         summary.harness_errors,
         summary.stale_known,
-        path.display()
+        if whole {
+            format!("report {}", path.display())
+        } else {
+            "no report written for a subset of the specs".to_string()
+        }
     );
     // The findings' evidence is what the stack does at the default MSL.
     if whole && a.msl == suite::DEFAULT_MSL {
-        refresh_findings(kind, &results, &a.reports.join("findings"))?;
+        let root = std::env::current_dir().unwrap_or_default();
+        for path in findings::refresh_dir(kind, &results, &a.reports.join("findings"), &root)? {
+            println!("refreshed the evidence in {}", path.display());
+        }
     }
     let root = std::env::current_dir().unwrap_or_default();
     let mut records: Vec<_> = results
@@ -271,58 +279,6 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     let json = serde_json::to_string_pretty(&out)? + "\n";
     std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(clean)
-}
-
-/// Rewrites the evidence blocks of the findings about `kind` with this run.
-fn refresh_findings(kind: StackKind, results: &[suite::SpecResult], dir: &Path) -> Result<()> {
-    let root = std::env::current_dir().unwrap_or_default();
-    for path in findings::files(dir) {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let new = findings::refresh(&text, |e| {
-            if e.stack != kind.name() {
-                return None;
-            }
-            let r = results
-                .iter()
-                .find(|r| r.path.strip_prefix(&root).unwrap_or(&r.path) == e.spec)?;
-            if let Ok(run) = &r.run {
-                // Stamped from the epoch, so that a virtual-time capture
-                // changes only when the stack's bytes do (gVisor's IP IDs
-                // are random).
-                let path = dir.join(findings::capture_name(e));
-                if let Err(err) = pcap::write(&path, &run.frames, std::time::UNIX_EPOCH) {
-                    eprintln!("cannot write {}: {err}", path.display());
-                }
-            }
-            Some(findings::render(e, &r.run))
-        })
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        if new != text {
-            std::fs::write(&path, new)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            println!("refreshed the evidence in {}", path.display());
-        }
-    }
-    Ok(())
-}
-
-/// The header line of a stack's report: what ran (its version, read from
-/// the stack) and what it is compared with.
-fn about(kind: StackKind, version: &str) -> String {
-    let rfc = "It has no model variant of its own: each spec is compared with the RFC model (rfc1337), so a divergence is a departure from RFC 9293 with RFC 1337";
-    match kind {
-        StackKind::Linux => format!(
-            "{version}. Each spec runs with its own profile (sysctls), and is compared with the model variant that describes Linux with that profile."
-        ),
-        StackKind::LinuxRfc1337 => format!(
-            "{version}, every spec with net.ipv4.tcp_rfc1337=1 over its own profile, compared with the linux-rfc1337 variant."
-        ),
-        StackKind::Smoltcp => format!("{version} in this process on a virtual clock. {rfc}."),
-        StackKind::Lwip => format!("{version}, unix port, through its agent on a virtual clock. {rfc}."),
-        StackKind::Gvisor => format!("{version} through its agent on a virtual clock. {rfc}."),
-        StackKind::LwipTap => format!("{version}: its own TAP port (tapif) as a separate process in a namespace, real time. {rfc}."),
-    }
 }
 
 /// `timewait bench replay`: round trips against the bare wire, and specs
@@ -432,37 +388,18 @@ fn per_stack(n: usize, specs: &[(PathBuf, Spec)]) -> Result<()> {
         if kind.unavailable().is_some() {
             continue;
         }
-        let jobs = if kind.clock() == Clock::Real {
-            specs.len()
-        } else {
-            1
-        };
-        let started = Instant::now();
-        let results = suite::run_all(
-            specs.to_vec(),
-            kind,
-            &Default::default(),
-            jobs,
-            Duration::from_secs(3600),
-            &mut |_| {},
-        );
-        let wall = started.elapsed();
-        let spec_time: Duration = results
-            .iter()
-            .filter_map(|r| r.run.as_ref().ok())
-            .map(|r| r.replay.elapsed)
-            .sum();
+        let t = bench::suite_timing(kind, specs);
         if kind.clock() == Clock::Virtual {
-            virtual_wall += wall;
+            virtual_wall += t.wall;
         }
         println!(
             "  {:<10} {:>7.3} s wall for {:>6.1} s of spec time ({:>8.0}x faster than real time), {:>8.1} specs/s{}",
             kind.name(),
-            wall.as_secs_f64(),
-            spec_time.as_secs_f64(),
-            spec_time.as_secs_f64() / wall.as_secs_f64().max(1e-9),
-            results.len() as f64 / wall.as_secs_f64().max(1e-9),
-            if jobs == 1 { ", one after another" } else { ", all at once" }
+            t.wall.as_secs_f64(),
+            t.spec_time.as_secs_f64(),
+            t.spec_time.as_secs_f64() / t.wall.as_secs_f64().max(1e-9),
+            t.specs as f64 / t.wall.as_secs_f64().max(1e-9),
+            if t.jobs == 1 { ", one after another" } else { ", all at once" }
         );
     }
     println!(

@@ -207,7 +207,10 @@ fn specs_lint_rejects_a_spec_that_no_model_variant_passes() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no model variant passes this spec"), "{err}");
-    assert!(err.contains("model.pass lists rfc1337 but it fails the spec"), "{err}");
+    assert!(
+        err.contains("model.pass lists rfc1337 but it fails the spec"),
+        "{err}"
+    );
 }
 
 #[test]

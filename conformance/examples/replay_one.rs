@@ -2,7 +2,7 @@
 fn main() {
     let path = std::env::args().nth(1).expect("a spec path");
     let spec = timewait_specs::load_file(std::path::Path::new(&path)).expect("valid spec");
-    let run = timewait_conformance::linux::run_spec(&spec, &[]).expect("namespace");
+    let run = timewait_conformance::backends::linux::run_spec(&spec, &[]).expect("namespace");
     for l in &run.replay.log {
         println!("{l}");
     }

@@ -3,7 +3,7 @@ fn main() {
     let dirs = ["specs/reviewed", "specs/generated"].map(std::path::PathBuf::from);
     for p in timewait_specs::load::collect(&dirs).expect("specs") {
         let spec = timewait_specs::load_file(&p).expect("valid");
-        let mut stack = timewait_conformance::smoltcp_stack::SmoltcpStack::new();
+        let mut stack = timewait_conformance::backends::smoltcp::SmoltcpStack::new();
         let t = std::time::Instant::now();
         let r = timewait_conformance::engine::replay(&spec, &mut stack).expect("replay");
         match &r.failure {

@@ -3,10 +3,11 @@
 //! end to the other, no TCP) measured in the same run; and specs per second
 //! for specs without waits.
 
-use crate::linux::netns::{self, NetnsError};
-use crate::linux::{packet::PacketSocket, LinuxStack, PEER_ADDR, SUT_ADDR, SUT_IF};
+use crate::backends::linux::netns::{self, NetnsError};
+use crate::backends::linux::{packet::PacketSocket, LinuxStack, SUT_IF};
 use crate::stack::Stack;
 use crate::wire::WireSegment;
+use crate::wire::{PEER_ADDR, SUT_ADDR};
 use std::time::{Duration, Instant};
 use timewait_specs::format::{App, Profile, TcpOptions};
 use timewait_specs::values::Flags;
@@ -68,7 +69,7 @@ pub fn round_trips(n: usize) -> Result<RoundTrips, NetnsError> {
             isn = isn.wrapping_add(100_000);
             // The bare wire: the same kind of frame, captured on the far end.
             let frame =
-                crate::wire::build_frame(&rst, crate::linux::PEER_MAC, [0x02, 0, 0, 0, 0, 0x7f])
+                crate::wire::build_frame(&rst, crate::wire::PEER_MAC, [0x02, 0, 0, 0, 0, 0x7f])
                     .map_err(harness)?;
             // The SUT's end also saw this round's SYN and RST; drop them first.
             while sut_side.recv(Instant::now()).map_err(harness)?.is_some() {}
@@ -144,4 +145,48 @@ pub fn exchanges(kind: crate::stack::StackKind, n: usize) -> Result<Vec<Duration
         }
         Ok(out)
     })
+}
+
+/// One stack's whole suite, timed: wall time against the specs' own time
+/// (what a real clock would cost).
+pub struct SuiteTiming {
+    pub specs: usize,
+    /// Specs run at once.
+    pub jobs: usize,
+    pub wall: Duration,
+    pub spec_time: Duration,
+}
+
+/// Runs `specs` on `kind` (all at once on a real clock, one after another
+/// on a virtual one) and times it; verdicts are not judged here.
+pub fn suite_timing(
+    kind: crate::stack::StackKind,
+    specs: &[(std::path::PathBuf, timewait_specs::Spec)],
+) -> SuiteTiming {
+    let jobs = if kind.clock() == crate::stack::Clock::Real {
+        specs.len()
+    } else {
+        1
+    };
+    let started = Instant::now();
+    let results = crate::suite::run_all(
+        specs.to_vec(),
+        kind,
+        &Default::default(),
+        jobs,
+        Duration::from_secs(3600),
+        &mut |_| {},
+    );
+    let wall = started.elapsed();
+    let spec_time = results
+        .iter()
+        .filter_map(|r| r.run.as_ref().ok())
+        .map(|r| r.replay.elapsed)
+        .sum();
+    SuiteTiming {
+        specs: results.len(),
+        jobs,
+        wall,
+        spec_time,
+    }
 }

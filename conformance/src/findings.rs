@@ -147,6 +147,77 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A findings folder that cannot be refreshed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Markers { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Capture { path: PathBuf, message: String },
+}
+
+/// Rewrites the evidence blocks about `stack` in every finding under `dir`
+/// with `results` (the suite's runs; paths are read relative to `root`),
+/// and writes each block's capture beside the findings. Returns the
+/// findings whose text changed.
+pub fn refresh_dir(
+    stack: crate::stack::StackKind,
+    results: &[crate::suite::SpecResult],
+    dir: &Path,
+    root: &Path,
+) -> Result<Vec<PathBuf>, RefreshError> {
+    let mut changed = Vec::new();
+    for path in files(dir) {
+        let text = std::fs::read_to_string(&path).map_err(|source| RefreshError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut capture_error = None;
+        let new = refresh(&text, |e| {
+            if e.stack != stack.name() {
+                return None;
+            }
+            let r = results
+                .iter()
+                .find(|r| r.path.strip_prefix(root).unwrap_or(&r.path) == e.spec)?;
+            if let Ok(run) = &r.run {
+                // Stamped from the epoch, so that a virtual-time capture
+                // changes only when the stack's bytes do (gVisor's IP IDs
+                // are random).
+                let pcap = dir.join(capture_name(e));
+                if let Err(message) = crate::pcap::write(&pcap, &run.frames, std::time::UNIX_EPOCH)
+                {
+                    capture_error = Some(RefreshError::Capture {
+                        path: pcap,
+                        message,
+                    });
+                }
+            }
+            Some(render(e, &r.run))
+        })
+        .map_err(|message| RefreshError::Markers {
+            path: path.clone(),
+            message,
+        })?;
+        if let Some(e) = capture_error {
+            return Err(e);
+        }
+        if new != text {
+            std::fs::write(&path, new).map_err(|source| RefreshError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            changed.push(path);
+        }
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! Captures as pcap files (pcap-file), readable by tcpdump and Wireshark:
 //! every frame the peer's wire saw, in both directions, with its time.
 
-use crate::linux::Frame;
+use crate::wire::Frame;
 use pcap_file::pcap::{PcapPacket, PcapWriter};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -5,12 +5,13 @@
 //! a fresh stack directly (not through a spec) because it observes what
 //! the stack does instead of checking an expectation.
 
-use crate::agent::AgentStack;
-use crate::agents::Agent;
-use crate::linux::{self, netns, PEER_ADDR, SUT_ADDR};
-use crate::smoltcp_stack::SmoltcpStack;
+use crate::backends::agent::shipped::Agent;
+use crate::backends::agent::AgentStack;
+use crate::backends::linux::{self, netns};
+use crate::backends::smoltcp::SmoltcpStack;
 use crate::stack::{Received, Stack, StackKind};
 use crate::wire::WireSegment;
+use crate::wire::{PEER_ADDR, SUT_ADDR};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use timewait_specs::format::{App, Profile, SockState, TcpOptions};
@@ -260,7 +261,7 @@ where
         StackKind::LwipTap => {
             let cmd = Agent::Lwip.command()?;
             netns::run_in_new_netns(format!("probe-{}", kind.name()), move || {
-                let mut s = crate::tap::TapStack::new(kind.name(), cmd, tw)?;
+                let mut s = crate::backends::tap::TapStack::new(kind.name(), cmd, tw)?;
                 s.set_ack_delay(kind.ack_delay());
                 Ok(f(&mut s))
             })

@@ -109,13 +109,15 @@ impl StackKind {
     /// Why this stack cannot run here, if it cannot (with what would fix it).
     pub fn unavailable(self) -> Option<String> {
         match self {
-            StackKind::Linux | StackKind::LinuxRfc1337 => crate::linux::netns::available().err(),
+            StackKind::Linux | StackKind::LinuxRfc1337 => {
+                crate::backends::linux::netns::available().err()
+            }
             StackKind::Smoltcp => None,
-            StackKind::Lwip => crate::agents::Agent::Lwip.unavailable(),
-            StackKind::Gvisor => crate::agents::Agent::Gvisor.unavailable(),
-            StackKind::LwipTap => crate::linux::netns::available()
+            StackKind::Lwip => crate::backends::agent::shipped::Agent::Lwip.unavailable(),
+            StackKind::Gvisor => crate::backends::agent::shipped::Agent::Gvisor.unavailable(),
+            StackKind::LwipTap => crate::backends::linux::netns::available()
                 .err()
-                .or_else(|| crate::agents::Agent::Lwip.unavailable()),
+                .or_else(|| crate::backends::agent::shipped::Agent::Lwip.unavailable()),
         }
     }
 }
@@ -123,7 +125,7 @@ impl StackKind {
 /// One spec's run on a stack: the replay and the frames for its capture.
 pub struct StackRun {
     pub replay: crate::engine::Replay,
-    pub frames: Vec<crate::linux::Frame>,
+    pub frames: Vec<crate::wire::Frame>,
 }
 
 /// A failure of the stack or its harness (not of the spec).

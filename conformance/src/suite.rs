@@ -3,11 +3,11 @@
 //! time. Linux's TIME-WAIT lasts 60 s, so the suite's wall time is close to
 //! its longest spec when every spec runs at once.
 
-use crate::agent::AgentStack;
-use crate::agents::Agent;
+use crate::backends::agent::shipped::Agent;
+use crate::backends::agent::AgentStack;
+use crate::backends::linux;
+use crate::backends::smoltcp::SmoltcpStack;
 use crate::known::{Entry, Known};
-use crate::linux;
-use crate::smoltcp_stack::SmoltcpStack;
 use crate::stack::{StackKind, StackRun};
 use crate::verdict::{self, Departure, Judgement, Mark};
 use std::collections::VecDeque;
@@ -118,7 +118,7 @@ pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
         StackKind::Lwip => agent(Agent::Lwip),
         StackKind::Gvisor => agent(Agent::Gvisor),
         StackKind::LwipTap => {
-            crate::tap::run_spec(spec, Agent::Lwip, stack.time_wait(), stack.ack_delay())
+            crate::backends::tap::run_spec(spec, Agent::Lwip, stack.time_wait(), stack.ack_delay())
         }
     }
 }

@@ -3,8 +3,8 @@
 //! smoltcp's from the Cargo.lock it was built against; lwIP's and gVisor's
 //! from their agents' `hello` and the Debian packages they are built from.
 
-use crate::agent::AgentStack;
-use crate::agents::Agent;
+use crate::backends::agent::shipped::Agent;
+use crate::backends::agent::AgentStack;
 use crate::stack::StackKind;
 use std::process::Command;
 
@@ -52,6 +52,24 @@ pub fn version(kind: StackKind) -> String {
         StackKind::Smoltcp => format!("smoltcp {}", env!("TIMEWAIT_SMOLTCP_VERSION")),
         StackKind::Lwip | StackKind::LwipTap => with_package(Agent::Lwip, "liblwip-dev"),
         StackKind::Gvisor => with_package(Agent::Gvisor, "golang-gvisor-gvisor-dev"),
+    }
+}
+
+/// The header line of a stack's report: what ran (its version, read from
+/// the stack) and what it is compared with.
+pub fn about(kind: StackKind, version: &str) -> String {
+    let rfc = "It has no model variant of its own: each spec is compared with the RFC model (rfc1337), so a divergence is a departure from RFC 9293 with RFC 1337";
+    match kind {
+        StackKind::Linux => format!(
+            "{version}. Each spec runs with its own profile (sysctls), and is compared with the model variant that describes Linux with that profile."
+        ),
+        StackKind::LinuxRfc1337 => format!(
+            "{version}, every spec with net.ipv4.tcp_rfc1337=1 over its own profile, compared with the linux-rfc1337 variant."
+        ),
+        StackKind::Smoltcp => format!("{version} in this process on a virtual clock. {rfc}."),
+        StackKind::Lwip => format!("{version}, unix port, through its agent on a virtual clock. {rfc}."),
+        StackKind::Gvisor => format!("{version} through its agent on a virtual clock. {rfc}."),
+        StackKind::LwipTap => format!("{version}: its own TAP port (tapif) as a separate process in a namespace, real time. {rfc}."),
     }
 }
 

@@ -9,6 +9,30 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use timewait_specs::format::{TcpOptions, Timestamps};
 use timewait_specs::values::Flags;
 
+/// The SUT's end of the 4-tuple, in the documentation range (RFC 5737).
+pub const SUT_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 8000);
+/// The peer's end: the harness, which has no IP stack of its own.
+pub const PEER_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 40000);
+/// Locally administered MACs for the two ends of the wire.
+pub const SUT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+
+/// A frame seen on the peer's wire, for the capture.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Stack time since the spec started.
+    pub at: std::time::Duration,
+    pub data: Vec<u8>,
+}
+
+/// A MAC as `02:00:00:00:00:01`.
+pub fn mac_string(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// One TCP segment, with its real 32-bit numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireSegment {

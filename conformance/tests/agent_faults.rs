@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use timewait_conformance::agent::AgentStack;
+use timewait_conformance::backends::agent::AgentStack;
 use timewait_conformance::engine;
 use timewait_specs::load;
 

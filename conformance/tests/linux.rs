@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use timewait_conformance::linux::{self, netns};
+use timewait_conformance::backends::linux::{self, netns};
 use timewait_conformance::stack::StackKind;
 use timewait_conformance::suite::{self, SpecResult};
 use timewait_conformance::verdict::{self, Departure};

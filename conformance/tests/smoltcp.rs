@@ -5,8 +5,8 @@
 //! error.
 
 use std::path::{Path, PathBuf};
+use timewait_conformance::backends::smoltcp::SmoltcpStack;
 use timewait_conformance::engine;
-use timewait_conformance::smoltcp_stack::SmoltcpStack;
 use timewait_specs::load;
 
 fn replay(text: &str) -> engine::Replay {

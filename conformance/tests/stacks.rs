@@ -13,7 +13,7 @@
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::PathBuf;
 use std::process::Command;
-use timewait_conformance::agent::AgentStack;
+use timewait_conformance::backends::agent::AgentStack;
 use timewait_conformance::results::{self, SpecRecord, StackResults};
 use timewait_conformance::stack::{Clock, StackKind, StackRun};
 use timewait_conformance::suite::{self, SpecResult};

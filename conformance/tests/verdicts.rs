@@ -8,8 +8,8 @@
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use timewait_conformance::backends::smoltcp::SmoltcpStack;
 use timewait_conformance::known;
-use timewait_conformance::smoltcp_stack::SmoltcpStack;
 use timewait_conformance::stack::{Received, Stack, StackError, StackKind, StackRun, SutState};
 use timewait_conformance::suite::{self, SpecResult};
 use timewait_conformance::verdict::Mark;

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::time::Duration;
-use timewait_conformance::smoltcp_stack::SmoltcpStack;
+use timewait_conformance::backends::smoltcp::SmoltcpStack;
 use timewait_conformance::stack::Stack;
 use timewait_conformance::wire;
 use timewait_specs::format::App;
@@ -27,7 +27,7 @@ impl Agent {
         while let Ok(Some(_)) = self.stack.recv(self.stack.now()) {}
         let frames: Vec<String> = self.stack.frames[self.reported..]
             .iter()
-            .filter(|f| f.data.get(6..12) == Some(&timewait_conformance::linux::SUT_MAC[..]))
+            .filter(|f| f.data.get(6..12) == Some(&timewait_conformance::wire::SUT_MAC[..]))
             .filter(|f| f.data.get(12..14) == Some(&[0x08, 0x00][..]))
             .map(|f| hex::encode(&f.data[14..]))
             .collect();
@@ -69,8 +69,8 @@ impl Agent {
                     return json!({"ok": false, "fatal": "frame needs \"data\": hex"});
                 };
                 let mut frame = Vec::with_capacity(14 + packet.len());
-                frame.extend_from_slice(&timewait_conformance::linux::SUT_MAC);
-                frame.extend_from_slice(&timewait_conformance::linux::PEER_MAC);
+                frame.extend_from_slice(&timewait_conformance::wire::SUT_MAC);
+                frame.extend_from_slice(&timewait_conformance::wire::PEER_MAC);
                 frame.extend_from_slice(&[0x08, 0x00]);
                 frame.extend_from_slice(&packet);
                 match wire::parse_frame(&frame) {

@@ -10,32 +10,16 @@ pub mod packet;
 pub mod sut;
 
 use crate::stack::{Received, Stack, StackError, StackRun, SutState};
-use crate::wire::{self, WireSegment};
+use crate::wire::{
+    self, mac_string as mac, Frame, WireSegment, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC,
+};
 use netns::NetnsError;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 use timewait_specs::format::{App, Profile, SockState};
 
 pub const SUT_IF: &str = "sut0";
 pub const PEER_IF: &str = "peer0";
-pub const SUT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
-pub const SUT_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 8000);
-pub const PEER_ADDR: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 40000);
-
-fn mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// A frame seen on the peer's wire, for the capture.
-#[derive(Clone, Debug)]
-pub struct Frame {
-    pub at: Duration,
-    pub data: Vec<u8>,
-}
 
 /// Linux's TCP in the calling thread's (fresh) namespace.
 pub struct LinuxStack {

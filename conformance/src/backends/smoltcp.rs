@@ -3,9 +3,9 @@
 //! engine's deadlines are the clock: a spec's "wait 60 s" costs no wall
 //! time. The harness answers smoltcp's ARP requests for the peer.
 
-use crate::linux::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use crate::stack::{Received, Stack, StackError, SutState};
 use crate::wire::{self, WireSegment};
+use crate::wire::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::socket::tcp;

@@ -7,15 +7,15 @@
 //! ends, the agent is killed and the kernel removes the namespace and the
 //! interface with it.
 
-use crate::agent::process::AgentProcess;
-use crate::agent::protocol::{Mode, Request};
-use crate::agent::{app_request, hello, pick_state};
-use crate::agents::Agent;
-use crate::linux::netns::{self, NetnsError};
-use crate::linux::packet::PacketSocket;
-use crate::linux::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
+use crate::backends::agent::process::AgentProcess;
+use crate::backends::agent::protocol::{Mode, Request};
+use crate::backends::agent::shipped::Agent;
+use crate::backends::agent::{app_request, hello, pick_state};
+use crate::backends::linux::netns::{self, NetnsError};
+use crate::backends::linux::packet::PacketSocket;
 use crate::stack::{Received, Stack, StackError, StackRun, SutState};
 use crate::wire::{self, WireSegment};
+use crate::wire::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -91,7 +91,10 @@ impl TapStack {
         self.ack_delay = d;
     }
 
-    fn call(&mut self, req: &Request) -> Result<crate::agent::protocol::Reply, StackError> {
+    fn call(
+        &mut self,
+        req: &Request,
+    ) -> Result<crate::backends::agent::protocol::Reply, StackError> {
         let reply = self.process.call(req)?;
         let at = self.start.elapsed();
         for e in &reply.events {

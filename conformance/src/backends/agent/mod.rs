@@ -2,14 +2,15 @@
 //! agent protocol (see `conformance/agents/PROTOCOL.md`). [`AgentStack`] is
 //! the virtual-time adapter: frames and the clock go through the protocol,
 //! so a spec's waits cost no wall time. The TAP adapter (real time) lives
-//! in [`crate::tap`] and shares [`process`] and [`protocol`].
+//! in [`crate::backends::tap`] and shares [`process`] and [`protocol`].
 
 pub mod process;
 pub mod protocol;
+pub mod shipped;
 
-use crate::linux::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use crate::stack::{Received, Stack, StackError, SutState};
-use crate::wire::{self, WireSegment};
+use crate::wire::{self, mac_string, WireSegment};
+use crate::wire::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use process::AgentProcess;
 use protocol::{Conn, Mode, Reply, Request, VERSION};
 use std::collections::VecDeque;
@@ -210,13 +211,6 @@ pub(crate) fn hello(
         )));
     }
     Ok(reply)
-}
-
-pub(crate) fn mac_string(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 fn truncate(s: &str) -> String {
