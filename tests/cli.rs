@@ -180,6 +180,24 @@ impl Scratch {
     fn path(&self, name: &str) -> String {
         self.0.join(name).to_string_lossy().into_owned()
     }
+
+    /// `timewait replay --stack smoltcp` without probes, its reports and
+    /// captures in this folder, with `extra` arguments.
+    fn replay_smoltcp(&self, extra: &[&str]) -> std::process::Output {
+        let (reports, out) = (self.path("reports"), self.path("pcap"));
+        let mut args = vec![
+            "replay",
+            "--stack",
+            "smoltcp",
+            "--no-facts",
+            "--reports",
+            &reports,
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        timewait(&args)
+    }
 }
 
 impl Drop for Scratch {
@@ -217,17 +235,7 @@ fn specs_lint_rejects_a_spec_that_no_model_variant_passes() {
 fn replay_exits_2_naming_spec_and_variant_when_a_spec_claims_what_the_model_does_not_do() {
     let s = Scratch::new("replay-claims");
     let file = s.write("lost-last-ack-reacked.yaml", &spec_no_variant_passes());
-    let o = timewait(&[
-        "replay",
-        "--stack",
-        "smoltcp",
-        "--no-facts",
-        "--reports",
-        &s.path("reports"),
-        "--out",
-        &s.path("pcap"),
-        &file,
-    ]);
+    let o = s.replay_smoltcp(&[&file]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -246,21 +254,7 @@ fn a_known_spec_departing_in_a_new_way_diverges_with_exit_1() {
         "old-ack-in-time-wait | step 11 | nothing | pinned at the wrong step on purpose\n",
     );
     let file = in_repo("specs/reviewed/old-ack-in-time-wait.yaml");
-    let run = |known: &str| {
-        timewait(&[
-            "replay",
-            "--stack",
-            "smoltcp",
-            "--no-facts",
-            "--known",
-            known,
-            "--reports",
-            &s.path("reports"),
-            "--out",
-            &s.path("pcap"),
-            &file,
-        ])
-    };
+    let run = |known: &str| s.replay_smoltcp(&["--known", known, &file]);
     let o = run(&s.path("known"));
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
@@ -282,17 +276,7 @@ fn the_network_msl_is_not_scaled_to_the_stack() {
     // spec that waits 1.95 MSL fails there, as its known entry says.
     let s = Scratch::new("replay-msl");
     let file = in_repo("specs/reviewed/time-wait-outlasts-2msl.yaml");
-    let o = timewait(&[
-        "replay",
-        "--stack",
-        "smoltcp",
-        "--no-facts",
-        "--reports",
-        &s.path("reports"),
-        "--out",
-        &s.path("pcap"),
-        &file,
-    ]);
+    let o = s.replay_smoltcp(&[&file]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("time-wait-outlasts-2msl"), "{out}");

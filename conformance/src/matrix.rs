@@ -90,13 +90,13 @@ fn fact_rows(f: &Facts) -> Vec<(&'static str, String)> {
             reopen_cell(f.reopen_isn_minus_old_snd_nxt),
         ),
         (
-            "SYN above RCV.NXT, listener, no time elapsed",
+            "SYN above RCV.NXT, listener, no time elapsed, 1000 bytes sent before",
             f.syn_higher_listener_at_once
                 .as_ref()
                 .map_or("not measured".into(), r),
         ),
         (
-            "reopened with no time elapsed: new ISN - old SND.NXT",
+            "reopened with no time elapsed, 1000 bytes sent: new ISN - old SND.NXT",
             if f.syn_higher_listener_at_once.is_some() {
                 reopen_cell(f.reopen_at_once_isn_minus_old_snd_nxt)
             } else {

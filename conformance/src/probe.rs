@@ -57,9 +57,11 @@ pub struct Facts {
     /// only if the new ISN exceeds the old SND.NXT, so that the old
     /// connection's duplicates stay below the new window).
     pub reopen_isn_minus_old_snd_nxt: Option<i64>,
-    /// The same SYN with no time elapsed since TIME-WAIT began (a frozen
-    /// clock is the worst case for a time-based ISN, not an artefact): the
-    /// reaction, and the new ISN minus the old SND.NXT if it reopened.
+    /// The same SYN with no time elapsed since TIME-WAIT began, the old
+    /// connection having sent 1000 bytes (a clock that barely moved while
+    /// SND.NXT did is the worst case for a time-based ISN, not an
+    /// artefact): the reaction, and the new ISN minus the old SND.NXT if it
+    /// reopened.
     #[serde(default)]
     pub syn_higher_listener_at_once: Option<Reaction>,
     #[serde(default)]
@@ -84,6 +86,8 @@ struct Probe<'a> {
     s: &'a mut dyn Stack,
     peer_isn: u32,
     sut_isn: u32,
+    /// Bytes the SUT's application sent before closing.
+    sent: u32,
 }
 
 const PEER_ISN: u32 = 1_000_000;
@@ -110,13 +114,19 @@ fn err(e: impl std::fmt::Display) -> String {
 
 impl<'a> Probe<'a> {
     /// Takes the stack through an active close into TIME-WAIT, the SUT
-    /// having listened (and accepted) or connected.
-    fn into_time_wait(s: &'a mut dyn Stack, sut_listens: bool) -> Result<Probe<'a>, String> {
+    /// having listened (and accepted) or connected, and sent `data` bytes
+    /// (acknowledged) before closing.
+    fn into_time_wait(
+        s: &'a mut dyn Stack,
+        sut_listens: bool,
+        data: u16,
+    ) -> Result<Probe<'a>, String> {
         let fa = Flags::FIN.union(Flags::ACK);
         let mut p = Probe {
             s,
             peer_isn: PEER_ISN,
             sut_isn: 0,
+            sent: 0,
         };
         let app = |p: &mut Probe, call: App| -> Result<(), String> {
             p.s.app(call)
@@ -142,9 +152,24 @@ impl<'a> Probe<'a> {
             p.s.inject(&sa).map_err(err)?;
             p.collect(SETTLE)?;
         }
+        if data > 0 {
+            app(&mut p, App::Send(data))?;
+            let deadline = p.s.now() + Duration::from_secs(3);
+            let mut got = 0;
+            while got < usize::from(data) {
+                match p.s.recv(deadline).map_err(err)? {
+                    Some(r) => got += r.segment.payload.len(),
+                    None => return Err(format!("the SUT sent {got} of {data} bytes within 3 s")),
+                }
+            }
+            p.sent = u32::from(data);
+            let ack = p.sut_isn.wrapping_add(1).wrapping_add(p.sent);
+            p.s.inject(&seg(Flags::ACK, PEER_ISN + 1, ack))
+                .map_err(err)?;
+        }
         app(&mut p, App::Close)?;
         p.expect(fa, "FIN")?;
-        p.s.inject(&seg(fa, PEER_ISN + 1, p.sut_isn + 2))
+        p.s.inject(&seg(fa, PEER_ISN + 1, p.snd_nxt()))
             .map_err(err)?;
         p.expect(Flags::ACK, "ACK of the peer's FIN")?;
         let st = p.state()?;
@@ -221,7 +246,7 @@ impl<'a> Probe<'a> {
     }
 
     fn snd_nxt(&self) -> u32 {
-        self.sut_isn + 2
+        self.sut_isn.wrapping_add(2).wrapping_add(self.sent)
     }
 }
 
@@ -301,7 +326,7 @@ fn time_wait_polled(
     step: Duration,
 ) -> Result<Option<u64>, String> {
     with_stack(kind, move |s| {
-        let mut p = Probe::into_time_wait(s, true)?;
+        let mut p = Probe::into_time_wait(s, true, 0)?;
         let start = p.s.now();
         p.wait(skip)?;
         let limit = Duration::from_secs(300);
@@ -321,24 +346,37 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Probe) -> Result<T, String> + Send + 'static,
 {
+    in_time_wait_after(kind, 0, f)
+}
+
+/// The same, the SUT having sent `data` bytes before it closed.
+fn in_time_wait_after<T, F>(kind: StackKind, data: u16, f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Probe) -> Result<T, String> + Send + 'static,
+{
     with_stack(kind, move |s| {
-        let mut p = Probe::into_time_wait(s, true)?;
+        let mut p = Probe::into_time_wait(s, true, data)?;
         f(&mut p)
     })
 }
 
 /// A SYN into TIME-WAIT `after` it began, `above` RCV.NXT by 100000 or
-/// below it by as much, with the application listening again or not; the
-/// reaction and, when the stack answers with a SYN-ACK, its ISN minus the
-/// old SND.NXT. With `after` zero the clock has not moved since the
-/// connection's own ISN was chosen: the worst case for a time-based ISN.
+/// below it by as much, with the application listening again or not, the
+/// old connection having sent `data` bytes; the reaction and, when the
+/// stack answers with a SYN-ACK, its ISN minus the old SND.NXT. With
+/// `after` zero the clock has barely moved since the old connection's ISN
+/// was chosen, and its data moved SND.NXT ahead: the worst case for an ISN
+/// that only a clock drives (RFC 1122 4.2.2.13 wants the new ISN above the
+/// old SND.NXT, whatever the clock did).
 fn syn_into_time_wait(
     kind: StackKind,
     above: bool,
     listener: bool,
     after: Duration,
+    data: u16,
 ) -> Result<(Reaction, Option<i64>), String> {
-    in_time_wait(kind, move |p| {
+    in_time_wait_after(kind, data, move |p| {
         p.wait(after)?;
         if listener {
             p.s.app(App::Listen)
@@ -415,15 +453,15 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
     });
     let second = Duration::from_secs(1);
     let syns: Vec<_> = [
-        (true, true, second),
-        (true, false, second),
-        (false, true, second),
-        (false, false, second),
-        (true, true, Duration::ZERO),
+        (true, true, second, 0),
+        (true, false, second, 0),
+        (false, true, second, 0),
+        (false, false, second, 0),
+        (true, true, Duration::ZERO, REOPEN_DATA),
     ]
     .into_iter()
-    .map(|(above, listener, after)| {
-        std::thread::spawn(move || syn_into_time_wait(kind, above, listener, after))
+    .map(|(above, listener, after, data)| {
+        std::thread::spawn(move || syn_into_time_wait(kind, above, listener, after, data))
     })
     .collect();
     let in_window_syn = std::thread::spawn(move || {
@@ -474,6 +512,11 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
     })
 }
 
+/// Bytes the old connection sends before the no-time-elapsed reopen: one
+/// segment, more than a 64 ns ISN clock (RFC 6528's example, gVisor's and
+/// Linux's) advances in the few microseconds of a virtual handshake.
+const REOPEN_DATA: u16 = 1000;
+
 /// How many connections [`isn_samples`] opens.
 const ISN_SAMPLES: usize = 4;
 
@@ -488,6 +531,7 @@ fn isn_samples(kind: StackKind) -> Result<Vec<u32>, String> {
             s,
             peer_isn: PEER_ISN,
             sut_isn: 0,
+            sent: 0,
         };
         let mut out = Vec::new();
         for i in 0..ISN_SAMPLES as u32 {

@@ -122,6 +122,12 @@ impl StackKind {
     }
 }
 
+/// Whether skips are forbidden: CI sets `CI=true`, and there a stack that
+/// cannot run is a failure with its reason, never an ignored test.
+pub fn skips_forbidden() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
 /// One spec's run on a stack: the replay and the frames for its capture.
 pub struct StackRun {
     pub replay: crate::engine::Replay,

@@ -74,28 +74,32 @@ impl Departure {
         }
     }
 
+    fn new(
+        step: usize,
+        kind: &str,
+        line: u64,
+        observed: &timewait_specs::observed::Observed,
+        expected: &str,
+        actual: &str,
+    ) -> Departure {
+        Departure {
+            at: Self::at(step, kind),
+            kind: kind.into(),
+            line,
+            observed: observed.to_string(),
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+
     /// The stack's departure, from the engine.
     pub fn of_stack(f: &engine::Failure) -> Departure {
-        Departure {
-            at: Self::at(f.step, f.kind),
-            kind: f.kind.into(),
-            line: f.line,
-            observed: f.observed.to_string(),
-            expected: f.expected.clone(),
-            actual: f.actual.clone(),
-        }
+        Self::new(f.step, f.kind, f.line, &f.observed, &f.expected, &f.actual)
     }
 
     /// The model's departure, from the oracle.
     pub fn of_model(f: &oracle::Failure) -> Departure {
-        Departure {
-            at: Self::at(f.step, f.kind),
-            kind: f.kind.into(),
-            line: f.line,
-            observed: f.observed.to_string(),
-            expected: f.expected.clone(),
-            actual: f.actual.clone(),
-        }
+        Self::new(f.step, f.kind, f.line, &f.observed, &f.expected, &f.actual)
     }
 
     /// What a verdict compares: `step 10: RA seq=1 ack=2 len=0`.
