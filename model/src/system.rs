@@ -413,11 +413,15 @@ impl TeardownModel {
                 s.send(fin);
             }
             Action::Listen(side, iss) => {
-                // The first side to reopen starts the next incarnation.
-                s.data_left = self.cfg.data_sends;
                 s.eps[side.index()].app_listen(iss);
             }
             Action::Connect(side, iss) => {
+                // The next incarnation's data budget starts here, not at the
+                // listen: the side that listened first had finished the old
+                // incarnation, but the other one may still be sending in it
+                // until it connects (a reset at the listen gave it a second
+                // budget in the same incarnation).
+                s.data_left = self.cfg.data_sends;
                 let syn = s.eps[side.index()].app_connect(&self.cfg, side, iss);
                 s.send(syn);
             }

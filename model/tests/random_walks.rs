@@ -69,7 +69,11 @@ fn check_invariants(m: &TeardownModel, s: &State) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 walks by default; PROPTEST_CASES=N runs N (a longer hunt).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_walks_keep_the_structural_invariants(

@@ -102,7 +102,11 @@ fn rfc1337_default_state_count_is_pinned() {
     assert_eq!(r.unique_states, PINNED_RFC1337_UNIQUE);
 }
 
-const PINNED_RFC1337_UNIQUE: usize = 639_146;
+/// 639,146 until the next incarnation's data budget started at its
+/// connect instead of its listen (a side still in the old incarnation got a
+/// second budget there, which a random walk found): 4 states more, where
+/// the old budget now stays as it was between the listen and the connect.
+const PINNED_RFC1337_UNIQUE: usize = 639_150;
 
 /// Worked out by hand: A closes (1), its FIN reaches B (2), B closes (3),
 /// B's FIN, which also ACKs A's FIN, reaches A, which without TIME-WAIT is
