@@ -142,27 +142,25 @@ pub fn run_with(
     let preset = preset_for(&spec, stack);
     let model = verdict::predict(&spec, preset);
     let run = replay(&spec);
-    let mut r = SpecResult {
+    let stack_departure = match &run {
+        Ok(r) => Ok(r.replay.failure.as_ref().map(Departure::of_stack)),
+        Err(e) => Err(e.as_str()),
+    };
+    let judgement = verdict::judge(
+        stack_departure.as_ref().map(Option::as_ref).map_err(|e| *e),
+        Departure::of_outcome(&model).as_ref(),
+        preset,
+        known,
+    );
+    SpecResult {
         path,
         spec,
         preset,
         model,
         run,
-        judgement: Judgement {
-            mark: Mark::HarnessError,
-            why: String::new(),
-        },
+        judgement,
         started,
-    };
-    let stack = r.stack_departure().map_err(str::to_string);
-    let model = r.model_departure();
-    r.judgement = verdict::judge(
-        stack.as_ref().map(Option::as_ref).map_err(String::as_str),
-        model.as_ref(),
-        preset,
-        known,
-    );
-    r
+    }
 }
 
 /// Progress of a suite, for people watching.
