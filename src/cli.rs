@@ -200,6 +200,10 @@ pub struct ModelArgs {
     /// Data segments (1 byte each) the applications send per incarnation, in total.
     #[arg(long, default_value_t = Config::default().data_sends)]
     pub data_sends: u8,
+    /// The last incarnation sends its data and closes too (without it, it
+    /// only opens). Much larger state spaces: see README, "Known limits".
+    #[arg(long)]
+    pub last_closes: bool,
     /// TIME-WAIT length of the short-time-wait variant, in ticks [default: MSL].
     #[arg(long)]
     pub short_time_wait: Option<u8>,
@@ -400,6 +404,7 @@ impl ModelArgs {
             rto: self.rto,
             max_retries: self.retries,
             data_sends: self.data_sends,
+            last_closes: self.last_closes,
             ..Config::default()
         }
     }

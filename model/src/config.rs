@@ -48,6 +48,11 @@ pub struct Config {
     /// one-byte segments and retransmits one at a time (RFC 6298: the
     /// earliest segment); the spec oracle sends real sizes.
     pub mss: u16,
+    /// Whether the last incarnation sends its data and closes too. Without
+    /// it the last incarnation only opens, and its segments never meet the
+    /// one before it: a `holds` is then conditional on that (README, "Known
+    /// limits").
+    pub last_closes: bool,
     /// TIME-WAIT behaviour.
     pub behaviour: Behaviour,
 }
@@ -66,6 +71,7 @@ impl Default for Config {
             max_retries: 3,
             data_sends: 1,
             mss: 1,
+            last_closes: false,
             behaviour: crate::Preset::Rfc1337.behaviour(2),
         }
     }

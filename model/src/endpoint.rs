@@ -125,6 +125,9 @@ pub struct Endpoint {
     pub app_inc: u8,
     pub role: Role,
     pub app_closed: bool,
+    /// Ghost, kept to the end: the application's current incarnation ended
+    /// in an error (reset or timeout) instead of a close it asked for.
+    pub failed: bool,
     /// ISS for a listen that waits for TIME-WAIT to end.
     pub listen_iss: Option<Seq>,
     /// RFC 7323 TS.Recent: the peer's latest timestamp, `None` when the
@@ -153,6 +156,7 @@ impl Endpoint {
             app_inc: 1,
             role: Role::Initial,
             app_closed: false,
+            failed: false,
             listen_iss: None,
             // The handshake of the first incarnation, which happened before
             // the model starts, carried the peer's clock reading 1.
@@ -239,6 +243,7 @@ impl Endpoint {
         self.app_inc += 1;
         self.role = Role::Listener;
         self.app_closed = false;
+        self.failed = false;
         if self.state == TcpState::TimeWait {
             // A listener beside a TIME-WAIT connection on the same port
             // (SO_REUSEADDR): it takes over when TIME-WAIT ends, or earlier
@@ -257,6 +262,7 @@ impl Endpoint {
         self.inc = self.app_inc;
         self.role = Role::Connector;
         self.app_closed = false;
+        self.failed = false;
         self.state = TcpState::SynSent;
         self.iss = iss;
         self.snd_una = iss;
@@ -328,7 +334,9 @@ impl Endpoint {
         if let Some(iss) = self.listen_iss {
             s.push_str(&format!(" [listen for inc{} iss={}]", self.app_inc, iss));
         }
-        if self.app_closed && self.app_inc == self.inc {
+        if self.failed {
+            s.push_str(" [app saw an error]");
+        } else if self.app_closed && self.app_inc == self.inc {
             s.push_str(" [app closed]");
         }
         s

@@ -2,7 +2,6 @@
 //! from being vacuous, and the verdict each variant is expected to get.
 
 use crate::endpoint::TcpState;
-use crate::rules::CrossKind;
 use crate::system::{Observe, State, TeardownModel};
 use crate::variant::Preset;
 use serde::Serialize;
@@ -15,6 +14,8 @@ pub enum PropertyId {
     ReliableTerminationReset,
     ReliableTerminationTimeout,
     BothClosed,
+    NoHalfOpen,
+    EndsAgree,
     TimeWaitReached,
     ClosingReached,
     FinReackedInTimeWait,
@@ -46,11 +47,13 @@ impl Verdict {
 }
 
 impl PropertyId {
-    pub const ALL: [PropertyId; 9] = [
+    pub const ALL: [PropertyId; 11] = [
         PropertyId::NoCrossIncarnationDelivery,
         PropertyId::ReliableTerminationReset,
         PropertyId::ReliableTerminationTimeout,
         PropertyId::BothClosed,
+        PropertyId::NoHalfOpen,
+        PropertyId::EndsAgree,
         PropertyId::TimeWaitReached,
         PropertyId::ClosingReached,
         PropertyId::FinReackedInTimeWait,
@@ -64,6 +67,8 @@ impl PropertyId {
             PropertyId::ReliableTerminationReset => "reliable-termination/reset",
             PropertyId::ReliableTerminationTimeout => "reliable-termination/timeout",
             PropertyId::BothClosed => "both-closed",
+            PropertyId::NoHalfOpen => "no-half-open",
+            PropertyId::EndsAgree => "ends-agree",
             PropertyId::TimeWaitReached => "witness/time-wait-reached",
             PropertyId::ClosingReached => "witness/closing-reached",
             PropertyId::FinReackedInTimeWait => "witness/fin-reacked-in-time-wait",
@@ -81,10 +86,12 @@ impl PropertyId {
     /// One line on what the property says.
     pub fn meaning(self) -> &'static str {
         match self {
-            PropertyId::NoCrossIncarnationDelivery => "no data, FIN or RST sent by one incarnation is accepted by (delivered to, or changes the state of) another",
+            PropertyId::NoCrossIncarnationDelivery => "no segment sent by one incarnation changes the state of another: no data delivered, no FIN, RST or SYN taken, no ACK that moves SND.UNA or completes a handshake",
             PropertyId::ReliableTerminationReset => "no endpoint whose application closed sees its connection reset by its peer (e.g. a retransmitted FIN answered with RST)",
             PropertyId::ReliableTerminationTimeout => "no endpoint whose application closed gives up retransmitting (faults within the retry budget)",
-            PropertyId::BothClosed => "every behaviour is finite and ends with both endpoints CLOSED, or ESTABLISHED in the last incarnation",
+            PropertyId::BothClosed => "every behaviour is finite and ends with both endpoints CLOSED after the last incarnation, each application having closed it without an error (reset or timeout), nothing in flight",
+            PropertyId::NoHalfOpen => "no behaviour ends with one end holding a connection that the other end does not hold (e.g. FIN-WAIT-2 forever against a CLOSED peer)",
+            PropertyId::EndsAgree => "while both ends hold a synchronized connection of the same incarnation, each one's RCV.NXT lies between the other's SND.UNA and SND.NXT (no RFC 1337 H2 desynchronisation)",
             PropertyId::TimeWaitReached => "some endpoint reaches TIME-WAIT",
             PropertyId::ClosingReached => "some endpoint reaches CLOSING (simultaneous close)",
             PropertyId::FinReackedInTimeWait => "a retransmitted FIN is re-ACKed from TIME-WAIT",
@@ -98,7 +105,9 @@ impl PropertyId {
             PropertyId::NoCrossIncarnationDelivery
             | PropertyId::ReliableTerminationReset
             | PropertyId::ReliableTerminationTimeout
-            | PropertyId::BothClosed => Expectation::Always,
+            | PropertyId::BothClosed
+            | PropertyId::NoHalfOpen
+            | PropertyId::EndsAgree => Expectation::Always,
             _ => Expectation::Sometimes,
         }
     }
@@ -123,12 +132,9 @@ impl PropertyId {
     /// fine, for `sometimes` properties true when it is a witness.
     pub fn condition(self) -> fn(&TeardownModel, &State) -> bool {
         match self {
-            // Data, FIN and RST, as TIME-WAIT's second purpose is stated. An
-            // old ACK taken by a new incarnation is recorded too (traces show
-            // it) but is outside that guarantee: see README, "Known limits".
-            PropertyId::NoCrossIncarnationDelivery => {
-                |_, s| s.ghost.cross.is_none_or(|c| c.kind == CrossKind::Ack)
-            }
+            // Every acceptance that changes the receiver's state: data, FIN,
+            // RST, SYN, and ACKs that move SND.UNA or complete a handshake.
+            PropertyId::NoCrossIncarnationDelivery => |_, s| s.ghost.cross.is_none(),
             // Errors after the application closed: errors before it are not
             // about termination (and, in the broken variants, follow from a
             // cross-incarnation delivery, which has its own property).
@@ -139,6 +145,8 @@ impl PropertyId {
                 |_, s| s.ghost.timeout.is_none_or(|t| !t.state.terminating())
             }
             PropertyId::BothClosed => |m, s| !m.is_quiescent(s) || all_done(m, s),
+            PropertyId::NoHalfOpen => |m, s| !m.is_quiescent(s) || !half_open(s),
+            PropertyId::EndsAgree => |m, s| ends_agree(m, s),
             PropertyId::TimeWaitReached => |_, s| any_in(s, TcpState::TimeWait),
             PropertyId::ClosingReached => |_, s| any_in(s, TcpState::Closing),
             PropertyId::FinReackedInTimeWait => |_, s| s.ghost.fin_reacked_in_time_wait,
@@ -203,6 +211,17 @@ impl PropertyId {
             // ESTABLISHED in it.
             (BothClosed, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly) => Holds,
             (BothClosed, _) => Violated,
+            // The same old segments leave one end ESTABLISHED or FIN-WAIT-2
+            // against a peer that has no connection.
+            (NoHalfOpen, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly) => Holds,
+            (NoHalfOpen, _) => Violated,
+            // An old data segment or ACK taken by the new incarnation moves
+            // one end's numbers past what the other sent or received. With
+            // timestamps PAWS drops those old segments; only the old RST,
+            // exempt from PAWS, crosses, and it resets rather than
+            // desynchronises.
+            (EndsAgree, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly | LinuxTimestamps) => Holds,
+            (EndsAgree, _) => Violated,
             // Without TIME-WAIT there is nothing to reach or to re-ACK from.
             (
                 TimeWaitReached | FinReackedInTimeWait | OldDuplicateDiscardedInTimeWait,
@@ -217,19 +236,119 @@ fn any_in(s: &State, st: TcpState) -> bool {
     s.eps.iter().any(|e| e.state == st)
 }
 
-/// Nothing in flight and every incarnation used: with one incarnation both
-/// endpoints are CLOSED; with more, both are ESTABLISHED in the last one
-/// (which is only opened, see [`TeardownModel::closes`]).
+/// Nothing in flight, every incarnation used, and the last one ended as
+/// the applications wanted: both endpoints CLOSED, each application having
+/// closed it itself (no reset, no timeout); or, when the last incarnation
+/// only opens (`cfg.last_closes` off), both ESTABLISHED in it. Two ends
+/// that disagree (one reset, the other closed) do not count as done.
 pub fn all_done(m: &TeardownModel, s: &State) -> bool {
     let last = m.cfg.incarnations;
+    let closes = m.closes(last);
     s.net.is_empty()
         && s.eps.iter().all(|e| {
             e.app_inc == last
                 && e.listen_iss.is_none()
-                && if last == 1 {
+                && !e.failed
+                && if closes {
                     e.state == TcpState::Closed && e.app_closed
                 } else {
                     e.inc == last && e.state == TcpState::Established
                 }
         })
+}
+
+/// One end holds a connection (any state with a TCB) that the other does not
+/// hold: it is CLOSED or LISTEN, or its TCB is of another incarnation.
+pub fn half_open(s: &State) -> bool {
+    let holds =
+        |e: &crate::endpoint::Endpoint| !matches!(e.state, TcpState::Closed | TcpState::Listen);
+    let [a, b] = &s.eps;
+    match (holds(a), holds(b)) {
+        (true, true) => a.inc != b.inc,
+        (false, false) => false,
+        _ => true,
+    }
+}
+
+/// RFC 1337's hazard H2 is a desynchronised connection: one end has taken
+/// bytes the other never sent, or believes acknowledged bytes the other never
+/// received. While both ends are past the handshake in the same incarnation,
+/// each one's RCV.NXT must lie in the other's [SND.UNA, SND.NXT].
+pub fn ends_agree(m: &TeardownModel, s: &State) -> bool {
+    let sp = m.cfg.space();
+    let synced = |e: &crate::endpoint::Endpoint| {
+        !matches!(
+            e.state,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived
+        )
+    };
+    let [a, b] = &s.eps;
+    if !(synced(a) && synced(b) && a.inc == b.inc) {
+        return true;
+    }
+    let within = |tx: &crate::endpoint::Endpoint, rx: &crate::endpoint::Endpoint| {
+        sp.le(tx.snd_una, rx.rcv_nxt) && sp.le(rx.rcv_nxt, tx.snd_nxt)
+    };
+    within(a, b) && within(b, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    fn model() -> TeardownModel {
+        TeardownModel::new(Config::default(), PropertyId::ALL.to_vec())
+    }
+
+    #[test]
+    fn ends_agree_while_the_numbers_match_and_not_after_an_old_ack_moves_snd_una() {
+        let m = model();
+        let mut s = m.initial_state(0, 0);
+        assert!(ends_agree(&m, &s));
+        // A sent one byte that B has not received yet: still in agreement.
+        s.eps[0].snd_nxt = 2;
+        assert!(ends_agree(&m, &s));
+        // An old ACK made A believe the byte was received: desynchronised.
+        s.eps[0].snd_una = 2;
+        assert!(!ends_agree(&m, &s));
+    }
+
+    #[test]
+    fn ends_of_different_incarnations_are_not_compared() {
+        let m = model();
+        let mut s = m.initial_state(0, 0);
+        s.eps[0].inc = 2;
+        s.eps[0].snd_una = 9;
+        assert!(ends_agree(&m, &s));
+    }
+
+    #[test]
+    fn half_open_is_one_end_holding_a_connection_the_other_lacks() {
+        let m = model();
+        let mut s = m.initial_state(0, 0);
+        assert!(!half_open(&s), "both ESTABLISHED in incarnation 1");
+        s.eps[0].state = TcpState::FinWait2;
+        s.eps[1].delete_tcb();
+        assert!(half_open(&s), "FIN-WAIT-2 against a CLOSED peer");
+        s.eps[0].delete_tcb();
+        assert!(!half_open(&s), "both CLOSED");
+    }
+
+    #[test]
+    fn a_reset_end_is_not_done_even_when_both_are_closed() {
+        let cfg = Config {
+            incarnations: 1,
+            ..Config::default()
+        };
+        let m = TeardownModel::new(cfg, vec![PropertyId::BothClosed]);
+        let mut s = m.initial_state(0, 0);
+        for e in s.eps.iter_mut() {
+            e.delete_tcb();
+            e.app_closed = true;
+        }
+        assert!(all_done(&m, &s));
+        s.eps[1].failed = true;
+        assert!(!all_done(&m, &s), "one end saw a reset: the ends disagree");
+    }
 }

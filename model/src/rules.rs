@@ -21,6 +21,8 @@ pub enum CrossKind {
     Fin,
     /// A RST that reset or closed the connection.
     Rst,
+    /// A SYN that set RCV.NXT (opened a connection or completed an open).
+    Syn,
     /// An ACK that acknowledged new data or completed a handshake.
     Ack,
 }
@@ -230,6 +232,7 @@ fn open_syn_received(a: &mut Arrival, ep: &mut Endpoint, iss: Seq) {
     ep.snd_nxt = s.add(iss, 1);
     ep.rcv_nxt = s.add(a.seg.seq, 1);
     ep.ts_recent = negotiated_ts(a.cfg, &a.seg);
+    a.note_accept(ep, CrossKind::Syn);
     ep.arm_rtx(a.cfg);
     if let Some(synack) = ep.head_segment(a.cfg, a.me) {
         a.reply(synack);
@@ -259,11 +262,13 @@ fn syn_sent(a: &mut Arrival, ep: &mut Endpoint) {
             record_reset(a, ep);
             ep.delete_tcb();
             ep.app_closed = true;
+            ep.failed = true;
         }
         return;
     }
     // "Fourth, check the SYN bit".
     if seg.flags.has(Flags::SYN) {
+        a.note_accept(ep, CrossKind::Syn);
         ep.rcv_nxt = s.add(seg.seq, 1);
         ep.ts_recent = negotiated_ts(a.cfg, &seg);
         if ack_ok {
@@ -346,6 +351,7 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
         record_reset(a, ep);
         finish_tcb(ep);
         ep.app_closed = true;
+        ep.failed = true;
         return;
     }
     // "Fourth, check the SYN bit": RFC 5961 section 4 challenge ACK.
@@ -1150,6 +1156,31 @@ mod tests {
         let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 2, 0));
         assert_eq!(e.state, TcpState::Closed);
         assert_eq!(reply(&r), (Flags::ACK, 2, 2));
+    }
+
+    #[test]
+    fn an_old_ack_that_acknowledges_new_data_is_a_cross_incarnation_acceptance() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Established);
+        e.inc = 2;
+        e.snd_nxt = 2;
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 1, 2, 0));
+        assert_eq!(
+            e.snd_una, 2,
+            "the old ACK acknowledged a byte never received"
+        );
+        assert_eq!(r.events.cross.map(|x| x.kind), Some(CrossKind::Ack));
+    }
+
+    #[test]
+    fn an_old_syn_taken_by_a_listener_is_a_cross_incarnation_acceptance() {
+        let c = cfg(Preset::Rfc1337);
+        let mut e = ep(&c, TcpState::Listen);
+        e.app_inc = 3;
+        e.inc = 3;
+        let r = arrive(&c, &mut e, seg(Flags::SYN, 5, 0, 0));
+        assert_eq!(e.state, TcpState::SynReceived);
+        assert_eq!(r.events.cross.map(|x| x.kind), Some(CrossKind::Syn));
     }
 
     #[test]

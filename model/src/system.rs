@@ -190,6 +190,10 @@ impl TeardownModel {
     fn app_actions(&self, s: &State, side: Side, out: &mut Vec<Action>) {
         let e = s.ep(side);
         let p = s.ep(side.peer());
+        // Every incarnation, the last included, may send its data and
+        // close: a last incarnation that only opened would hide what its own
+        // segments do (the three-incarnation hazard needs the second one to
+        // send and close).
         let current = e.app_inc == e.inc && !e.app_closed && self.closes(e.app_inc);
         let open = matches!(e.state, TcpState::Established | TcpState::CloseWait);
         if current && open && s.data_left > 0 {
@@ -206,9 +210,11 @@ impl TeardownModel {
             if p.app_inc == e.app_inc {
                 // The listener's ISS is the first listed ISN, the one the old
                 // incarnation used: its new sequence space then overlaps the
-                // old one exactly, the worst case for old duplicates reaching
-                // the connector. The connector tries every ISN, because its
-                // ISN decides whether a reopening SYN is "newer".
+                // old one exactly. The connector tries every ISN, because its
+                // ISN decides whether a reopening SYN is "newer". That this is
+                // the worst case is asserted, not yet shown: letting both
+                // sides try every ISN doubles the state space (README,
+                // "Known limits").
                 out.push(Action::Listen(side, self.cfg.isns[0]));
             } else if p.app_inc == e.app_inc + 1
                 && p.role == Role::Listener
@@ -280,6 +286,7 @@ impl TeardownModel {
                         }
                         rules::finish_tcb(e);
                         e.app_closed = true;
+                        e.failed = true;
                     }
                 }
             }
@@ -304,12 +311,11 @@ impl TeardownModel {
         }
     }
 
-    /// Whether the applications of incarnation `inc` send and close. The last
-    /// of two or more incarnations is only opened: it exists to meet the old
-    /// segments of the one before it, and its own teardown would repeat the
-    /// first one's.
+    /// Whether the applications of incarnation `inc` send and close: every
+    /// one does when `cfg.last_closes` is set; otherwise the last of two or
+    /// more is only opened, to meet the old segments of the one before it.
     pub fn closes(&self, inc: u8) -> bool {
-        self.cfg.incarnations == 1 || inc < self.cfg.incarnations
+        self.cfg.last_closes || self.cfg.incarnations == 1 || inc < self.cfg.incarnations
     }
 
     /// True when no action is enabled: the behaviour has ended.

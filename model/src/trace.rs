@@ -156,6 +156,7 @@ fn conclude(model: &TeardownModel, property: PropertyId, kind: TraceKind, s: &St
                     CrossKind::Data => "delivered data sent by",
                     CrossKind::Fin => "accepted a FIN sent by",
                     CrossKind::Rst => "was reset by a RST sent by",
+                    CrossKind::Syn => "took a SYN sent by",
                     CrossKind::Ack => "took an ACK sent by",
                 };
                 format!(
@@ -181,12 +182,46 @@ fn conclude(model: &TeardownModel, property: PropertyId, kind: TraceKind, s: &St
         },
         PropertyId::BothClosed => {
             if model.is_quiescent(s) {
-                "nothing more can happen, yet not both endpoints are CLOSED after the last incarnation".to_string()
+                let ends: Vec<String> = s
+                    .eps
+                    .iter()
+                    .zip(["A", "B"])
+                    .map(|(e, side)| format!("{side} {}", end_of(e)))
+                    .collect();
+                format!(
+                    "nothing more can happen, yet the connection did not end with both applications closing the last incarnation: {}",
+                    ends.join(", ")
+                )
             } else {
                 "both endpoints closed".to_string()
             }
         }
+        PropertyId::NoHalfOpen => format!(
+            "nothing more can happen, and the ends disagree on whether a connection exists: A {}, B {}",
+            s.eps[0].describe(),
+            s.eps[1].describe()
+        ),
+        PropertyId::EndsAgree => {
+            let [a, b] = &s.eps;
+            format!(
+                "the ends of incarnation {} are desynchronised: A una={} nxt={} rcv={}, B una={} nxt={} rcv={}",
+                a.inc, a.snd_una, a.snd_nxt, a.rcv_nxt, b.snd_una, b.snd_nxt, b.rcv_nxt
+            )
+        }
         p => format!("witness: {}", p.meaning()),
+    }
+}
+
+/// How an endpoint's part ended, for the both-closed conclusion.
+fn end_of(e: &crate::endpoint::Endpoint) -> String {
+    if e.failed {
+        format!("saw incarnation {} end in an error", e.app_inc)
+    } else if e.state != TcpState::Closed {
+        format!("is still {} (incarnation {})", e.state, e.inc)
+    } else if !e.app_closed {
+        format!("never closed incarnation {}", e.app_inc)
+    } else {
+        format!("closed incarnation {}", e.app_inc)
     }
 }
 

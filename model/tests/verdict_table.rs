@@ -166,3 +166,33 @@ fn a_state_limit_gives_an_incomplete_verdict() {
     assert_eq!(r.verdict, Verdict::Incomplete);
     assert!(r.note.unwrap().contains("not exhaustive"));
 }
+
+/// With `last_closes` the last incarnation sends and closes too, and
+/// `rfc1337` loses its `holds`: TIME-WAIT answers a copy of the next
+/// incarnation's SYN with a challenge ACK in its last tick (RFC 5961); that
+/// ACK, or the RST it draws from SYN-SENT, outlives TIME-WAIT and is taken
+/// by the next incarnation, whose listener reuses the old ISN. The default
+/// (a last incarnation that only opens) cannot show this.
+#[test]
+fn a_talking_last_incarnation_breaks_rfc1337_through_a_challenge_ack() {
+    let base = Config {
+        last_closes: true,
+        ..Config::default()
+    };
+    let v = VariantSpec::preset(Preset::Rfc1337, &base, base.msl).unwrap();
+    let r = check::check_property(
+        &v,
+        PropertyId::NoCrossIncarnationDelivery,
+        None,
+        &Limits::default(),
+        &mut |_| {},
+    );
+    assert_eq!(r.verdict, Verdict::Violated);
+    let t = r.trace.expect("a counterexample");
+    let text = t.render("  ");
+    assert!(t.conclusion.contains("sent by incarnation 1"), "{text}");
+    assert!(
+        text.contains("application connects for the next incarnation"),
+        "{text}"
+    );
+}

@@ -126,6 +126,17 @@ fn model_for(preset: Preset) -> TeardownModel {
     TeardownModel::observing_all(cfg)
 }
 
+/// The `always` properties whose counterexamples become specs. `ends-agree`
+/// and `no-half-open` (new with issue 13) are not among them yet: their
+/// specs must be replayed and reviewed on every stack first; the coverage
+/// table lists them as not generated.
+pub const SPEC_PROPERTIES: [PropertyId; 4] = [
+    PropertyId::NoCrossIncarnationDelivery,
+    PropertyId::ReliableTerminationReset,
+    PropertyId::ReliableTerminationTimeout,
+    PropertyId::BothClosed,
+];
+
 /// Every goal, in the order their specs are written.
 fn goals() -> Vec<Goal> {
     let mut out = Vec::new();
@@ -143,7 +154,7 @@ fn goals() -> Vec<Goal> {
         });
     }
     for preset in Preset::ALL {
-        for p in PropertyId::ALL.into_iter().filter(|p| !p.is_witness()) {
+        for p in SPEC_PROPERTIES {
             if p.expected(preset) != timewait_model::Verdict::Violated {
                 continue;
             }
@@ -843,6 +854,17 @@ pub fn files(
             } else {
                 fails.join(", ")
             }
+        ));
+    }
+    let unspecced: Vec<&str> = PropertyId::ALL
+        .into_iter()
+        .filter(|p| !p.is_witness() && !SPEC_PROPERTIES.contains(p))
+        .map(|p| p.name())
+        .collect();
+    if !unspecced.is_empty() {
+        table.push_str(&format!(
+            "\n## Properties without counterexample specs yet\n\n{}: their counterexamples are in `reports/model.md`; their specs await replay and review on every stack (issue 13).\n",
+            unspecced.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
         ));
     }
     if !g.skipped.is_empty() {

@@ -51,6 +51,8 @@ pub fn config(preset: Preset) -> Config {
         max_retries: u8::MAX,
         data_sends: u8::MAX,
         mss: 1460,
+        // A spec's steps say what every incarnation does.
+        last_closes: true,
         behaviour: preset.behaviour(MSL_TICKS),
     }
 }
