@@ -204,6 +204,12 @@ pub struct ModelArgs {
     /// only opens). Much larger state spaces: see README, "Known limits".
     #[arg(long)]
     pub last_closes: bool,
+    /// Applications may ABORT (SO_LINGER 0) instead of closing: a RST and no TIME-WAIT.
+    #[arg(long)]
+    pub aborts: bool,
+    /// Ticks the applications may let pass, in all, while nothing else runs (a slow application).
+    #[arg(long, default_value_t = 0)]
+    pub idle_ticks: u8,
     /// TIME-WAIT length of the short-time-wait variant, in ticks [default: MSL].
     #[arg(long)]
     pub short_time_wait: Option<u8>,
@@ -226,6 +232,10 @@ pub struct ModelArgs {
     /// Override: RFC 7323 timestamps (PAWS, and RFC 6191's reopen on a newer timestamp).
     #[arg(long, value_enum)]
     pub timestamps: Option<OnOff>,
+    /// Override: ticks an orphaned connection may stay in FIN-WAIT-2 before it
+    /// is deleted silently (Linux's tcp_fin_timeout); 0 for never.
+    #[arg(long)]
+    pub fin_wait_2_timeout: Option<u8>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -405,6 +415,8 @@ impl ModelArgs {
             max_retries: self.retries,
             data_sends: self.data_sends,
             last_closes: self.last_closes,
+            aborts: self.aborts,
+            idle_ticks: self.idle_ticks,
             ..Config::default()
         }
     }
@@ -416,6 +428,7 @@ impl ModelArgs {
             || self.time_wait_rules.is_some()
             || self.time_wait_restart.is_some()
             || self.timestamps.is_some()
+            || self.fin_wait_2_timeout.is_some()
     }
 
     /// The variant `p` with the parameters and switch overrides applied.
@@ -457,6 +470,9 @@ impl ModelArgs {
             }
             if let Some(t) = self.timestamps {
                 b.timestamps = t == OnOff::On;
+            }
+            if let Some(t) = self.fin_wait_2_timeout {
+                b.fin_wait_2_timeout = (t > 0).then_some(t);
             }
             v.cfg
                 .validate()

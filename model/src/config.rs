@@ -17,6 +17,7 @@ pub mod limits {
     pub const MAX_RETRIES: u8 = 6;
     pub const MAX_DATA_SENDS: u8 = 3;
     pub const MAX_ISNS: usize = 4;
+    pub const MAX_IDLE_TICKS: u8 = 16;
 }
 
 /// Parameters of one model instance. Times are in ticks.
@@ -53,6 +54,13 @@ pub struct Config {
     /// one before it: a `holds` is then conditional on that (README, "Known
     /// limits").
     pub last_closes: bool,
+    /// Whether an application may ABORT (SO_LINGER 0, then close) instead of
+    /// closing: a RST, and no TIME-WAIT.
+    pub aborts: bool,
+    /// Ticks the applications may let pass, in all, while nothing else runs
+    /// (a slow application: it closes late, or reopens late). Time passes
+    /// anyway while a timer runs or a segment is in flight.
+    pub idle_ticks: u8,
     /// TIME-WAIT behaviour.
     pub behaviour: Behaviour,
 }
@@ -72,6 +80,8 @@ impl Default for Config {
             data_sends: 1,
             mss: 1,
             last_closes: false,
+            aborts: false,
+            idle_ticks: 0,
             behaviour: crate::Preset::Rfc1337.behaviour(2),
         }
     }
@@ -117,6 +127,10 @@ pub enum ConfigError {
     TimeWait { got: u32, horizon: u16 },
     #[error("TIME-WAIT of 0 ticks: use the no-time-wait variant to model no TIME-WAIT")]
     TimeWaitZero,
+    #[error("idle-ticks must be at most {max}, got {got}")]
+    IdleTicks { got: u8, max: u8 },
+    #[error("the FIN-WAIT-2 timeout must be between 1 and {horizon} ticks, got {got}")]
+    FinWait2Timeout { got: u8, horizon: u16 },
     #[error("linux MSL must be between 1 and 3600 seconds, got {0}")]
     LinuxMsl(u16),
 }
@@ -192,6 +206,20 @@ impl Config {
                 total,
                 horizon: TICK_HORIZON,
             });
+        }
+        if self.idle_ticks > MAX_IDLE_TICKS {
+            return Err(ConfigError::IdleTicks {
+                got: self.idle_ticks,
+                max: MAX_IDLE_TICKS,
+            });
+        }
+        if let Some(t) = self.behaviour.fin_wait_2_timeout {
+            if t == 0 || u16::from(t) > TICK_HORIZON {
+                return Err(ConfigError::FinWait2Timeout {
+                    got: t,
+                    horizon: TICK_HORIZON,
+                });
+            }
         }
         if self.data_sends > MAX_DATA_SENDS {
             return Err(ConfigError::DataSends {

@@ -117,7 +117,8 @@ pub struct Endpoint {
     pub rtx: u8,
     /// Retransmissions of the current head segment so far.
     pub retries: u8,
-    /// TIME-WAIT timer: ticks left.
+    /// TIME-WAIT timer: ticks left; in FIN-WAIT-2, the orphan timeout
+    /// (Linux `tcp_fin_timeout`) when the variant has one.
     pub tw: u8,
     pub held: SmallVec<[Held; 2]>,
     /// Application: the incarnation it is in (ahead of `inc` while a listen
@@ -254,6 +255,26 @@ impl Endpoint {
         }
     }
 
+    /// ABORT (RFC 9293 3.10.5; SO_LINGER 0 then close): in a synchronized
+    /// state send <SEQ=SND.NXT><CTL=RST> (with ACK, as Linux's
+    /// `tcp_send_active_reset` and every stack here do) and delete the TCB
+    /// without TIME-WAIT. Returns the RST, if one is sent.
+    pub fn app_abort(&mut self, from: Side) -> Option<Segment> {
+        let rst = (!matches!(
+            self.state,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::TimeWait
+        ))
+        .then(|| Segment {
+            flags: Flags::RST | Flags::ACK,
+            ts: None,
+            abort: true,
+            ..self.segment(from, Flags::RST, self.snd_nxt, 0)
+        });
+        self.delete_tcb();
+        self.app_closed = true;
+        rst
+    }
+
     /// Active OPEN (RFC 9293 3.10.1) for the application's next incarnation:
     /// enter SYN-SENT and send <SEQ=ISS><CTL=SYN>.
     pub fn app_connect(&mut self, cfg: &Config, from: Side, iss: Seq) -> Segment {
@@ -299,6 +320,7 @@ impl Endpoint {
             age: 0,
             inc: self.inc,
             rexmit: false,
+            abort: false,
         }
     }
 
@@ -327,6 +349,8 @@ impl Endpoint {
         }
         if self.state == TcpState::TimeWait {
             s.push_str(&format!(" tw={}", self.tw));
+        } else if self.state == TcpState::FinWait2 && self.tw > 0 {
+            s.push_str(&format!(" fin-timeout={}", self.tw));
         }
         if !self.held.is_empty() {
             s.push_str(&format!(" held={}", self.held.len()));

@@ -110,6 +110,7 @@ impl Arrival<'_> {
                 age: 0,
                 inc: seg.inc,
                 rexmit: false,
+                abort: false,
             }
         } else {
             Segment {
@@ -122,6 +123,7 @@ impl Arrival<'_> {
                 age: 0,
                 inc: seg.inc,
                 rexmit: false,
+                abort: false,
             }
         };
         self.reply(rst);
@@ -262,7 +264,7 @@ fn syn_sent(a: &mut Arrival, ep: &mut Endpoint) {
             record_reset(a, ep);
             ep.delete_tcb();
             ep.app_closed = true;
-            ep.failed = true;
+            ep.failed = !a.seg.abort;
         }
         return;
     }
@@ -304,8 +306,10 @@ fn acceptable(cfg: &Config, ep: &Endpoint, seg: &Segment) -> bool {
     }
 }
 
+/// A reset of this incarnation that its application did not ask for: the
+/// RST of the peer's ABORT is the peer application's choice, not a failure.
 fn record_reset(a: &mut Arrival, ep: &Endpoint) {
-    if a.seg.inc == ep.inc {
+    if a.seg.inc == ep.inc && !a.seg.abort {
         a.out.events.reset = Some(ResetEvent {
             at: a.me,
             inc: ep.inc,
@@ -351,7 +355,7 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
         record_reset(a, ep);
         finish_tcb(ep);
         ep.app_closed = true;
-        ep.failed = true;
+        ep.failed = !seg.abort;
         return;
     }
     // "Fourth, check the SYN bit": RFC 5961 section 4 challenge ACK.
@@ -396,7 +400,14 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
     }
     let fin_acked = ep.state.fin_sent() && ep.snd_una == ep.snd_nxt;
     match ep.state {
-        TcpState::FinWait1 if fin_acked => ep.state = TcpState::FinWait2,
+        TcpState::FinWait1 if fin_acked => {
+            ep.state = TcpState::FinWait2;
+            // An orphan (its application closed) waits for the peer's FIN
+            // only so long where the variant has a FIN-WAIT-2 timeout.
+            if ep.app_closed {
+                ep.tw = a.cfg.behaviour.fin_wait_2_timeout.unwrap_or(0);
+            }
+        }
         TcpState::Closing => {
             if fin_acked {
                 enter_time_wait(a.cfg, ep);
@@ -769,6 +780,7 @@ mod tests {
             age: 0,
             inc: 1,
             rexmit: false,
+            abort: false,
         }
     }
 

@@ -113,6 +113,9 @@ pub struct Segment {
     /// Ghost: sent by the retransmission timer (a witness needs to tell a
     /// retransmitted FIN from a network duplicate).
     pub rexmit: bool,
+    /// Ghost: the RST of an application's ABORT (SO_LINGER 0). The reset it
+    /// causes is what that application asked for, not a failed termination.
+    pub abort: bool,
 }
 
 impl Segment {
@@ -142,6 +145,9 @@ impl Segment {
         if self.rexmit {
             s.push_str(", retransmission");
         }
+        if self.abort {
+            s.push_str(", abort");
+        }
         s.push(')');
         s
     }
@@ -163,6 +169,7 @@ mod tests {
             age: 0,
             inc: 1,
             rexmit: false,
+            abort: false,
         };
         assert_eq!(s.seg_len(), 2);
         assert_eq!(s.flags.to_string(), "FIN|ACK");

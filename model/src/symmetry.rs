@@ -54,6 +54,7 @@ pub fn mirrored_action(a: &Action) -> Action {
         Action::Tick => Action::Tick,
         Action::Send(x) => Action::Send(flip(*x)),
         Action::Close(x) => Action::Close(flip(*x)),
+        Action::Abort(x) => Action::Abort(flip(*x)),
         Action::Listen(x, i) => Action::Listen(flip(*x), *i),
         Action::Connect(x, i) => Action::Connect(flip(*x), *i),
     }

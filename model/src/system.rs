@@ -67,6 +67,8 @@ pub struct State {
     /// Data segments the applications may still send in this incarnation,
     /// shared by both sides.
     pub data_left: u8,
+    /// Ticks the applications may still let pass while nothing else runs.
+    pub idle_left: u8,
     pub ghost: Ghost,
 }
 
@@ -107,6 +109,8 @@ pub enum Action {
     Send(Side),
     /// The application CLOSEs.
     Close(Side),
+    /// The application ABORTs (SO_LINGER 0, then close).
+    Abort(Side),
     /// The application reopens the 4-tuple with a passive OPEN and this ISS.
     Listen(Side, Seq),
     /// The application reopens the 4-tuple with an active OPEN and this ISS.
@@ -124,6 +128,9 @@ impl Action {
             Action::Tick => "tick".to_string(),
             Action::Send(side) => format!("{side}: application sends 1 byte"),
             Action::Close(side) => format!("{side}: application closes"),
+            Action::Abort(side) => {
+                format!("{side}: application aborts (SO_LINGER 0): RST, no TIME-WAIT")
+            }
             Action::Listen(side, iss) => {
                 format!("{side}: application listens for the next incarnation (ISS {iss})")
             }
@@ -174,17 +181,35 @@ impl TeardownModel {
     }
 
     fn tick_enabled(&self, s: &State) -> bool {
-        let timers = s
-            .eps
-            .iter()
-            .any(|e| e.rtx > 0 || e.state == TcpState::TimeWait);
-        if !timers && s.net.is_empty() {
+        if !self.time_runs(s) && !self.may_idle(s) {
             return false;
         }
         // An undelivered segment dying at MSL is a loss: a tick that would
         // kill more segments than the loss budget allows is not enabled.
         let dying = s.net.iter().filter(|g| g.age + 1 >= self.cfg.msl).count();
         dying <= usize::from(s.losses_left)
+    }
+
+    /// A timer runs or a segment is in flight: time passes by itself.
+    fn time_runs(&self, s: &State) -> bool {
+        s.eps.iter().any(|e| {
+            e.rtx > 0
+                || e.state == TcpState::TimeWait
+                || (e.state == TcpState::FinWait2 && e.tw > 0)
+        }) || !s.net.is_empty()
+    }
+
+    /// Nothing runs, but an application that still has something to do may
+    /// let time pass first (from its idle budget).
+    fn may_idle(&self, s: &State) -> bool {
+        if s.idle_left == 0 {
+            return false;
+        }
+        let mut v = Vec::new();
+        for side in Side::BOTH {
+            self.app_actions(s, side, &mut v);
+        }
+        !v.is_empty()
     }
 
     fn app_actions(&self, s: &State, side: Side, out: &mut Vec<Action>) {
@@ -201,6 +226,9 @@ impl TeardownModel {
         }
         if current && open {
             out.push(Action::Close(side));
+            if self.cfg.aborts {
+                out.push(Action::Abort(side));
+            }
         }
         // The next incarnation: the first side to reopen listens, the other
         // connects to it (an application never connects to a peer that is
@@ -248,6 +276,10 @@ impl TeardownModel {
     }
 
     fn tick(&self, s: &mut State) {
+        if !self.time_runs(s) {
+            // Only an application's idling lets this tick pass.
+            s.idle_left -= 1;
+        }
         let msl = self.cfg.msl;
         let before = s.net.len();
         for seg in s.net.iter_mut() {
@@ -260,6 +292,14 @@ impl TeardownModel {
             let mut sent = None;
             let e = &mut s.eps[side.index()];
             if e.state == TcpState::TimeWait {
+                e.tw -= 1;
+                if e.tw == 0 {
+                    rules::finish_tcb(e);
+                }
+            } else if e.state == TcpState::FinWait2 && e.tw > 0 {
+                // Linux's orphan FIN-WAIT-2 timeout: the connection goes
+                // without a segment; a late FIN from the peer then meets
+                // CLOSED and draws a RST.
                 e.tw -= 1;
                 if e.tw == 0 {
                     rules::finish_tcb(e);
@@ -307,6 +347,7 @@ impl TeardownModel {
             losses_left: self.cfg.loss_budget,
             dups_left: self.cfg.dup_budget,
             data_left: self.cfg.data_sends,
+            idle_left: self.cfg.idle_ticks,
             ghost: Ghost::default(),
         }
     }
@@ -417,6 +458,11 @@ impl TeardownModel {
             Action::Close(side) => {
                 let fin = s.eps[side.index()].app_close(&self.cfg, side);
                 s.send(fin);
+            }
+            Action::Abort(side) => {
+                if let Some(rst) = s.eps[side.index()].app_abort(side) {
+                    s.send(rst);
+                }
             }
             Action::Listen(side, iss) => {
                 s.eps[side.index()].app_listen(iss);

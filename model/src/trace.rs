@@ -60,9 +60,17 @@ fn describe_step(model: &TeardownModel, before: &State, action: &Action, after: 
     for g in before.net.iter().filter(|g| g.age + 1 >= model.cfg.msl) {
         notes.push(format!("{} dies at MSL (lost)", g.describe()));
     }
+    if after.idle_left < before.idle_left {
+        notes.push("nothing runs; the applications let time pass".to_string());
+    }
     for ((b, a), side) in before.eps.iter().zip(&after.eps).zip(["A", "B"]) {
         if b.state == TcpState::TimeWait && a.state != TcpState::TimeWait {
             notes.push(format!("{side}: TIME-WAIT ends"));
+        }
+        if b.state == TcpState::FinWait2 && b.tw == 1 {
+            notes.push(format!(
+                "{side}: FIN-WAIT-2 times out (tcp_fin_timeout): the connection is deleted without a segment"
+            ));
         }
         if b.rtx == 1 {
             if a.retries > b.retries {

@@ -93,6 +93,11 @@ pub struct Behaviour {
     /// TSval, PAWS drops older ones, and a SYN with a newer timestamp may
     /// reopen TIME-WAIT (RFC 6191).
     pub timestamps: bool,
+    /// Ticks an orphaned connection (its application closed) may stay in
+    /// FIN-WAIT-2 before it is deleted without a word, as Linux's
+    /// `net.ipv4.tcp_fin_timeout` does (60 s by default); `None`: forever,
+    /// as RFC 9293 has it.
+    pub fin_wait_2_timeout: Option<u8>,
 }
 
 /// The named presets.
@@ -174,6 +179,7 @@ impl Preset {
             time_wait_rules: TimeWaitRules::Rfc,
             time_wait_restart: TimeWaitRestart::EveryAcked,
             timestamps: false,
+            fin_wait_2_timeout: None,
         };
         let linux = |msl_seconds, rst| Behaviour {
             time_wait: TimeWaitLen::Linux { msl_seconds },
@@ -182,6 +188,7 @@ impl Preset {
             time_wait_rules: TimeWaitRules::Linux,
             time_wait_restart: TimeWaitRestart::EveryAcked,
             timestamps: false,
+            fin_wait_2_timeout: None,
         };
         match self {
             Preset::Rfc9293 => Behaviour {

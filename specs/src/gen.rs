@@ -423,18 +423,18 @@ fn script(
                 steps.push(Step::Inject(i));
             }
             Action::Deliver(_) | Action::DeliverCopy(_) => {}
-            Action::Send(side) | Action::Close(side) if side == sut => {
+            Action::Send(side) | Action::Close(side) | Action::Abort(side) if side == sut => {
                 if !accepted {
                     steps.push(Step::App(App::Accept));
                     accepted = true;
                 }
-                steps.push(Step::App(if matches!(action, Action::Send(_)) {
-                    App::Send(1)
-                } else {
-                    App::Close
+                steps.push(Step::App(match action {
+                    Action::Send(_) => App::Send(1),
+                    Action::Close(_) => App::Close,
+                    _ => App::Abort,
                 }));
             }
-            Action::Send(_) | Action::Close(_) => {}
+            Action::Send(_) | Action::Close(_) | Action::Abort(_) => {}
             Action::Listen(side, _) | Action::Connect(side, _) => {
                 let next = before.ep(side).app_inc + 1;
                 mark(&mut steps, next, &mut inc);

@@ -53,6 +53,8 @@ pub fn config(preset: Preset) -> Config {
         mss: 1460,
         // A spec's steps say what every incarnation does.
         last_closes: true,
+        aborts: true,
+        idle_ticks: 0,
         behaviour: preset.behaviour(MSL_TICKS),
     }
 }
@@ -476,28 +478,11 @@ impl Oracle<'_> {
                 }
             },
             App::Abort => {
-                // RFC 9293 3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> in the
-                // synchronized states. Stacks add the ACK bit (Linux's
-                // tcp_send_active_reset), which any receiver accepts the same.
-                if !matches!(
-                    st,
-                    TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::TimeWait
-                ) {
-                    let rst = Segment {
-                        from: SUT,
-                        flags: MFlags::RST | MFlags::ACK,
-                        seq: self.ep.snd_nxt,
-                        ack: self.ep.rcv_nxt,
-                        len: 0,
-                        ts: None,
-                        age: 0,
-                        inc: self.ep.inc,
-                        rexmit: false,
-                    };
+                // The model's ABORT: RST|ACK at SND.NXT from a synchronized
+                // state, then no TCB and no TIME-WAIT.
+                if let Some(rst) = self.ep.app_abort(SUT) {
                     self.pending.push_back(rst);
                 }
-                self.ep.delete_tcb();
-                self.ep.app_closed = true;
             }
         }
         self.note(format!("SUT app: {} -> {}", app, self.ep.state));
@@ -530,6 +515,7 @@ impl Oracle<'_> {
             age: 0,
             inc: u8::try_from(target).unwrap_or(u8::MAX),
             rexmit: false,
+            abort: false,
         };
         let before = self.ep.state;
         self.arrivals.push((

@@ -1,0 +1,101 @@
+//! A trace for each action and switch that is off by default: ABORT, the
+//! orphan FIN-WAIT-2 timeout, a slow application, and a last incarnation
+//! that closes. Each pins what the switch lets happen, with its shortest
+//! trace, so a change of semantics shows up as a changed trace.
+
+use timewait_model::check::{self, Limits, PropertyReport, VariantSpec};
+use timewait_model::{Config, Preset, PropertyId, Verdict};
+
+fn check(base: Config, fin_wait_2_timeout: Option<u8>, p: PropertyId) -> PropertyReport {
+    let mut v = VariantSpec::preset(Preset::Rfc1337, &base, base.msl).expect("valid parameters");
+    v.cfg.behaviour.fin_wait_2_timeout = fin_wait_2_timeout;
+    v.cfg.validate().expect("valid switches");
+    check::check_property(&v, p, None, &Limits::default(), &mut |_| {})
+}
+
+/// SO_LINGER 0 is what people use to skip TIME-WAIT, and it forfeits what
+/// TIME-WAIT is for: the aborting end is CLOSED at once, the next
+/// incarnation opens, and a segment of the old one is taken by it.
+#[test]
+fn an_abort_skips_time_wait_and_lets_an_old_segment_cross() {
+    let base = Config {
+        aborts: true,
+        ..Config::default()
+    };
+    let r = check(base, None, PropertyId::NoCrossIncarnationDelivery);
+    assert_eq!(r.verdict, Verdict::Violated);
+    let t = r.trace.expect("a counterexample");
+    let text = t.render("  ");
+    assert!(text.contains("application aborts"), "{text}");
+    assert!(
+        text.contains("RST|ACK"),
+        "the abort's RST carries ACK:\n{text}"
+    );
+    assert!(t.conclusion.contains("sent by incarnation 1"), "{text}");
+    assert_eq!(t.steps.len(), 5, "{text}");
+}
+
+/// Linux deletes an orphaned FIN-WAIT-2 connection after tcp_fin_timeout;
+/// a peer application that closes later gets RST for its FIN, in LAST-ACK,
+/// after it closed cleanly: reliable termination fails without any loss.
+#[test]
+fn a_late_close_after_the_fin_wait_2_timeout_is_answered_with_rst() {
+    let r = check(
+        Config::default(),
+        Some(4),
+        PropertyId::ReliableTerminationReset,
+    );
+    assert_eq!(r.verdict, Verdict::Violated);
+    let t = r.trace.expect("a counterexample");
+    let text = t.render("  ");
+    assert!(text.contains("FIN-WAIT-2 times out"), "{text}");
+    assert!(t.conclusion.contains("LAST-ACK"), "{text}");
+    assert_eq!(t.steps.len(), 10, "{text}");
+}
+
+/// Without the timeout (RFC 9293) the same late close is answered properly:
+/// FIN-WAIT-2 waits forever, and the slow application changes nothing.
+#[test]
+fn a_slow_application_leaves_rfc1337_safe() {
+    let base = Config {
+        idle_ticks: 1,
+        ..Config::default()
+    };
+    for p in [
+        PropertyId::NoCrossIncarnationDelivery,
+        PropertyId::ReliableTerminationReset,
+        PropertyId::NoHalfOpen,
+    ] {
+        let r = check(base.clone(), None, p);
+        assert_eq!(r.verdict, Verdict::Holds, "{}", r.property);
+    }
+}
+
+/// The idle budget is spent only when nothing else makes time pass.
+#[test]
+fn an_idle_tick_is_spent_only_while_nothing_runs() {
+    use stateright::Model;
+    use timewait_model::{Action, TeardownModel};
+    let cfg = Config {
+        idle_ticks: 2,
+        ..Config::default()
+    };
+    let m = TeardownModel::observing_all(cfg);
+    let s = m.init_states().remove(0);
+    let mut acts = Vec::new();
+    m.actions(&s, &mut acts);
+    assert!(acts.contains(&Action::Tick), "an idle application may wait");
+    let idled = m.step(&s, Action::Tick).expect("enabled");
+    assert_eq!(idled.idle_left, 1);
+    // With a segment in flight the tick is the network's, not idling.
+    let closing = m
+        .step(&idled, Action::Close(timewait_model::segment::Side::A))
+        .expect("A may close");
+    let ticked = m.step(&closing, Action::Tick).expect("a FIN is in flight");
+    assert_eq!(ticked.idle_left, 1);
+    // Once spent, a quiet system has no tick.
+    let spent = m.step(&idled, Action::Tick).expect("one tick left");
+    let mut acts = Vec::new();
+    m.actions(&spent, &mut acts);
+    assert!(!acts.contains(&Action::Tick), "the budget is spent");
+}
