@@ -31,6 +31,8 @@ pub enum Command {
     Explore(ExploreArgs),
     /// Print a scaling table: states, seconds and states/s by budgets and incarnations.
     Bench(BenchArgs),
+    /// How many losses in a row reliable termination survives, by RTO/MSL ratio.
+    Losses(LossesArgs),
     /// Work with YAML trace specs: lint, check against the model, print the schema.
     #[command(subcommand)]
     Specs(SpecsCommand),
@@ -360,6 +362,27 @@ pub struct ExploreArgs {
     /// Port on 127.0.0.1.
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LossesArgs {
+    /// MSLs to try, in ticks, comma-separated; RTO stays fixed, so each is
+    /// one RTO/MSL ratio (8 needs more than 50 million states at 4 losses).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1u8, 2, 4])]
+    pub msl: Vec<u8>,
+    /// Initial RTO in ticks.
+    #[arg(long, default_value_t = 1)]
+    pub rto: u8,
+    /// Retransmissions before a sender gives up (lowered where the tick
+    /// horizon requires).
+    #[arg(long, default_value_t = 6)]
+    pub retries: u8,
+    /// The variant to sweep.
+    #[arg(long, default_value = "rfc1337", value_parser = parse_preset)]
+    pub variant: Preset,
+    /// Stop a run after about this many generated states; 0 for no limit.
+    #[arg(long, default_value_t = 50_000_000)]
+    pub max_states: usize,
 }
 
 #[derive(Args, Debug, Clone)]

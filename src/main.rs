@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod losses_cmd;
 mod output;
 mod replay_cmd;
 mod specs_cmd;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Command::Check(a) => run_check(a),
         Command::Explore(a) => run_explore(a),
         Command::Bench(a) => bench::run(a),
+        Command::Losses(a) => losses_cmd::run(a),
         Command::Specs(c) => specs_cmd::run(c),
         Command::Replay(a) => replay_cmd::run(a),
     };

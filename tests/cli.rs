@@ -105,6 +105,30 @@ fn a_counterexample_is_printed_as_numbered_steps() {
     );
 }
 
+#[test]
+fn losses_prints_the_model_beside_the_closed_form_and_linuxs_figures() {
+    let o = timewait(&["losses", "--msl", "1,2"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("reliable-termination/reset"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for r in rows {
+        let cols: Vec<&str> = r.split_whitespace().collect();
+        assert_eq!(cols[4], cols[5], "model and closed form agree: {r}");
+    }
+    assert!(out.contains("after 8 losses in a row"), "{out}");
+}
+
+#[test]
+fn losses_with_an_invalid_msl_is_a_usage_error() {
+    let o = timewait(&["losses", "--msl", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("msl must be between 1"));
+}
+
 fn in_repo(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
 }

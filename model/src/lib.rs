@@ -29,6 +29,7 @@ pub mod segment;
 pub mod seq;
 pub mod symmetry;
 pub mod system;
+pub mod tolerance;
 pub mod trace;
 pub mod variant;
 
