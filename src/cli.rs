@@ -238,6 +238,10 @@ pub struct ModelArgs {
     /// is deleted silently (Linux's tcp_fin_timeout); 0 for never.
     #[arg(long)]
     pub fin_wait_2_timeout: Option<u8>,
+    /// Override: bind ISNs to a clock (RFC 6528): a new incarnation's ISS lies
+    /// at or after the host's old SND.NXT.
+    #[arg(long, value_enum)]
+    pub isn_clock: Option<OnOff>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -452,6 +456,7 @@ impl ModelArgs {
             || self.time_wait_restart.is_some()
             || self.timestamps.is_some()
             || self.fin_wait_2_timeout.is_some()
+            || self.isn_clock.is_some()
     }
 
     /// The variant `p` with the parameters and switch overrides applied.
@@ -496,6 +501,9 @@ impl ModelArgs {
             }
             if let Some(t) = self.fin_wait_2_timeout {
                 b.fin_wait_2_timeout = (t > 0).then_some(t);
+            }
+            if let Some(c) = self.isn_clock {
+                b.isn_clock = c == OnOff::On;
             }
             v.cfg
                 .validate()

@@ -134,6 +134,10 @@ pub struct Endpoint {
     /// RFC 7323 TS.Recent: the peer's latest timestamp, `None` when the
     /// connection does not use timestamps.
     pub ts_recent: Option<u32>,
+    /// The ISN clock (only when the variant binds ISNs to one): the SND.NXT
+    /// of the last connection this host had on the 4-tuple. A new ISS must
+    /// lie at or after it.
+    pub isn_floor: Option<Seq>,
 }
 
 impl Endpoint {
@@ -162,11 +166,17 @@ impl Endpoint {
             // The handshake of the first incarnation, which happened before
             // the model starts, carried the peer's clock reading 1.
             ts_recent: cfg.behaviour.timestamps.then_some(1),
+            isn_floor: cfg.behaviour.isn_clock.then_some(s.add(iss, 1)),
         }
     }
 
     /// Forgets the TCB (RFC 9293 "delete the TCB"), keeping the application.
     pub fn delete_tcb(&mut self) {
+        if let Some(floor) = self.isn_floor.as_mut() {
+            if !matches!(self.state, TcpState::Closed | TcpState::Listen) {
+                *floor = self.snd_nxt;
+            }
+        }
         self.state = TcpState::Closed;
         self.iss = 0;
         self.snd_una = 0;
@@ -179,6 +189,37 @@ impl Endpoint {
         self.tw = 0;
         self.held.clear();
         self.ts_recent = None;
+    }
+
+    /// Whether `iss` may start a new incarnation: always, unless ISNs are
+    /// bound to a clock, which has moved past every number this host used.
+    pub fn isn_allowed(&self, cfg: &Config, iss: Seq) -> bool {
+        self.clock_floor()
+            .is_none_or(|floor| cfg.space().le(floor, iss))
+    }
+
+    /// Where the ISN clock stands at the least: the SND.NXT of the live
+    /// connection, or of the last one. `None` without an ISN clock.
+    pub fn clock_floor(&self) -> Option<Seq> {
+        if matches!(self.state, TcpState::Closed | TcpState::Listen) {
+            self.isn_floor
+        } else {
+            self.isn_floor.map(|_| self.snd_nxt)
+        }
+    }
+
+    /// The ISSs this endpoint may open its next incarnation with: every
+    /// listed ISN the clock allows, and, with a clock, the clock's slowest
+    /// reading (exactly the old SND.NXT: a connection that nearly outran
+    /// the clock), the worst case for old segments.
+    pub fn isn_choices(&self, cfg: &Config) -> Vec<Seq> {
+        let mut out: Vec<Seq> = self.clock_floor().into_iter().collect();
+        for &iss in &cfg.isns {
+            if self.isn_allowed(cfg, iss) && !out.contains(&iss) {
+                out.push(iss);
+            }
+        }
+        out
     }
 
     /// Becomes a listener of the application's incarnation with `iss`.

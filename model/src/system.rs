@@ -243,12 +243,15 @@ impl TeardownModel {
                 // the worst case is asserted, not yet shown: letting both
                 // sides try every ISN doubles the state space (README,
                 // "Known limits").
-                out.push(Action::Listen(side, self.cfg.isns[0]));
+                // With an ISN clock, its slowest reading (the old SND.NXT).
+                if let Some(&iss) = e.isn_choices(&self.cfg).first() {
+                    out.push(Action::Listen(side, iss));
+                }
             } else if p.app_inc == e.app_inc + 1
                 && p.role == Role::Listener
                 && e.state == TcpState::Closed
             {
-                for &iss in &self.cfg.isns {
+                for iss in e.isn_choices(&self.cfg) {
                     out.push(Action::Connect(side, iss));
                 }
             }

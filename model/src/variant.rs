@@ -98,6 +98,11 @@ pub struct Behaviour {
     /// `net.ipv4.tcp_fin_timeout` does (60 s by default); `None`: forever,
     /// as RFC 9293 has it.
     pub fin_wait_2_timeout: Option<u8>,
+    /// ISNs bound to a clock (RFC 9293 3.4.1, RFC 6528): a new incarnation's
+    /// ISS lies at or after every sequence number the host used on this
+    /// 4-tuple, i.e. its old SND.NXT (less than half the space ahead). Off:
+    /// any listed ISN, the worst case the presets are checked against.
+    pub isn_clock: bool,
 }
 
 /// The named presets.
@@ -180,6 +185,7 @@ impl Preset {
             time_wait_restart: TimeWaitRestart::EveryAcked,
             timestamps: false,
             fin_wait_2_timeout: None,
+            isn_clock: false,
         };
         let linux = |msl_seconds, rst| Behaviour {
             time_wait: TimeWaitLen::Linux { msl_seconds },
@@ -189,6 +195,7 @@ impl Preset {
             time_wait_restart: TimeWaitRestart::EveryAcked,
             timestamps: false,
             fin_wait_2_timeout: None,
+            isn_clock: false,
         };
         match self {
             Preset::Rfc9293 => Behaviour {

@@ -99,3 +99,41 @@ fn an_idle_tick_is_spent_only_while_nothing_runs() {
     m.actions(&spent, &mut acts);
     assert!(!acts.contains(&Action::Tick), "the budget is spent");
 }
+
+/// With ISNs bound to a clock (RFC 6528) no side reopens below its old
+/// SND.NXT: the listener takes the clock's slowest reading, exactly its old
+/// SND.NXT, never the old ISN 0, and the next incarnation is still reached.
+/// Under the clock no variant lets an old segment cross (README, "Switches").
+#[test]
+fn an_isn_clock_reopens_at_or_past_the_old_snd_nxt() {
+    let mut v = VariantSpec::preset(Preset::NoTimeWait, &Config::default(), 2).expect("valid");
+    v.cfg.behaviour.isn_clock = true;
+    let r = check::check_property(
+        &v,
+        PropertyId::NextIncarnationEstablished,
+        None,
+        &Limits::default(),
+        &mut |_| {},
+    );
+    assert_eq!(r.verdict, Verdict::Holds);
+    let t = r.trace.expect("a witness");
+    let text = t.render("  ");
+    assert!(
+        text.contains("listens for the next incarnation (ISS "),
+        "{text}"
+    );
+    assert!(!text.contains("(ISS 0)"), "{text}");
+    assert!(!text.contains("(ISS 1)"), "{text}");
+    let cross = check::check_property(
+        &v,
+        PropertyId::NoCrossIncarnationDelivery,
+        None,
+        &Limits::default(),
+        &mut |_| {},
+    );
+    assert_eq!(
+        cross.verdict,
+        Verdict::Holds,
+        "even without TIME-WAIT, a clock-bound ISN keeps old segments out"
+    );
+}
