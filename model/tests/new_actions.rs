@@ -61,12 +61,21 @@ fn a_slow_application_leaves_rfc1337_safe() {
         idle_ticks: 1,
         ..Config::default()
     };
-    for p in [
-        PropertyId::NoCrossIncarnationDelivery,
-        PropertyId::ReliableTerminationReset,
-        PropertyId::NoHalfOpen,
-    ] {
-        let r = check(base.clone(), None, p);
+    // One exploration for the three (they share it as `always` properties).
+    let v = VariantSpec::preset(Preset::Rfc1337, &base, base.msl).expect("valid parameters");
+    let reports = check::check_variant(
+        &v,
+        &[
+            PropertyId::NoCrossIncarnationDelivery,
+            PropertyId::ReliableTerminationReset,
+            PropertyId::NoHalfOpen,
+        ],
+        false,
+        &Limits::default(),
+        &mut |_| {},
+    );
+    assert_eq!(reports.len(), 3);
+    for r in reports {
         assert_eq!(r.verdict, Verdict::Holds, "{}", r.property);
     }
 }
