@@ -193,7 +193,7 @@ impl Endpoint {
 
     /// Whether `iss` may start a new incarnation: always, unless ISNs are
     /// bound to a clock, which has moved past every number this host used.
-    pub fn isn_allowed(&self, cfg: &Config, iss: Seq) -> bool {
+    fn isn_allowed(&self, cfg: &Config, iss: Seq) -> bool {
         self.clock_floor()
             .is_none_or(|floor| cfg.space().le(floor, iss))
     }

@@ -215,10 +215,8 @@ impl TeardownModel {
     fn app_actions(&self, s: &State, side: Side, out: &mut Vec<Action>) {
         let e = s.ep(side);
         let p = s.ep(side.peer());
-        // Every incarnation, the last included, may send its data and
-        // close: a last incarnation that only opened would hide what its own
-        // segments do (the three-incarnation hazard needs the second one to
-        // send and close).
+        // Each incarnation's applications send and close, except the last
+        // one's unless `last_closes` is set (see `closes`).
         let current = e.app_inc == e.inc && !e.app_closed && self.closes(e.app_inc);
         let open = matches!(e.state, TcpState::Established | TcpState::CloseWait);
         if current && open && s.data_left > 0 {
