@@ -41,6 +41,12 @@ impl TcpState {
         }
     }
 
+    /// States with a TCB: every state but CLOSED and LISTEN (whose sequence
+    /// variables are kept at zero).
+    pub fn has_tcb(self) -> bool {
+        !matches!(self, TcpState::Closed | TcpState::Listen)
+    }
+
     /// States in which our FIN has been sent.
     pub fn fin_sent(self) -> bool {
         matches!(
@@ -173,7 +179,7 @@ impl Endpoint {
     /// Forgets the TCB (RFC 9293 "delete the TCB"), keeping the application.
     pub fn delete_tcb(&mut self) {
         if let Some(floor) = self.isn_floor.as_mut() {
-            if !matches!(self.state, TcpState::Closed | TcpState::Listen) {
+            if self.state.has_tcb() {
                 *floor = self.snd_nxt;
             }
         }
@@ -201,10 +207,10 @@ impl Endpoint {
     /// Where the ISN clock stands at the least: the SND.NXT of the live
     /// connection, or of the last one. `None` without an ISN clock.
     pub fn clock_floor(&self) -> Option<Seq> {
-        if matches!(self.state, TcpState::Closed | TcpState::Listen) {
-            self.isn_floor
-        } else {
+        if self.state.has_tcb() {
             self.isn_floor.map(|_| self.snd_nxt)
+        } else {
+            self.isn_floor
         }
     }
 
@@ -376,7 +382,7 @@ impl Endpoint {
     /// One line for traces: `ESTABLISHED inc1 una=1 nxt=2 rcv=9 rtx=1`.
     pub fn describe(&self) -> String {
         let mut s = format!("{} inc{}", self.state, self.inc);
-        if !matches!(self.state, TcpState::Closed | TcpState::Listen) {
+        if self.state.has_tcb() {
             s.push_str(&format!(
                 " iss={} una={} nxt={} rcv={}",
                 self.iss, self.snd_una, self.snd_nxt, self.rcv_nxt

@@ -260,10 +260,8 @@ pub fn all_done(m: &TeardownModel, s: &State) -> bool {
 /// One end holds a connection (any state with a TCB) that the other does not
 /// hold: it is CLOSED or LISTEN, or its TCB is of another incarnation.
 pub fn half_open(s: &State) -> bool {
-    let holds =
-        |e: &crate::endpoint::Endpoint| !matches!(e.state, TcpState::Closed | TcpState::Listen);
     let [a, b] = &s.eps;
-    match (holds(a), holds(b)) {
+    match (a.state.has_tcb(), b.state.has_tcb()) {
         (true, true) => a.inc != b.inc,
         (false, false) => false,
         _ => true,
