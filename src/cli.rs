@@ -33,6 +33,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// How many losses in a row reliable termination survives, by RTO/MSL ratio.
     Losses(LossesArgs),
+    /// Whether the ISN sets are a worst case: each variant's verdicts with
+    /// them and with every ISN for both sides. Exit 1 when any differs.
+    Isns(IsnsArgs),
     /// Work with YAML trace specs: lint, check against the model, print the schema.
     #[command(subcommand)]
     Specs(SpecsCommand),
@@ -170,7 +173,7 @@ pub struct SchemaArgs {
     pub output: Option<PathBuf>,
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
     /// Maximum segment lifetime, in ticks.
     #[arg(long, default_value_t = Config::default().msl)]
@@ -181,9 +184,15 @@ pub struct ModelArgs {
     /// Receive window (RCV.WND).
     #[arg(long, default_value_t = Config::default().window)]
     pub window: u32,
-    /// ISNs each incarnation may choose from, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = Config::default().isns)]
-    pub isns: Vec<u32>,
+    /// ISNs the connector of a new incarnation may choose from,
+    /// comma-separated, or `all` (every number of the sequence space). The
+    /// first incarnation starts at 0 in both directions.
+    #[arg(long, default_value_t = IsnList::Listed(timewait_model::DEFAULT_ISNS.to_vec()))]
+    pub isns: IsnList,
+    /// ISNs the listener of a new incarnation may choose from,
+    /// comma-separated, or `all`.
+    #[arg(long, default_value_t = IsnList::Listed(timewait_model::DEFAULT_LISTENER_ISNS.to_vec()))]
+    pub listener_isns: IsnList,
     /// Incarnations on the same 4-tuple.
     #[arg(long, default_value_t = Config::default().incarnations)]
     pub incarnations: u8,
@@ -242,6 +251,54 @@ pub struct ModelArgs {
     /// at or after the host's old SND.NXT.
     #[arg(long, value_enum)]
     pub isn_clock: Option<OnOff>,
+}
+
+/// A list of ISNs, or every number of the sequence space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IsnList {
+    All,
+    Listed(Vec<u32>),
+}
+
+impl IsnList {
+    /// The numbers, `all` expanded for a space of `seq_space` (an `all`
+    /// larger than the model allows is left for config validation to name).
+    pub fn values(&self, seq_space: u64) -> Vec<u32> {
+        match self {
+            IsnList::All => (0..seq_space.min(1 << 16)).map(|v| v as u32).collect(),
+            IsnList::Listed(v) => v.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for IsnList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IsnList::All => f.write_str("all"),
+            IsnList::Listed(v) => {
+                let parts: Vec<String> = v.iter().map(u32::to_string).collect();
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for IsnList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "all" {
+            return Ok(IsnList::All);
+        }
+        s.split(',')
+            .map(|v| {
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("expected `all` or comma-separated ISNs, got {v:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(IsnList::Listed)
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -330,7 +387,7 @@ impl LimitArgs {
     }
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
     /// Variant to check (repeatable): one of the presets [default: all].
     #[arg(long = "variant", value_parser = parse_preset)]
@@ -366,6 +423,23 @@ pub struct ExploreArgs {
     /// Port on 127.0.0.1.
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct IsnsArgs {
+    /// Variant to compare (repeatable): one of the presets [default: all].
+    #[arg(long = "variant", value_parser = parse_preset)]
+    pub variants: Vec<Preset>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Write the comparisons to stdout as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -434,7 +508,8 @@ impl ModelArgs {
             msl: self.msl,
             seq_space: self.seq_space,
             window: self.window,
-            isns: self.isns.clone(),
+            isns: self.isns.values(self.seq_space),
+            listener_isns: self.listener_isns.values(self.seq_space),
             incarnations: self.incarnations,
             loss_budget: self.loss_budget,
             dup_budget: self.dup_budget,

@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod isns_cmd;
 mod losses_cmd;
 mod output;
 mod replay_cmd;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Explore(a) => run_explore(a),
         Command::Bench(a) => bench::run(a),
         Command::Losses(a) => losses_cmd::run(a),
+        Command::Isns(a) => isns_cmd::run(a),
         Command::Specs(c) => specs_cmd::run(c),
         Command::Replay(a) => replay_cmd::run(a),
     };
@@ -55,7 +57,7 @@ impl CheckArgs {
     }
 }
 
-fn progress_line(quiet: bool) -> impl FnMut(&Progress) {
+pub(crate) fn progress_line(quiet: bool) -> impl FnMut(&Progress) {
     move |p: &Progress| {
         if quiet {
             return;

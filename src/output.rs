@@ -127,11 +127,12 @@ pub fn markdown(reports: &[PropertyReport], cfg: &Config, command: &str) -> Stri
     let _ = writeln!(out, "## Parameters\n");
     let _ = writeln!(
         out,
-        "MSL {} ticks; sequence space {}; window {}; ISNs {:?} (each side of a new incarnation tries every one); {} incarnation(s), {}; loss budget {}; duplicate budget {}; RTO {} tick(s) doubling, {} retries (a sender gives up {} ticks after its first transmission); {} data segment(s) per incarnation, sent by either side.\n",
+        "MSL {} ticks; sequence space {}; window {}; a new incarnation's connector tries ISNs {:?} and its listener {:?} (README, \"Worst-case ISNs\"); {} incarnation(s), {}; loss budget {}; duplicate budget {}; RTO {} tick(s) doubling, {} retries (a sender gives up {} ticks after its first transmission); {} data segment(s) per incarnation, sent by either side.\n",
         cfg.msl,
         cfg.seq_space,
         cfg.window,
         cfg.isns,
+        cfg.listener_isns,
         cfg.incarnations,
         if cfg.last_closes || cfg.incarnations == 1 {
             "every one sends and closes"

@@ -159,6 +159,8 @@ fn short(p: Preset) -> &'static str {
         Preset::RstKillsTimeWait => "rst-kills",
         Preset::SynReopensTimeWaitUnchecked => "syn-unchecked",
         Preset::TimeWaitRestartFinOnly => "restart-fin",
+        Preset::LinuxTwReuse => "linux-tw-reuse",
+        Preset::Rfc6191 => "rfc6191",
     }
 }
 

@@ -308,3 +308,41 @@ fn the_network_msl_is_not_scaled_to_the_stack() {
     let o = timewait(&["replay", "--stack", "smoltcp", "--msl", "2msl", &file]);
     assert_eq!(o.status.code(), Some(2), "an MSL in msl units is refused");
 }
+
+#[test]
+fn an_isn_list_that_is_not_numbers_is_a_usage_error() {
+    let o = timewait(&["check", "--isns", "0,x"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("expected `all` or comma-separated ISNs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn isns_refuses_a_space_larger_than_the_isn_lists_with_exit_2() {
+    let o = timewait(&["isns", "--variant", "rfc1337", "--seq-space", "64", "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("isns must list 1 to 16"), "{err}");
+}
+
+/// A run small enough for a test: the teardown of one incarnation has no
+/// ISN to choose, so both columns must agree, on every property.
+#[test]
+fn isns_prints_both_verdicts_and_exits_0_when_they_agree() {
+    let o = timewait(&[
+        "isns",
+        "--variant",
+        "no-time-wait",
+        "--incarnations",
+        "1",
+        "-q",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("same verdicts"), "{out}");
+    assert!(out.contains("the listed ISNs are a worst case"), "{out}");
+    assert!(out.contains("reliable-termination/reset"), "{out}");
+}

@@ -323,3 +323,61 @@ pub fn check_variant(
     });
     reports
 }
+
+/// The verdict of each listed property of `variant`, without traces: the
+/// group explorations and, when `both-closed` survives them, the cycle check
+/// that completes it. What comparisons of configurations need, at a fraction
+/// of [`check_variant`]'s memory (no shortest-trace searches).
+pub fn verdicts(
+    variant: &VariantSpec,
+    properties: &[PropertyId],
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> Verdicts {
+    let mut out = Verdicts::default();
+    for witnesses in [false, true] {
+        let group: Vec<PropertyId> = properties
+            .iter()
+            .copied()
+            .filter(|p| p.is_witness() == witnesses)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let run = run_group(variant, &group, limits, progress);
+        out.unique_states += run.unique;
+        out.seconds += run.seconds;
+        for &p in &group {
+            let discovered = run.discovered.contains(&p);
+            let mut verdict = match (discovered, p.expectation()) {
+                (true, Expectation::Always) => Verdict::Violated,
+                (true, _) => Verdict::Holds,
+                (false, _) if run.hit_limit => Verdict::Incomplete,
+                (false, Expectation::Always) => Verdict::Holds,
+                (false, _) => Verdict::Violated,
+            };
+            if p == PropertyId::BothClosed && verdict == Verdict::Holds {
+                let start = Instant::now();
+                let model = TeardownModel::new(variant.cfg.clone(), vec![p]);
+                verdict = match search::find_cycle(&model, budget(limits)) {
+                    Outcome::Found(_) => Verdict::Violated,
+                    Outcome::NotFound { .. } => Verdict::Holds,
+                    Outcome::Cut(_) => Verdict::Incomplete,
+                };
+                out.seconds += start.elapsed().as_secs_f64();
+            }
+            out.by_property.push((p, verdict));
+        }
+    }
+    out
+}
+
+/// What [`verdicts`] found for one variant.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Verdicts {
+    pub by_property: Vec<(PropertyId, Verdict)>,
+    /// Unique states over the explorations (the `always` group's and the
+    /// witnesses').
+    pub unique_states: usize,
+    pub seconds: f64,
+}

@@ -16,9 +16,36 @@ pub mod limits {
     pub const MAX_INCARNATIONS: u8 = 4;
     pub const MAX_RETRIES: u8 = 6;
     pub const MAX_DATA_SENDS: u8 = 3;
-    pub const MAX_ISNS: usize = 4;
+    /// ISNs per side: enough for every number of the default 16-number
+    /// space, the full set that the worst-case ISN test compares against.
+    pub const MAX_ISNS: usize = 16;
     pub const MAX_IDLE_TICKS: u8 = 16;
 }
+
+/// The ISS of both directions of the first incarnation. Any other value
+/// would add nothing: each direction's numbers are only compared with each
+/// other, and every rule is invariant under shifting them all by a constant,
+/// so later incarnations' ISNs are what matters, relative to this one.
+pub const FIRST_ISS: Seq = 0;
+
+/// The connector's default ISNs in the 16-number space, relative to the old
+/// incarnation's numbers (ISS 0; SND.NXT 2 or 3 after its SYN, one data byte
+/// and FIN): every ISN whose SYN lands on or just past them (0 to 3: old
+/// segments and RSTs fall into the new window, RFC 5961's exact-RCV.NXT
+/// test included, and the SYN is not newer than the old RCV.NXT), the
+/// first one after them (4: the SYN is newer, RFC 1122 4.2.2.13, and old
+/// segments lie just below the window), and one before them (12: the SYN
+/// is older and the new window wraps onto the old ISS). None lies half the
+/// space away (8), where RFC 1982 comparison is undefined.
+/// `timewait isns` compares them with every ISN for both sides (README,
+/// "Worst-case ISNs"); `model/tests/isn_worst_case.rs` pins that where it
+/// fits a test's time.
+pub const DEFAULT_ISNS: [Seq; 6] = [0, 1, 2, 3, 4, 12];
+
+/// The listener's default ISNs: the old ISS, so that the new sequence space
+/// overlaps the old one exactly. The comparison with every ISN for both
+/// sides is what licenses trying no other.
+pub const DEFAULT_LISTENER_ISNS: [Seq; 1] = [FIRST_ISS];
 
 /// Parameters of one model instance. Times are in ticks.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -29,8 +56,13 @@ pub struct Config {
     pub seq_space: u64,
     /// Receive window, RCV.WND, constant.
     pub window: Seq,
-    /// ISNs an incarnation may choose from; the checker tries every one.
+    /// ISNs the connector of a new incarnation may choose from; the checker
+    /// tries every one. Numbers are absolute: the first incarnation's two
+    /// directions both start at [`FIRST_ISS`].
     pub isns: Vec<Seq>,
+    /// ISNs the listener of a new incarnation may choose from; the checker
+    /// tries every one.
+    pub listener_isns: Vec<Seq>,
     /// Number of incarnations on the same 4-tuple.
     pub incarnations: u8,
     /// Segments the network may lose (an undelivered segment dying at MSL
@@ -71,7 +103,8 @@ impl Default for Config {
             msl: 2,
             seq_space: 16,
             window: 4,
-            isns: vec![0, 8],
+            isns: DEFAULT_ISNS.to_vec(),
+            listener_isns: DEFAULT_LISTENER_ISNS.to_vec(),
             incarnations: 2,
             loss_budget: 1,
             dup_budget: 1,
@@ -96,8 +129,9 @@ pub enum ConfigError {
     SeqSpace { got: u64, max: u64 },
     #[error("window must be between 1 and seq-space/4 = {max}, got {got} (a larger window lets old and new incarnations alias trivially)")]
     Window { got: Seq, max: u64 },
-    #[error("isns must list 1 to {max} distinct values below seq-space {space}, got {got:?}")]
+    #[error("{which} must list 1 to {max} distinct values below seq-space {space}, got {got:?}")]
     Isns {
+        which: &'static str,
         got: Vec<Seq>,
         space: u64,
         max: usize,
@@ -160,19 +194,22 @@ impl Config {
                 max: self.seq_space / 4,
             });
         }
-        let mut sorted = self.isns.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if self.isns.is_empty()
-            || self.isns.len() > MAX_ISNS
-            || sorted.len() != self.isns.len()
-            || self.isns.iter().any(|&i| u64::from(i) >= self.seq_space)
-        {
-            return Err(ConfigError::Isns {
-                got: self.isns.clone(),
-                space: self.seq_space,
-                max: MAX_ISNS,
-            });
+        for (which, isns) in [("isns", &self.isns), ("listener-isns", &self.listener_isns)] {
+            let mut sorted = isns.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            if isns.is_empty()
+                || isns.len() > MAX_ISNS
+                || sorted.len() != isns.len()
+                || isns.iter().any(|&i| u64::from(i) >= self.seq_space)
+            {
+                return Err(ConfigError::Isns {
+                    which,
+                    got: isns.clone(),
+                    space: self.seq_space,
+                    max: MAX_ISNS,
+                });
+            }
         }
         if self.incarnations == 0 || self.incarnations > MAX_INCARNATIONS {
             return Err(ConfigError::Incarnations {

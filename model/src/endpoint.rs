@@ -214,13 +214,19 @@ impl Endpoint {
         }
     }
 
-    /// The ISSs this endpoint may open its next incarnation with: every
-    /// listed ISN the clock allows, and, with a clock, the clock's slowest
-    /// reading (exactly the old SND.NXT: a connection that nearly outran
-    /// the clock), the worst case for old segments.
-    pub fn isn_choices(&self, cfg: &Config) -> Vec<Seq> {
+    /// The ISSs this endpoint may open its next incarnation with, as a
+    /// listener or as a connector: every ISN listed for that role that the
+    /// clock allows, and, with a clock, first the clock's slowest reading
+    /// (exactly the old SND.NXT: a connection that nearly outran the clock),
+    /// the worst case for old segments.
+    pub fn isn_choices(&self, cfg: &Config, listener: bool) -> Vec<Seq> {
+        let listed = if listener {
+            &cfg.listener_isns
+        } else {
+            &cfg.isns
+        };
         let mut out: Vec<Seq> = self.clock_floor().into_iter().collect();
-        for &iss in &cfg.isns {
+        for &iss in listed {
             if self.isn_allowed(cfg, iss) && !out.contains(&iss) {
                 out.push(iss);
             }
@@ -292,10 +298,11 @@ impl Endpoint {
         self.role = Role::Listener;
         self.app_closed = false;
         self.failed = false;
-        if self.state == TcpState::TimeWait {
-            // A listener beside a TIME-WAIT connection on the same port
-            // (SO_REUSEADDR): it takes over when TIME-WAIT ends, or earlier
-            // if the variant reopens on a SYN.
+        if self.state.has_tcb() {
+            // A listener beside a TIME-WAIT (or, under tcp_tw_reuse, a
+            // LAST-ACK) connection on the same port (SO_REUSEADDR): it takes
+            // over when that connection ends, or earlier if the variant
+            // reopens TIME-WAIT on a SYN.
             self.listen_iss = Some(iss);
         } else {
             self.become_listener(iss);
@@ -325,7 +332,14 @@ impl Endpoint {
     /// Active OPEN (RFC 9293 3.10.1) for the application's next incarnation:
     /// enter SYN-SENT and send <SEQ=ISS><CTL=SYN>.
     pub fn app_connect(&mut self, cfg: &Config, from: Side, iss: Seq) -> Segment {
+        // Reusing a TIME-WAIT 4-tuple keeps its TS.Recent (tcp_twsk_unique).
+        let inherited = if self.state == TcpState::TimeWait {
+            self.ts_recent
+        } else {
+            None
+        };
         self.delete_tcb();
+        self.ts_recent = inherited;
         self.app_inc += 1;
         self.inc = self.app_inc;
         self.role = Role::Connector;

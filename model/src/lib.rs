@@ -22,6 +22,7 @@
 pub mod check;
 pub mod config;
 pub mod endpoint;
+pub mod isn_cover;
 pub mod properties;
 pub mod rules;
 pub mod search;
@@ -33,7 +34,7 @@ pub mod tolerance;
 pub mod trace;
 pub mod variant;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, DEFAULT_ISNS, DEFAULT_LISTENER_ISNS, FIRST_ISS};
 pub use properties::{PropertyId, Verdict};
 pub use system::{Action, State, TeardownModel};
 pub use variant::{Behaviour, Preset};

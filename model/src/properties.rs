@@ -195,13 +195,22 @@ impl PropertyId {
             // The reopened incarnation's window overlaps the old one.
             (NoCrossIncarnationDelivery, SynReopensTimeWaitUnchecked) => Violated,
             // A newer timestamp reopens TIME-WAIT even for a SYN below the
-            // old RCV.NXT (RFC 6191); an old RST, exempt from PAWS, then
-            // resets the new connection.
-            (NoCrossIncarnationDelivery, LinuxTimestamps) => Violated,
+            // old RCV.NXT (RFC 6191, which Linux follows too); an old RST,
+            // exempt from PAWS, then resets the new connection. Under
+            // tcp_tw_reuse the same, and more.
+            (NoCrossIncarnationDelivery, LinuxTimestamps | LinuxTwReuse | Rfc6191) => Violated,
             // With one loss a retransmitted data segment is re-ACKed before a
-            // second copy can be sent; FreeBSD's FIN-only restart needs two
-            // losses to fail (README).
-            (NoCrossIncarnationDelivery, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly) => Holds,
+            // second copy can be sent (RFC 1337's every-ACK restart).
+            (NoCrossIncarnationDelivery, Rfc1337 | LinuxRfc1337) => Holds,
+            // FreeBSD's FIN-only restart: TIME-WAIT ACKs a retransmitted data
+            // segment without restarting, runs out while the RST that the
+            // ACK drew from the CLOSED peer is still in flight, and that RST
+            // lands exactly on the RCV.NXT of a new incarnation whose ISS is
+            // the old RCV.NXT - 1 (README).
+            (NoCrossIncarnationDelivery, TimeWaitRestartFinOnly) => Violated,
+            // tcp_tw_reuse: the reusing SYN-SENT answers the peer's late ACK
+            // of the old FIN with a RST, which resets the peer's LAST-ACK.
+            (ReliableTerminationReset, LinuxTwReuse) => Violated,
             // The lost last ACK: the retransmitted FIN meets a CLOSED endpoint.
             (ReliableTerminationReset, NoTimeWait | ShortTimeWait | LinuxMsl120) => Violated,
             (ReliableTerminationReset, _) => Holds,
@@ -209,18 +218,27 @@ impl PropertyId {
             // Where old segments reach the next incarnation they can leave it
             // half-open or reset: the behaviour ends without both endpoints
             // ESTABLISHED in it.
-            (BothClosed, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly) => Holds,
+            (BothClosed, Rfc1337 | LinuxRfc1337) => Holds,
             (BothClosed, _) => Violated,
             // The same old segments leave one end ESTABLISHED or FIN-WAIT-2
             // against a peer that has no connection.
-            (NoHalfOpen, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly) => Holds,
+            (NoHalfOpen, Rfc1337 | LinuxRfc1337) => Holds,
             (NoHalfOpen, _) => Violated,
             // An old data segment or ACK taken by the new incarnation moves
             // one end's numbers past what the other sent or received. With
             // timestamps PAWS drops those old segments; only the old RST,
             // exempt from PAWS, crosses, and it resets rather than
-            // desynchronises.
-            (EndsAgree, Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly | LinuxTimestamps) => Holds,
+            // desynchronises. FreeBSD's rule lets only that RST through too,
+            // with the listener at the old ISS; with every listener ISN an
+            // old FIN crosses and desynchronises (README, "Worst-case ISNs").
+            // Under tcp_tw_reuse the server's old LAST-ACK retransmits its
+            // FIN with the clock of the new incarnation (the model's clock
+            // is coarse: it reads the incarnation), so PAWS passes it and
+            // the new connection takes it (README).
+            (
+                EndsAgree,
+                Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly | LinuxTimestamps | Rfc6191,
+            ) => Holds,
             (EndsAgree, _) => Violated,
             // Without TIME-WAIT there is nothing to reach or to re-ACK from.
             (

@@ -268,6 +268,14 @@ fn syn_sent(a: &mut Arrival, ep: &mut Endpoint) {
         }
         return;
     }
+    // A connection that reused a TIME-WAIT 4-tuple keeps its TS.Recent
+    // (`tcp_twsk_unique`); Linux's SYN-SENT drops a segment without ACK that
+    // PAWS rejects (`tcp_rcv_synsent_state_process`, "PAWS check."). A
+    // segment with an unacceptable ACK was reset above, whatever its
+    // timestamp, as Linux does.
+    if !ack_ok && paws_rejects(ep, &seg) {
+        return;
+    }
     // "Fourth, check the SYN bit".
     if seg.flags.has(Flags::SYN) {
         a.note_accept(ep, CrossKind::Syn);
@@ -568,47 +576,68 @@ fn note_time_wait_arrival(a: &mut Arrival, ep: &Endpoint, repeated_fin: bool) {
 /// RFC 1122 4.2.2.13 condition (1): the reopened connection's ISS lies above
 /// every sequence number the old one used. Linux uses `tw_snd_nxt + 65535 + 2`
 /// (a maximal unscaled window past SND.NXT); the model uses its own window.
-fn reopen_iss(cfg: &Config, ep: &Endpoint) -> Seq {
+pub fn reopen_iss(cfg: &Config, ep: &Endpoint) -> Seq {
     cfg.space().add(ep.snd_nxt, cfg.window + 2)
 }
 
-/// A SYN reaches TIME-WAIT: reopen per the variant, or say whether to ACK.
-/// Returns true when the SYN was taken.
-fn syn_reopens(a: &mut Arrival, ep: &mut Endpoint) -> bool {
+/// What TIME-WAIT does with a SYN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SynInTw {
+    /// Taken: the connection reopened in SYN-RECEIVED.
+    Reopened,
+    /// Answered with an ACK (RFC 5961 4's challenge ACK, or Linux's ACK).
+    Ack,
+    /// Dropped without an answer (RFC 6191: "silently drop the incoming SYN
+    /// segment, thus leaving the previous incarnation of the connection in
+    /// the TIME-WAIT state").
+    Drop,
+}
+
+/// A SYN reaches TIME-WAIT: reopen per the variant, or say how to answer.
+fn syn_reopens(a: &mut Arrival, ep: &mut Endpoint) -> SynInTw {
     let s = a.cfg.space();
     let seg = a.seg;
     let listening = ep.listen_iss.is_some();
     let plain_syn = !seg.flags.has(Flags::ACK) && !seg.flags.has(Flags::RST);
     match a.cfg.behaviour.syn_in_time_wait {
-        SynInTimeWait::ChallengeAck => false,
+        SynInTimeWait::ChallengeAck => SynInTw::Ack,
         SynInTimeWait::ReopenIfNewer => {
-            // RFC 6191: with timestamps on both sides a newer timestamp
-            // decides; without, a sequence number above RCV.NXT (RFC 1122).
-            // Linux takes either (`tcp_timewait_state_process`).
-            let newer_ts = match (seg.ts, ep.ts_recent) {
-                (Some(val), Some(recent)) => Some(ts_before(recent, val)),
+            // With timestamps on both sides the timestamp decides; without,
+            // a sequence number above RCV.NXT (RFC 1122 4.2.2.13). Linux
+            // takes either (`tcp_timewait_state_process`) and ACKs the rest;
+            // RFC 6191 takes a newer timestamp, or the same one with a newer
+            // sequence number, and drops the rest silently.
+            let ts_order = match (seg.ts, ep.ts_recent) {
+                (Some(val), Some(recent)) => Some((ts_before(recent, val), val == recent)),
                 _ => None,
             };
             let newer_seq = s.gt(seg.seq, ep.rcv_nxt);
-            let newer = match (a.cfg.behaviour.time_wait_rules, newer_ts) {
-                (TimeWaitRules::Linux, ts) => newer_seq || ts == Some(true),
-                (TimeWaitRules::Rfc, Some(ts)) => ts,
-                (TimeWaitRules::Rfc, None) => newer_seq,
+            let (newer, otherwise) = match (a.cfg.behaviour.time_wait_rules, ts_order) {
+                (TimeWaitRules::Linux, ts) => (
+                    newer_seq || ts.is_some_and(|(newer, _)| newer),
+                    SynInTw::Ack,
+                ),
+                (TimeWaitRules::Rfc, Some((newer_ts, same_ts))) => {
+                    (newer_ts || (same_ts && newer_seq), SynInTw::Drop)
+                }
+                (TimeWaitRules::Rfc, None) => (newer_seq, SynInTw::Drop),
             };
             if listening && plain_syn && newer {
                 let iss = reopen_iss(a.cfg, ep);
                 open_syn_received(a, ep, iss);
-                true
+                SynInTw::Reopened
+            } else if plain_syn {
+                otherwise
             } else {
-                false
+                SynInTw::Ack
             }
         }
         SynInTimeWait::ReopenUnchecked => match ep.listen_iss {
             Some(iss) if plain_syn => {
                 open_syn_received(a, ep, iss);
-                true
+                SynInTw::Reopened
             }
-            _ => false,
+            _ => SynInTw::Ack,
         },
     }
 }
@@ -646,7 +675,7 @@ fn time_wait_rfc(a: &mut Arrival, ep: &mut Endpoint) {
         return;
     }
     if seg.flags.has(Flags::SYN) {
-        if !syn_reopens(a, ep) {
+        if syn_reopens(a, ep) == SynInTw::Ack {
             // RFC 5961 section 4 challenge ACK.
             a.reply(ep.ack_segment(a.me));
         }
@@ -703,7 +732,8 @@ fn time_wait_linux(a: &mut Arrival, ep: &mut Endpoint) {
     }
     // A new SYN: accepted if a listener exists and it is newer (sequence
     // number after RCV.NXT, or a newer timestamp) and passes PAWS.
-    if seg.flags.has(Flags::SYN) && !rst && !paws_reject && syn_reopens(a, ep) {
+    if seg.flags.has(Flags::SYN) && !rst && !paws_reject && syn_reopens(a, ep) == SynInTw::Reopened
+    {
         return;
     }
     if rst {
@@ -1087,22 +1117,56 @@ mod tests {
     }
 
     #[test]
-    fn rfc6191_decides_by_timestamp_when_both_sides_have_them() {
-        let mut c = cfg(Preset::Rfc1337);
-        c.behaviour.timestamps = true;
-        c.behaviour.syn_in_time_wait = SynInTimeWait::ReopenIfNewer;
+    fn rfc6191_drops_a_syn_with_the_same_timestamp_and_a_lower_sequence_number_silently() {
+        let c = cfg(Preset::Rfc6191);
         let mut e = time_wait_with_listener(&c);
-        // Equal timestamp, higher sequence number: not newer.
+        // RCV.NXT is 2 and TS.Recent 1: the same timestamp with SEQ 0 is
+        // neither newer nor at a higher sequence number.
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 0, 0, 0), 1));
+        assert_eq!((e.state, r.reply), (TcpState::TimeWait, None));
+    }
+
+    #[test]
+    fn rfc6191_reopens_on_the_same_timestamp_with_a_higher_sequence_number() {
+        let c = cfg(Preset::Rfc6191);
+        let mut e = time_wait_with_listener(&c);
         let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 8, 0, 0), 1));
         assert_eq!(
-            (e.state, reply(&r)),
-            (TcpState::TimeWait, (Flags::ACK, 2, 2))
+            (e.state, reply(&r).0),
+            (TcpState::SynReceived, Flags::SYN | Flags::ACK)
         );
+    }
+
+    #[test]
+    fn rfc6191_reopens_on_a_newer_timestamp_below_rcv_nxt() {
+        let c = cfg(Preset::Rfc6191);
+        let mut e = time_wait_with_listener(&c);
         let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 0, 0, 0), 2));
         assert_eq!(
             (e.state, reply(&r).0),
             (TcpState::SynReceived, Flags::SYN | Flags::ACK)
         );
+    }
+
+    #[test]
+    fn a_reused_connection_keeps_ts_recent_and_paws_drops_an_old_syn_in_syn_sent() {
+        let c = cfg(Preset::LinuxTwReuse);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.ts_recent = Some(3);
+        e.app_closed = true;
+        let iss = reopen_iss(&c, &e);
+        let syn = e.app_connect(&c, Side::A, iss);
+        assert_eq!(
+            (e.state, e.ts_recent, syn.seq),
+            (TcpState::SynSent, Some(3), iss)
+        );
+        // A SYN without ACK whose timestamp is older than TS.Recent: dropped.
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::SYN, 5, 0, 0), 2));
+        assert_eq!((e.state, r.reply), (TcpState::SynSent, None));
+        // A segment with an unacceptable ACK is reset whatever its timestamp
+        // (Linux checks the ACK before PAWS in SYN-SENT).
+        let r = arrive(&c, &mut e, with_ts(seg(Flags::ACK, 5, 1, 0), 2));
+        assert_eq!(reply(&r).0, Flags::RST);
     }
 
     #[test]

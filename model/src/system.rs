@@ -2,7 +2,7 @@
 //! applications, and a network that delivers, loses, duplicates, reorders and
 //! ages segments, with discrete time.
 
-use crate::config::Config;
+use crate::config::{Config, FIRST_ISS};
 use crate::endpoint::{Endpoint, Role, TcpState};
 use crate::properties::PropertyId;
 use crate::rules::{self, CrossEvent, ResetEvent};
@@ -232,26 +232,26 @@ impl TeardownModel {
         // connects to it (an application never connects to a peer that is
         // not listening: that would be "connection refused", not teardown).
         let done = e.app_closed && e.app_inc == e.inc && e.app_inc < self.cfg.incarnations;
-        if done && matches!(e.state, TcpState::Closed | TcpState::TimeWait) {
-            if p.app_inc == e.app_inc {
-                // The listener's ISS is the first listed ISN, the one the old
-                // incarnation used: its new sequence space then overlaps the
-                // old one exactly. The connector tries every ISN, because its
-                // ISN decides whether a reopening SYN is "newer". That this is
-                // the worst case is asserted, not yet shown: letting both
-                // sides try every ISN doubles the state space (README,
-                // "Known limits").
-                // With an ISN clock, its slowest reading (the old SND.NXT).
-                if let Some(&iss) = e.isn_choices(&self.cfg).first() {
-                    out.push(Action::Listen(side, iss));
-                }
-            } else if p.app_inc == e.app_inc + 1
-                && p.role == Role::Listener
-                && e.state == TcpState::Closed
-            {
-                for iss in e.isn_choices(&self.cfg) {
+        let reuse = self.cfg.behaviour.tw_reuse;
+        // Under tcp_tw_reuse a server listens while its old connection is
+        // still in LAST-ACK (variant.rs, `tw_reuse`).
+        let may_listen = matches!(e.state, TcpState::Closed | TcpState::TimeWait)
+            || (reuse && e.state == TcpState::LastAck);
+        if done && may_listen && p.app_inc == e.app_inc {
+            // Each side tries every ISN listed for its role (config.rs,
+            // `DEFAULT_ISNS`: why the defaults are a worst case).
+            for iss in e.isn_choices(&self.cfg, true) {
+                out.push(Action::Listen(side, iss));
+            }
+        } else if done && p.app_inc == e.app_inc + 1 && p.role == Role::Listener {
+            if e.state == TcpState::Closed {
+                for iss in e.isn_choices(&self.cfg, false) {
                     out.push(Action::Connect(side, iss));
                 }
+            } else if reuse && e.state == TcpState::TimeWait && e.ts_recent.is_some() {
+                // tcp_twsk_unique: only a connection that used timestamps,
+                // and always at the old SND.NXT + 65535 + 2.
+                out.push(Action::Connect(side, rules::reopen_iss(&self.cfg, e)));
             }
         }
     }
@@ -374,13 +374,9 @@ impl Model for TeardownModel {
 
     /// The first incarnation is ESTABLISHED (its handshake segments are taken
     /// to have died: the connection lived longer than MSL), both directions
-    /// starting at the first listed ISN. Other first ISNs would add nothing:
-    /// each direction's numbers are only ever compared with each other, and
-    /// every rule is invariant under shifting them all by a constant; later
-    /// incarnations choose among all ISNs, relative to this one.
+    /// starting at [`FIRST_ISS`] (config.rs says why one value is enough).
     fn init_states(&self) -> Vec<State> {
-        let isn = self.cfg.isns[0];
-        vec![self.initial_state(isn, isn)]
+        vec![self.initial_state(FIRST_ISS, FIRST_ISS)]
     }
 
     fn actions(&self, s: &State, out: &mut Vec<Action>) {

@@ -103,6 +103,19 @@ pub struct Behaviour {
     /// 4-tuple, i.e. its old SND.NXT (less than half the space ahead). Off:
     /// any listed ISN, the worst case the presets are checked against.
     pub isn_clock: bool,
+    /// Linux's `net.ipv4.tcp_tw_reuse=1` (`tcp_twsk_unique()` in
+    /// net/ipv4/tcp_ipv4.c): a client may connect on a 4-tuple that it still
+    /// holds in TIME-WAIT, if the old connection used timestamps. The
+    /// TIME-WAIT is dropped, the new ISS is the old SND.NXT + 65535 + 2 (the
+    /// model's window + 2), and the new connection keeps TS.Recent, so PAWS
+    /// guards SYN-SENT. Linux also waits until a second has passed since
+    /// TS.Recent was recorded; a second is less than a tick here, so the
+    /// model lets the reuse happen at any time in TIME-WAIT (rounded down,
+    /// the conservative reading). Under reuse the server's application may
+    /// listen while its old connection is still in LAST-ACK: without that a
+    /// reusing SYN could never meet the old connection, which is reuse's
+    /// hazard.
+    pub tw_reuse: bool,
 }
 
 /// The named presets.
@@ -120,10 +133,12 @@ pub enum Preset {
     RstKillsTimeWait,
     SynReopensTimeWaitUnchecked,
     TimeWaitRestartFinOnly,
+    LinuxTwReuse,
+    Rfc6191,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 11] = [
+    pub const ALL: [Preset; 13] = [
         Preset::Rfc9293,
         Preset::Rfc1337,
         Preset::Linux,
@@ -135,6 +150,8 @@ impl Preset {
         Preset::RstKillsTimeWait,
         Preset::SynReopensTimeWaitUnchecked,
         Preset::TimeWaitRestartFinOnly,
+        Preset::LinuxTwReuse,
+        Preset::Rfc6191,
     ];
 
     pub fn name(self) -> &'static str {
@@ -150,6 +167,8 @@ impl Preset {
             Preset::RstKillsTimeWait => "rst-kills-time-wait",
             Preset::SynReopensTimeWaitUnchecked => "syn-reopens-time-wait-unchecked",
             Preset::TimeWaitRestartFinOnly => "time-wait-restart-fin-only",
+            Preset::LinuxTwReuse => "linux-tw-reuse",
+            Preset::Rfc6191 => "rfc6191",
         }
     }
 
@@ -171,6 +190,8 @@ impl Preset {
             Preset::RstKillsTimeWait => "broken: any RST closes TIME-WAIT, sequence number unchecked",
             Preset::SynReopensTimeWaitUnchecked => "broken: any SYN reopens TIME-WAIT, sequence number unchecked",
             Preset::TimeWaitRestartFinOnly => "as rfc1337, but only a retransmitted FIN restarts TIME-WAIT (FreeBSD's rule)",
+            Preset::LinuxTwReuse => "linux-timestamps with net.ipv4.tcp_tw_reuse=1: a client connects on a 4-tuple it holds in TIME-WAIT, ISS = old SND.NXT + 65535 + 2, TS.Recent kept (tcp_twsk_unique)",
+            Preset::Rfc6191 => "rfc1337 with RFC 7323 timestamps and RFC 6191: a SYN with a newer timestamp (or the same one and a newer sequence number) reopens TIME-WAIT; any other SYN is dropped",
         }
     }
 
@@ -186,6 +207,7 @@ impl Preset {
             timestamps: false,
             fin_wait_2_timeout: None,
             isn_clock: false,
+            tw_reuse: false,
         };
         let linux = |msl_seconds, rst| Behaviour {
             time_wait: TimeWaitLen::Linux { msl_seconds },
@@ -196,6 +218,7 @@ impl Preset {
             timestamps: false,
             fin_wait_2_timeout: None,
             isn_clock: false,
+            tw_reuse: false,
         };
         match self {
             Preset::Rfc9293 => Behaviour {
@@ -228,6 +251,16 @@ impl Preset {
             },
             Preset::TimeWaitRestartFinOnly => Behaviour {
                 time_wait_restart: TimeWaitRestart::FinOnly,
+                ..rfc1337
+            },
+            Preset::LinuxTwReuse => Behaviour {
+                timestamps: true,
+                tw_reuse: true,
+                ..linux(30, RstInTimeWait::KillIfExact)
+            },
+            Preset::Rfc6191 => Behaviour {
+                timestamps: true,
+                syn_in_time_wait: SynInTimeWait::ReopenIfNewer,
                 ..rfc1337
             },
         }

@@ -146,3 +146,50 @@ fn an_isn_clock_reopens_at_or_past_the_old_snd_nxt() {
         "even without TIME-WAIT, a clock-bound ISN keeps old segments out"
     );
 }
+
+fn preset_check(p: Preset, property: PropertyId) -> PropertyReport {
+    let base = Config::default();
+    let v = VariantSpec::preset(p, &base, base.msl).expect("valid parameters");
+    check::check_property(&v, property, None, &Limits::default(), &mut |_| {})
+}
+
+/// tcp_tw_reuse: the client reuses its TIME-WAIT 4-tuple while the
+/// server's ACK of the client's FIN is still in flight; SYN-SENT answers
+/// that ACK with a RST at exactly the server's RCV.NXT, and the server's
+/// LAST-ACK is reset. No loss, no duplicate.
+#[test]
+fn tw_reuse_resets_the_servers_last_ack_from_syn_sent() {
+    let r = preset_check(Preset::LinuxTwReuse, PropertyId::ReliableTerminationReset);
+    assert_eq!(r.verdict, Verdict::Violated);
+    let t = r.trace.expect("a counterexample");
+    let text = t.render("  ");
+    assert!(
+        text.contains("A TIME-WAIT") || text.contains("B TIME-WAIT"),
+        "{text}"
+    );
+    assert!(text.contains("SYN-SENT"), "{text}");
+    assert!(t.conclusion.contains("LAST-ACK"), "{text}");
+    assert!(
+        !text.contains("lost") && !text.contains("duplicates"),
+        "{text}"
+    );
+    assert_eq!(t.steps.len(), 8, "{text}");
+}
+
+/// RFC 6191 reopens TIME-WAIT for a SYN below the old RCV.NXT when its
+/// timestamp is newer; the old RST, exempt from PAWS, then lands exactly on
+/// the new RCV.NXT and resets the reopened connection.
+#[test]
+fn rfc6191_lets_an_old_rst_reset_the_reopened_connection() {
+    let r = preset_check(Preset::Rfc6191, PropertyId::NoCrossIncarnationDelivery);
+    assert_eq!(r.verdict, Verdict::Violated);
+    let t = r.trace.expect("a counterexample");
+    let text = t.render("  ");
+    assert!(
+        t.conclusion
+            .contains("was reset by a RST sent by incarnation 1"),
+        "{text}"
+    );
+    assert!(text.contains("SYN-RECEIVED"), "{text}");
+    assert_eq!(t.steps.len(), 10, "{text}");
+}

@@ -86,6 +86,8 @@ table_tests! {
     table_rst_kills_time_wait => Preset::RstKillsTimeWait,
     table_syn_reopens_time_wait_unchecked => Preset::SynReopensTimeWaitUnchecked,
     table_time_wait_restart_fin_only => Preset::TimeWaitRestartFinOnly,
+    table_linux_tw_reuse => Preset::LinuxTwReuse,
+    table_rfc6191 => Preset::Rfc6191,
 }
 
 /// The unique-state count of the default rfc1337 exploration: a change of
@@ -102,11 +104,35 @@ fn rfc1337_default_state_count_is_pinned() {
     assert_eq!(r.unique_states, PINNED_RFC1337_UNIQUE);
 }
 
+/// The connector's ISNs {0, 1, 2, 3, 4, 12} and the listener's {0} (issue
+/// 13: ISNs 1 to 3 put the new RCV.NXT on the old one's numbers).
+const PINNED_RFC1337_UNIQUE: usize = 1_435_788;
+
+/// With the ISN set the table had before, {0, 8}, the count is what it was:
+/// the ISN change is the only change of the exploration.
+#[test]
+fn rfc1337_state_count_with_the_old_isns_is_unchanged() {
+    let base = Config {
+        isns: vec![0, 8],
+        ..Config::default()
+    };
+    let v = VariantSpec::preset(Preset::Rfc1337, &base, base.msl).unwrap();
+    let r = check::check_property(
+        &v,
+        PropertyId::NoCrossIncarnationDelivery,
+        None,
+        &Limits::default(),
+        &mut |_| {},
+    );
+    assert_eq!(r.verdict, Verdict::Holds);
+    assert_eq!(r.unique_states, PINNED_RFC1337_UNIQUE_OLD_ISNS);
+}
+
 /// 639,146 until the next incarnation's data budget started at its
 /// connect instead of its listen (a side still in the old incarnation got a
 /// second budget there, which a random walk found): 4 states more, where
 /// the old budget now stays as it was between the listen and the connect.
-const PINNED_RFC1337_UNIQUE: usize = 639_150;
+const PINNED_RFC1337_UNIQUE_OLD_ISNS: usize = 639_150;
 
 /// Worked out by hand: A closes (1), its FIN reaches B (2), B closes (3),
 /// B's FIN, which also ACKs A's FIN, reaches A, which without TIME-WAIT is

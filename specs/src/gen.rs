@@ -137,6 +137,12 @@ pub const SPEC_PROPERTIES: [PropertyId; 4] = [
     PropertyId::BothClosed,
 ];
 
+/// Presets whose counterexamples do not become specs yet, and why.
+pub const PRESETS_WITHOUT_SPECS: [(Preset, &str); 1] = [(
+    Preset::LinuxTwReuse,
+    "its traces have the SUT connect on a 4-tuple it still holds in TIME-WAIT, which a stack does only with `net.ipv4.tcp_tw_reuse=1` and a fixed local port; the replay profile for that is not built yet",
+)];
+
 /// Every goal, in the order their specs are written.
 fn goals() -> Vec<Goal> {
     let mut out = Vec::new();
@@ -154,6 +160,9 @@ fn goals() -> Vec<Goal> {
         });
     }
     for preset in Preset::ALL {
+        if PRESETS_WITHOUT_SPECS.iter().any(|(q, _)| *q == preset) {
+            continue;
+        }
         for p in SPEC_PROPERTIES {
             if p.expected(preset) != timewait_model::Verdict::Violated {
                 continue;
@@ -307,10 +316,10 @@ struct Isns {
 }
 
 impl Isns {
-    fn of(cfg: &Config, states: &[State]) -> Isns {
+    fn of(states: &[State]) -> Isns {
         let mut by_inc = BTreeMap::new();
         for side in Side::BOTH {
-            by_inc.insert((1, side), cfg.isns[0]);
+            by_inc.insert((1, side), timewait_model::FIRST_ISS);
         }
         for s in states {
             for side in Side::BOTH {
@@ -351,7 +360,7 @@ fn script(
     clock: Clock,
 ) -> Vec<Step> {
     let cfg = &model.cfg;
-    let isns = Isns::of(cfg, states);
+    let isns = Isns::of(states);
     let peer = sut.peer();
     // The peer's clock reads 1 in the first incarnation (see Endpoint::clock).
     let ts = cfg.behaviour.timestamps.then_some(1);
@@ -866,6 +875,10 @@ pub fn files(
             "\n## Properties without counterexample specs yet\n\n{}: their counterexamples are in `reports/model.md`; their specs await replay and review on every stack (issue 13).\n",
             unspecced.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
         ));
+    }
+    table.push_str("\n## Variants without counterexample specs yet\n\n");
+    for (p, why) in PRESETS_WITHOUT_SPECS {
+        table.push_str(&format!("- `{p}`: {why}.\n"));
     }
     if !g.skipped.is_empty() {
         table.push_str("\n## Traces that gave no spec\n\n");

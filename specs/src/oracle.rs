@@ -44,6 +44,7 @@ pub fn config(preset: Preset) -> Config {
         // plays both parts.
         window: 65535,
         isns: vec![0],
+        listener_isns: vec![0],
         incarnations: u8::MAX,
         loss_budget: 0,
         dup_budget: 0,
