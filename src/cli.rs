@@ -253,6 +253,15 @@ pub struct ModelArgs {
     pub isn_clock: Option<OnOff>,
 }
 
+/// The presets named with `--variant`, or every preset when none is.
+pub fn presets_or_all(named: &[Preset]) -> Vec<Preset> {
+    if named.is_empty() {
+        Preset::ALL.to_vec()
+    } else {
+        named.to_vec()
+    }
+}
+
 /// A list of ISNs, or every number of the sequence space.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IsnList {

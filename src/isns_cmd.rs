@@ -8,15 +8,11 @@ use crate::cli::IsnsArgs;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 use timewait_model::isn_cover::{self, Comparison};
-use timewait_model::{Preset, PropertyId};
+use timewait_model::PropertyId;
 
 pub fn run(a: IsnsArgs) -> Result<ExitCode> {
     let limits = a.limits.limits()?;
-    let presets: Vec<Preset> = if a.variants.is_empty() {
-        Preset::ALL.to_vec()
-    } else {
-        a.variants.clone()
-    };
+    let presets = crate::cli::presets_or_all(&a.variants);
     let mut progress = crate::progress_line(a.quiet);
     let mut rows: Vec<Comparison> = Vec::new();
     for &p in &presets {

@@ -16,7 +16,7 @@ use cli::{CheckArgs, Cli, Command, ExploreArgs};
 use std::io::Write;
 use std::process::ExitCode;
 use timewait_model::check::{self, Progress};
-use timewait_model::{Preset, PropertyId, TeardownModel};
+use timewait_model::{PropertyId, TeardownModel};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -79,11 +79,7 @@ pub(crate) fn progress_line(quiet: bool) -> impl FnMut(&Progress) {
 
 fn run_check(a: CheckArgs) -> Result<ExitCode> {
     let limits = a.limits.limits()?;
-    let presets: Vec<Preset> = if a.variants.is_empty() {
-        Preset::ALL.to_vec()
-    } else {
-        a.variants.clone()
-    };
+    let presets = cli::presets_or_all(&a.variants);
     let properties: Vec<PropertyId> = if a.properties.is_empty() {
         PropertyId::ALL.to_vec()
     } else {

@@ -107,6 +107,36 @@ struct GroupRun {
     hit_limit: bool,
 }
 
+impl GroupRun {
+    /// The verdict of `p`, one of the run's properties, from what the run
+    /// discovered (before any cycle check).
+    fn verdict(&self, p: PropertyId) -> Verdict {
+        match (self.discovered.contains(&p), p.expectation()) {
+            (true, Expectation::Always) => Verdict::Violated,
+            (true, _) => Verdict::Holds,
+            (false, _) if self.hit_limit => Verdict::Incomplete,
+            (false, Expectation::Always) => Verdict::Holds,
+            (false, _) => Verdict::Violated,
+        }
+    }
+}
+
+/// The properties in the groups that share an exploration: the `always`
+/// ones, then the witnesses; empty groups left out.
+fn groups(properties: &[PropertyId]) -> Vec<Vec<PropertyId>> {
+    [false, true]
+        .into_iter()
+        .map(|witnesses| {
+            properties
+                .iter()
+                .copied()
+                .filter(|p| p.is_witness() == witnesses)
+                .collect::<Vec<_>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
 /// One stateright BFS checking `group` together. The properties of a group
 /// share one exploration: for `always` properties that hold (the expensive
 /// case) the state space is the same whichever of them is checked.
@@ -189,19 +219,13 @@ fn conclude(
         )
     });
     let mut trace = None;
-    let mut verdict = match (discovered, property.expectation()) {
-        (true, Expectation::Always) => Verdict::Violated,
-        (true, _) => Verdict::Holds,
-        (false, _) if run.hit_limit => {
-            note = Some(format!(
-                "stopped at a limit after {} states: the result is not exhaustive",
-                run.states
-            ));
-            Verdict::Incomplete
-        }
-        (false, Expectation::Always) => Verdict::Holds,
-        (false, _) => Verdict::Violated,
-    };
+    let mut verdict = run.verdict(property);
+    if verdict == Verdict::Incomplete {
+        note = Some(format!(
+            "stopped at a limit after {} states: the result is not exhaustive",
+            run.states
+        ));
+    }
     if discovered {
         let kind = if property.is_witness() {
             TraceKind::Witness
@@ -292,15 +316,7 @@ pub fn check_variant(
         _ => None,
     };
     let mut reports = Vec::new();
-    for witnesses in [false, true] {
-        let group: Vec<PropertyId> = properties
-            .iter()
-            .copied()
-            .filter(|p| p.is_witness() == witnesses)
-            .collect();
-        if group.is_empty() {
-            continue;
-        }
+    for group in groups(properties) {
         let run = run_group(variant, &group, limits, progress);
         for &p in &group {
             reports.push(conclude(
@@ -335,27 +351,12 @@ pub fn verdicts(
     progress: &mut dyn FnMut(&Progress),
 ) -> Verdicts {
     let mut out = Verdicts::default();
-    for witnesses in [false, true] {
-        let group: Vec<PropertyId> = properties
-            .iter()
-            .copied()
-            .filter(|p| p.is_witness() == witnesses)
-            .collect();
-        if group.is_empty() {
-            continue;
-        }
+    for group in groups(properties) {
         let run = run_group(variant, &group, limits, progress);
         out.unique_states += run.unique;
         out.seconds += run.seconds;
         for &p in &group {
-            let discovered = run.discovered.contains(&p);
-            let mut verdict = match (discovered, p.expectation()) {
-                (true, Expectation::Always) => Verdict::Violated,
-                (true, _) => Verdict::Holds,
-                (false, _) if run.hit_limit => Verdict::Incomplete,
-                (false, Expectation::Always) => Verdict::Holds,
-                (false, _) => Verdict::Violated,
-            };
+            let mut verdict = run.verdict(p);
             if p == PropertyId::BothClosed && verdict == Verdict::Holds {
                 let start = Instant::now();
                 let model = TeardownModel::new(variant.cfg.clone(), vec![p]);

@@ -25,9 +25,13 @@ fn check_invariants(m: &TeardownModel, s: &State) -> Result<(), String> {
             return Err(format!("incarnation bookkeeping: {d}"));
         }
         if e.listen_iss.is_some() != (e.app_inc == e.inc + 1) {
-            return Err(format!("a listen waits only beside TIME-WAIT: {d}"));
+            return Err(format!("a listen waits only beside an old connection: {d}"));
         }
-        if e.listen_iss.is_some() && e.state != TcpState::TimeWait {
+        // Beside TIME-WAIT; under tcp_tw_reuse a server also listens while
+        // its old connection is in LAST-ACK.
+        let may_wait =
+            e.state == TcpState::TimeWait || (c.behaviour.tw_reuse && e.state == TcpState::LastAck);
+        if e.listen_iss.is_some() && !may_wait {
             return Err(format!("waiting listen outside TIME-WAIT: {d}"));
         }
         match e.state {
