@@ -2,12 +2,13 @@
 //! and with every ISN of the sequence space for both sides of a new
 //! incarnation must reach the same verdict on every property.
 //!
-//! Every ISN for both sides multiplies the state space by about 60 at the
-//! default parameters (50 million unique states for `rfc1337`), so the
-//! default checks use three connector ISNs and one listener ISN
-//! ([`crate::config::DEFAULT_ISNS`]) and this comparison is what licenses
-//! them: `timewait isns` runs it, and `model/tests/isn_worst_case.rs` pins
-//! it where it fits a test's time.
+//! Every ISN for both sides multiplies the state space by 25 to 40 at the
+//! default parameters (56 million unique states for `rfc1337`), so the
+//! default checks use six connector ISNs and one listener ISN
+//! ([`crate::config::DEFAULT_ISNS`]), and this comparison is the evidence
+//! for them: `timewait isns` runs it, and `model/tests/isn_worst_case.rs`
+//! pins it where it fits a test's time. It has also shown where they fall
+//! short (README, "Worst-case ISNs").
 
 use crate::check::{self, Limits, Progress, VariantSpec, Verdicts};
 use crate::config::{limits, ConfigError};

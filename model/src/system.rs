@@ -239,7 +239,8 @@ impl TeardownModel {
             || (reuse && e.state == TcpState::LastAck);
         if done && may_listen && p.app_inc == e.app_inc {
             // Each side tries every ISN listed for its role (config.rs,
-            // `DEFAULT_ISNS`: why the defaults are a worst case).
+            // `DEFAULT_ISNS`: why these defaults, and where every ISN was
+            // shown to give the same verdicts).
             for iss in e.isn_choices(&self.cfg, true) {
                 out.push(Action::Listen(side, iss));
             }
