@@ -265,6 +265,23 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                     Mismatch::new(format!("{} to succeed", call), why, Observed::Refused)
                 }))
             }
+            Step::AppRefused(call) => {
+                let now = self.stack.now();
+                match self.stack.app(*call)? {
+                    Err(why) => {
+                        self.note(now, format!("SUT app: {call} refused ({why})"));
+                        Ok(Ok(()))
+                    }
+                    Ok(()) => {
+                        self.note(now, format!("SUT app: {call} (allowed)"));
+                        Ok(Err(Mismatch::new(
+                            format!("{call} to be refused"),
+                            "the call succeeded",
+                            Observed::Allowed,
+                        )))
+                    }
+                }
+            }
             Step::Inject(i) => self.inject(i),
             Step::Expect(e) => self.expect(e),
             Step::ExpectState(e) => {
@@ -388,8 +405,8 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         if seg.flags.without_psh() != e.flags.without_psh() {
             diffs.push(format!("flags {} (expected {})", seg.flags, e.flags));
         }
-        if diffs.is_empty() && self.incs[target].sut.is_none() {
-            self.incs[target].sut = e.isn_from(seg.seq);
+        if diffs.is_empty() {
+            Origins::learn(&mut self.incs, e, seg.seq, target);
         }
         let isns = self.incs[target];
         if let Some(want) = e.seq {

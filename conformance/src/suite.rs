@@ -81,10 +81,13 @@ pub fn preset_for(spec: &Spec, stack: StackKind) -> Preset {
 /// stands for, so those specs apply everywhere.
 pub fn applies(spec: &Spec, stack: StackKind) -> bool {
     let p = spec.profile();
-    matches!(stack, StackKind::Linux | StackKind::LinuxRfc1337)
-        || (p.tcp_max_tw_buckets.is_none()
-            && p.tcp_tw_reuse.is_none()
-            && p.tcp_fin_timeout.is_none())
+    match stack {
+        StackKind::Linux => return true,
+        // No model variant combines RFC 1337 with tcp_tw_reuse.
+        StackKind::LinuxRfc1337 => return p.tcp_tw_reuse.unwrap_or(0) == 0,
+        _ => {}
+    }
+    p.tcp_max_tw_buckets.is_none() && p.tcp_tw_reuse.is_none() && p.tcp_fin_timeout.is_none()
 }
 
 /// Replays `spec` on `stack`; `Err` when the harness or the stack's agent

@@ -33,6 +33,16 @@ pub fn linux_preset(spec: &Spec, profile: &Profile) -> Preset {
         .iter()
         .any(|s| matches!(&s.value, Step::Inject(i) if i.options.ts.is_some()));
     let ts = offers_ts && profile.tcp_timestamps.unwrap_or(1) != 0;
+    // tcp_tw_reuse=1 acts only on connections that used timestamps
+    // (tcp_twsk_unique); the default 2 is for loopback, which the harness
+    // never uses. No variant has it with RFC 1337 (`applies` in suite.rs).
+    // The harness's SUT binds its port, and a bound connect reuses TIME-WAIT
+    // whatever the sysctl says; a profile without tcp_tw_reuse=1 is still
+    // judged against the preset that waits out TIME-WAIT, so a spec where
+    // the SUT reuses shows that departure (tw-bound-connect-reuses-...).
+    if profile.tcp_tw_reuse == Some(1) && ts && !rfc1337 {
+        return Preset::LinuxTwReuse;
+    }
     match (rfc1337, ts) {
         (false, true) => Preset::LinuxTimestamps,
         (false, false) => Preset::Linux,

@@ -43,6 +43,48 @@ fn smoltcp_reacks_a_retransmitted_fin_within_its_time_wait() {
 }
 
 #[test]
+fn smoltcp_lets_a_new_socket_connect_on_a_tuple_it_holds_in_time_wait() {
+    // smoltcp keeps no table of 4-tuples in use: a second socket connects
+    // beside the one in TIME-WAIT, so `app-refused` fails with the call made.
+    let r = replay(&active_close(
+        "- incarnation: {peer-isn: 0}\n- app-refused: connect\n",
+    ));
+    let f = r.failure.expect("the connect goes ahead");
+    assert_eq!(
+        (f.step, f.kind, f.observed),
+        (
+            10,
+            "app-refused",
+            timewait_specs::observed::Observed::Allowed
+        )
+    );
+}
+
+#[test]
+fn smoltcp_time_wait_socket_takes_the_syn_ack_meant_for_the_new_one() {
+    // What follows the connect above (reports/findings/
+    // smoltcp-connect-beside-time-wait.md): the peer's SYN-ACK goes to the
+    // older socket, in TIME-WAIT, which sends nothing; the new socket, in
+    // SYN-SENT still, retransmits its SYN after its 1 s RTO, and a second
+    // SYN-ACK goes the same way.
+    let r = replay(&active_close(
+        "- incarnation: {peer-isn: 0}\n- app: connect\n- expect: {flags: S}\n\
+         - inject: {flags: SA, seq: 0, ack: 1}\n- expect-none: {for: 900ms}\n\
+         - expect-state: {state: SYN-SENT}\n- expect: {flags: S, within: 200ms}\n\
+         - inject: {flags: SA, seq: 0, ack: 1}\n- expect-none: {for: 1s, flags: A}\n\
+         - expect-state: {state: SYN-SENT}\n",
+    ));
+    assert!(r.passed(), "{:?}\n{}", r.failure, r.log.join("\n"));
+}
+
+#[test]
+fn app_refused_passes_when_the_stack_refuses_the_call() {
+    // Nothing can be sent on a connection in TIME-WAIT.
+    let r = replay(&active_close("- app-refused: {send: 1}\n"));
+    assert!(r.passed(), "{:?}\n{}", r.failure, r.log.join("\n"));
+}
+
+#[test]
 fn every_spec_replays_on_smoltcp_on_a_virtual_clock() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs");
     let files = load::collect(&[root.join("reviewed"), root.join("generated")]).expect("specs");

@@ -108,10 +108,12 @@ pub struct Behaviour {
     /// holds in TIME-WAIT, if the old connection used timestamps. The
     /// TIME-WAIT is dropped, the new ISS is the old SND.NXT + 65535 + 2 (the
     /// model's window + 2), and the new connection keeps TS.Recent, so PAWS
-    /// guards SYN-SENT. Linux also waits until a second has passed since
-    /// TS.Recent was recorded; a second is less than a tick here, so the
-    /// model lets the reuse happen at any time in TIME-WAIT (rounded down,
-    /// the conservative reading). Under reuse the server's application may
+    /// guards SYN-SENT. For a connect that picks an ephemeral port Linux
+    /// also waits `tcp_tw_reuse_delay` (1 s) after TIME-WAIT began; a
+    /// socket bound to its port first (SO_REUSEADDR) reuses at once and
+    /// whatever the sysctl says (`!twp` in `tcp_twsk_unique`). A second is
+    /// less than a tick here, so the model lets the reuse happen at any
+    /// time in TIME-WAIT, which covers both. Under reuse the server's application may
     /// listen while its old connection is still in LAST-ACK: without that a
     /// reusing SYN could never meet the old connection, which is reuse's
     /// hazard.

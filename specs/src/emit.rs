@@ -62,6 +62,7 @@ pub fn to_yaml(spec: &Spec) -> String {
 pub fn step(s: &Step) -> String {
     match s {
         Step::App(a) => format!("app: {}", app(*a)),
+        Step::AppRefused(a) => format!("app-refused: {}", app(*a)),
         Step::Inject(i) => format!("inject: {}", inject(i)),
         Step::Expect(e) => format!("expect: {}", expect(e)),
         Step::ExpectNone(e) => match e.flags {

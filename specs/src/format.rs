@@ -167,6 +167,9 @@ impl JsonSchema for VariantName {
 pub enum Step {
     /// An application call on the SUT.
     App(App),
+    /// An application call the SUT must refuse (e.g. a connect on a 4-tuple
+    /// still in TIME-WAIT: EADDRNOTAVAIL); the run goes on if it does.
+    AppRefused(App),
     /// A segment the peer sends to the SUT.
     Inject(Inject),
     /// A segment the SUT must send next.
@@ -187,6 +190,7 @@ impl Step {
     pub fn kind(&self) -> &'static str {
         match self {
             Step::App(_) => "app",
+            Step::AppRefused(_) => "app-refused",
             Step::Inject(_) => "inject",
             Step::Expect(_) => "expect",
             Step::ExpectNone(_) => "expect-none",

@@ -18,6 +18,25 @@ pub struct Origins {
     pub sut: Option<u32>,
 }
 
+impl Origins {
+    /// What a SUT segment matching `e` (with sequence number `seq`, checked
+    /// in incarnation `target`'s numbers) tells about the SUT's ISNs: an
+    /// unknown ISN of `target` comes from a SYN, and a SYN written in an
+    /// older incarnation's numbers (a reused TIME-WAIT 4-tuple, whose ISN
+    /// the old SND.NXT fixes) still gives the current incarnation its ISN.
+    pub fn learn(incs: &mut [Origins], e: &crate::format::Expect, seq: u32, target: usize) {
+        let Some(cur) = incs.len().checked_sub(1) else {
+            return;
+        };
+        if incs[target].sut.is_none() {
+            incs[target].sut = e.isn_from(seq);
+        }
+        if target != cur && e.flags.has(Flags::SYN) && incs[cur].sut.is_none() {
+            incs[cur].sut = Some(seq);
+        }
+    }
+}
+
 /// A sequence number the SUT sent, relative to the newest SUT ISN known at
 /// or before the incarnation it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,6 +156,8 @@ pub enum Observed {
     TimeLeftOutOfRange,
     /// The application call was refused.
     Refused,
+    /// The application call succeeded where the spec expects a refusal.
+    Allowed,
     /// A relative ack needed the SUT's ISN, and it never sent a SYN.
     NoSutIsn,
 }
@@ -149,6 +170,7 @@ impl fmt::Display for Observed {
             Observed::State(s) => write!(f, "state {s}"),
             Observed::TimeLeftOutOfRange => f.write_str("TIME-WAIT time left out of range"),
             Observed::Refused => f.write_str("call refused"),
+            Observed::Allowed => f.write_str("call allowed"),
             Observed::NoSutIsn => f.write_str("no SUT ISN"),
         }
     }

@@ -19,7 +19,7 @@ use timewait_model::endpoint::{Endpoint, TcpState};
 use timewait_model::rules;
 use timewait_model::segment::{Flags as MFlags, Segment, Side};
 use timewait_model::seq::SeqSpace;
-use timewait_model::variant::TimeWaitLen;
+use timewait_model::variant::{TimeWaitLen, TimeWaitRules};
 use timewait_model::{Config, Preset};
 
 /// The SUT is side A of the model, the scripted peer side B.
@@ -117,6 +117,10 @@ struct Oracle<'a> {
     ep: Endpoint,
     now: u64,
     tw_since: Option<u64>,
+    /// The SUT reused a TIME-WAIT 4-tuple and its SYN is not yet written
+    /// down: the recorder writes that SYN in the old incarnation's numbers,
+    /// so the spec checks the ISN the reuse rule picks.
+    reused_from: Option<usize>,
     pending: VecDeque<Segment>,
     incs: Vec<Origins>,
     log: Vec<String>,
@@ -136,6 +140,7 @@ impl<'a> Oracle<'a> {
             ep,
             now: 0,
             tw_since: None,
+            reused_from: None,
             pending: VecDeque::new(),
             incs: vec![Origins {
                 peer: spec.first_peer_isn(),
@@ -341,6 +346,21 @@ impl Oracle<'_> {
                 self.unexpected_pending("application call")?;
                 self.app(*app)
             }
+            Step::AppRefused(app) => {
+                self.unexpected_pending("application call")?;
+                match self.app(*app) {
+                    Err(m) if m.observed == Observed::Refused => {
+                        self.note(format!("SUT app: {app} refused ({})", m.actual));
+                        Ok(())
+                    }
+                    Err(m) => Err(m),
+                    Ok(()) => Err(Mismatch::new(
+                        format!("the SUT's {app} to be refused"),
+                        format!("makes it: its connection is now in {}", self.ep.state),
+                        Observed::Allowed,
+                    )),
+                }
+            }
             Step::Inject(seg) => {
                 self.unexpected_pending("injected segment")?;
                 self.inject(seg)
@@ -445,10 +465,18 @@ impl Oracle<'_> {
                 }
             }
             App::Connect => {
-                if st != TcpState::Closed {
-                    return fail("connect");
-                }
-                let syn = self.ep.app_connect(&self.cfg, SUT, sut_iss(n));
+                let iss = match st {
+                    TcpState::Closed => sut_iss(n),
+                    TcpState::TimeWait if self.may_reuse() => {
+                        // The TIME-WAIT's own incarnation (the spec may
+                        // already have announced the next one).
+                        self.reused_from = Some(usize::from(self.ep.inc.max(1)) - 1);
+                        self.tw_since = None;
+                        rules::reopen_iss(&self.cfg, &self.ep)
+                    }
+                    _ => return fail("connect"),
+                };
+                let syn = self.ep.app_connect(&self.cfg, SUT, iss);
                 self.pending.push_back(syn);
             }
             App::Send(len) => {
@@ -488,6 +516,18 @@ impl Oracle<'_> {
         }
         self.note(format!("SUT app: {} -> {}", app, self.ep.state));
         Ok(())
+    }
+
+    /// Whether a connect may take over the SUT's TIME-WAIT 4-tuple, as
+    /// `tcp_twsk_unique()` decides for the harness's SUT: the old connection
+    /// used timestamps. The SUT binds its port before it connects
+    /// (SO_REUSEADDR), and for a bound socket Linux passes no `twp`, which
+    /// skips both the `tcp_tw_reuse` sysctl and its one-second delay
+    /// (`!twp || (reuse && time_after32(...))`); those gate only connects
+    /// that pick an ephemeral port. The model's `tw_reuse` preset is the
+    /// rule either way, since its ticks are longer than that second.
+    fn may_reuse(&self) -> bool {
+        self.cfg.behaviour.tw_reuse && self.ep.ts_recent.is_some()
     }
 
     fn inject(&mut self, spec_seg: &Inject) -> StepResult {
@@ -552,17 +592,49 @@ impl Oracle<'_> {
         }
         if let Some(reply) = r.reply {
             self.pending.push_back(reply);
+            self.linux_quick_syn_retransmit(before, &seg, &reply);
         }
         Ok(())
+    }
+
+    /// Linux answers an unacceptable ACK in SYN-SENT with a RST and, if the
+    /// SYN was not retransmitted yet, re-arms the retransmission timer to
+    /// TCP_TIMEOUT_MIN (a few ms; `tcp_rcv_synsent_state_process`:
+    /// "Previous FIN/ACK or RST/ACK might be ignored"), so the SYN goes out
+    /// again at once. That is how a client reusing a TIME-WAIT 4-tuple
+    /// recovers when the old peer still answers. The model's timer runs in
+    /// ticks and retransmits the SYN at its RTO; only the oracle, which
+    /// keeps real time, knows the retransmission comes within milliseconds.
+    fn linux_quick_syn_retransmit(&mut self, before: TcpState, seg: &Segment, reply: &Segment) {
+        let linux = self.cfg.behaviour.time_wait_rules == TimeWaitRules::Linux;
+        let bad_ack = before == TcpState::SynSent
+            && seg.flags.has(MFlags::ACK)
+            && !seg.flags.has(MFlags::RST)
+            && reply.flags.has(MFlags::RST);
+        if !(linux && bad_ack && self.ep.state == TcpState::SynSent && self.ep.retries == 0) {
+            return;
+        }
+        self.ep.retries = 1;
+        self.ep.rtx = self.cfg.rto_after(1);
+        if let Some(mut syn) = self.ep.head_segment(&self.cfg, SUT) {
+            syn.rexmit = true;
+            self.pending.push_back(syn);
+        }
     }
 
     /// The `expect` step that matches `seg` exactly, learning the SUT's ISN
     /// from a SYN.
     fn expectation(&mut self, seg: &Segment) -> Expect {
-        let inc = usize::from(seg.inc.max(1)).min(self.incs.len()) - 1;
-        if seg.flags.has(MFlags::SYN) && self.incs[inc].sut.is_none() {
-            self.incs[inc].sut = Some(seg.seq);
+        let own = usize::from(seg.inc.max(1)).min(self.incs.len()) - 1;
+        if seg.flags.has(MFlags::SYN) && self.incs[own].sut.is_none() {
+            self.incs[own].sut = Some(seg.seq);
         }
+        // A SYN that reuses a TIME-WAIT 4-tuple is written in the old
+        // incarnation's numbers, which pins the ISN the reuse rule picks.
+        let inc = match self.reused_from.take() {
+            Some(old) if seg.flags.has(MFlags::SYN) => old,
+            _ => own,
+        };
         let isns = self.incs[inc];
         let rel = SeqValue::relative;
         let line = format!("SUT > peer  {}", self.show(seg));
@@ -623,8 +695,8 @@ impl Oracle<'_> {
         if flags != want_flags {
             problems.push(format!("flags {flags}"));
         }
-        if problems.is_empty() && self.incs[target].sut.is_none() {
-            self.incs[target].sut = e.isn_from(seg.seq);
+        if problems.is_empty() {
+            Origins::learn(&mut self.incs, e, seg.seq, target);
         }
         let isns = self.incs[target];
         if !e.seq_matches(seg.seq, isns.sut) {

@@ -229,6 +229,12 @@ fn steps(c: &mut Checker, spec: &Spec) {
                 if e.ack.is_some() && !e.flags.has(Flags::ACK) {
                     c.err(loc, ack_mismatch(e.flags, true));
                 }
+                if e.flags.has(Flags::SYN) {
+                    // A SYN gives its own incarnation an ISN, also when it
+                    // is written in an older one's numbers (a reused
+                    // TIME-WAIT 4-tuple; `Origins::learn`).
+                    incs[cur].sut_isn_known = true;
+                }
                 let inc = &mut incs[target as usize - 1];
                 if e.flags.has(Flags::SYN) {
                     inc.sut_isn_known = true;
@@ -291,7 +297,8 @@ fn steps(c: &mut Checker, spec: &Spec) {
                 }
                 incs.push(Inc::NEW);
             }
-            Step::Note(_) => {}
+            // A refused call opens and closes nothing.
+            Step::Note(_) | Step::AppRefused(_) => {}
         }
     }
     let role = &spec.role;

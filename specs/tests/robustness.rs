@@ -109,7 +109,8 @@ fn step() -> impl Strategy<Value = Step> {
         );
     let state = prop::sample::select(SockState::ALL.to_vec());
     prop_oneof![
-        app.prop_map(Step::App),
+        app.clone().prop_map(Step::App),
+        app.prop_map(Step::AppRefused),
         inject.prop_map(Step::Inject),
         expect.prop_map(Step::Expect),
         (duration(ANY_UNIT), prop::option::of(flags()))
