@@ -16,7 +16,7 @@ use cli::{CheckArgs, Cli, Command, ExploreArgs};
 use std::io::Write;
 use std::process::ExitCode;
 use timewait_model::check::{self, Progress};
-use timewait_model::{PropertyId, TeardownModel};
+use timewait_model::{Preset, PropertyId, TeardownModel};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -131,7 +131,27 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         } else {
             format!("timewait {}", command[1..].join(" "))
         };
-        let md = output::markdown(&reports, &variants[0].cfg, &command);
+        // The hazard beyond the default scope, traced afresh for the report
+        // when the report is of the default configuration.
+        let beyond = match variants.iter().find(|v| v.preset == Some(Preset::Rfc1337)) {
+            Some(v) if with_expectations => {
+                if !a.quiet {
+                    eprintln!("checking rfc1337 --last-closes for the report ...");
+                }
+                let mut talking = v.clone();
+                talking.cfg.last_closes = true;
+                talking.name = format!("{} --last-closes", v.name);
+                Some(check::check_property(
+                    &talking,
+                    PropertyId::NoCrossIncarnationDelivery,
+                    None,
+                    &limits,
+                    &mut progress,
+                ))
+            }
+            _ => None,
+        };
+        let md = output::markdown(&reports, beyond.as_ref(), &variants[0].cfg, &command);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }

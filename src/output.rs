@@ -117,7 +117,12 @@ pub fn counterexamples(reports: &[PropertyReport], witnesses: bool) -> String {
 }
 
 /// The Markdown report written by `--report`.
-pub fn markdown(reports: &[PropertyReport], cfg: &Config, command: &str) -> String {
+pub fn markdown(
+    reports: &[PropertyReport],
+    beyond: Option<&PropertyReport>,
+    cfg: &Config,
+    command: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Model verdicts\n");
     let _ = writeln!(
@@ -184,7 +189,7 @@ pub fn markdown(reports: &[PropertyReport], cfg: &Config, command: &str) -> Stri
     }
     let _ = writeln!(
         out,
-        "\nState counts are deterministic for these parameters; timings are left out so that the report only changes when the model does (run `timewait check` to see them).\n"
+        "\nUnique state counts of exhaustive runs (`holds`) are deterministic for these parameters; depths, and the counts of a run that stops early (a violation, or the witnesses once all are found), depend on how the checker's threads interleave and vary a little from run to run. Timings are left out so that the report only changes when the model does (run `timewait check` to see them).\n"
     );
     let _ = writeln!(out, "## Counterexamples\n");
     for r in reports {
@@ -192,6 +197,9 @@ pub fn markdown(reports: &[PropertyReport], cfg: &Config, command: &str) -> Stri
             let _ = writeln!(out, "### {} / {}\n", r.variant, r.property);
             let _ = writeln!(out, "```\n{}```\n", t.render(""));
         }
+    }
+    if let Some(r) = beyond {
+        beyond_scope(&mut out, r);
     }
     let _ = writeln!(out, "## Witnesses\n");
     let _ = writeln!(
@@ -210,4 +218,51 @@ pub fn markdown(reports: &[PropertyReport], cfg: &Config, command: &str) -> Stri
         }
     }
     out
+}
+
+/// The model finding that the default scope hides: TIME-WAIT's own last
+/// segments outlive it. The prose states what the trace below it shows; the
+/// trace is searched afresh each time the report is written.
+fn beyond_scope(out: &mut String, r: &PropertyReport) {
+    let _ = writeln!(
+        out,
+        "## Beyond the default scope: TIME-WAIT's own segments outlive it\n"
+    );
+    let _ = writeln!(
+        out,
+        "`timewait check --variant rfc1337 --last-closes --property no-cross-incarnation-delivery`: {}{}.\n",
+        r.verdict.name(),
+        r.trace
+            .as_ref()
+            .map_or(String::new(), |t| format!(", shortest trace {} steps", t.steps.len()))
+    );
+    out.push_str(
+        "The correct variant breaks its own guarantee once the next incarnation talks too. \
+TIME-WAIT lasts 2 MSL after the last ACK, which outlives every segment sent before it; \
+it does not outlive the segments TIME-WAIT itself sends. In its last MSL it answers a copy \
+of the next incarnation's SYN with an ACK in the old numbers (RFC 9293 3.10.7.4 and RFC 5961 \
+section 4: a SYN in a synchronized state gets a challenge ACK), then ends while that ACK is \
+in flight. The next incarnation reuses the old ISN (the model's worst case), so after one \
+data byte its SND.NXT equals the old RCV.NXT and the old ACK is acceptable: it moves SND.UNA \
+over a byte the peer has not received, which `no-cross-incarnation-delivery` counts. With \
+three incarnations (`--incarnations 3`) the same segment draws a RST from SYN-SENT (RFC 9293 \
+3.10.7.3), which RFC 1337's rule makes TIME-WAIT ignore and outlive, and which resets the \
+incarnation after it. The clauses in conflict: RFC 9293 3.6.1 and RFC 1122 4.2.2.13 count \
+2 MSL from the last ACK, RFC 5961 and 3.10.7.4 make TIME-WAIT send until its last tick, and \
+only the ISN rule (RFC 9293 3.4.1, RFC 6528: ISNs on a clock, so a new incarnation starts \
+above every number the old one used) keeps such a segment out of the new window; the model \
+drops that rule on purpose, and `--isn-clock on` restores it (README, \"Known limits\").\n\n\
+Who is exposed: the side whose TIME-WAIT answers a SYN sends the segment; spec \
+`cx-rfc1337-last-closes-no-cross-incarnation-delivery` (specs/generated/) replays that \
+side on every stack, and the matrix (reports/conformance.md) shows which ones do. The side \
+that takes it is exposed when its own next ISN puts the old numbers in its window: a stack \
+whose ISNs come from a slow counter (lwIP, reports/findings/lwip-predictable-isn.md) or \
+that reopens below the old SND.NXT (gVisor, reports/findings/gvisor-reopen-isn-below-old-snd-nxt.md), \
+or any stack after an old connection that sent faster than its ISN clock runs; with \
+RFC 7323 timestamps on both ends, PAWS drops the old ACK, whose TSval predates the new \
+connection's. A spec cannot replay that side: the stack under test picks its ISN.\n\n",
+    );
+    if let Some(t) = &r.trace {
+        let _ = writeln!(out, "```\n{}```\n", t.render(""));
+    }
 }

@@ -407,6 +407,36 @@ fn check_facts(kind: StackKind, got: probe::Facts) -> Result<(), Failed> {
 /// A real-time run's verdict, then the committed record against it: the
 /// same mark and the same departures (the records' times and messages
 /// vary from run to run; what the verdict compares does not).
+/// A spec that does not apply to `kind` must be recorded as such.
+fn check_not_applicable(kind: StackKind, path: &Path, spec: &Spec) -> Result<(), Failed> {
+    let repo = root()
+        .join("..")
+        .canonicalize()
+        .map_err(|e| e.to_string())?;
+    let record = committed(kind, &repo)?;
+    let want = results::not_applicable(path, spec, &repo);
+    match record.specs.iter().find(|s| s.name == want.name) {
+        Some(got) if *got == want => Ok(()),
+        Some(got) => Err(format!(
+            "{} does not apply to {}, but reports/results/{}.json records it as {:?}; run `timewait replay --stack {}` and commit reports/",
+            want.name,
+            kind.name(),
+            kind.name(),
+            got.mark,
+            kind.name()
+        )
+        .into()),
+        None => Err(format!("{} is not in reports/results/{}.json", want.name, kind.name()).into()),
+    }
+}
+
+/// The committed record of `kind` (reports/results/STACK.json).
+fn committed(kind: StackKind, repo: &Path) -> Result<results::StackResults, Failed> {
+    let path = repo.join(format!("reports/results/{}.json", kind.name()));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
 fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(), Failed> {
     check_result(kind, r)?;
     let stack = kind.name();
@@ -415,9 +445,7 @@ fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(
         .canonicalize()
         .map_err(|e| e.to_string())?;
     let path = repo.join(format!("reports/results/{stack}.json"));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let record: results::StackResults =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let record = committed(kind, &repo)?;
     let want = record
         .specs
         .iter()
@@ -550,7 +578,9 @@ fn main() {
             }
             for (_, path, spec) in &all {
                 let name = format!("{}::{}", kind.name(), spec.name.value);
-                if !selected(&name) {
+                // A spec that pins a knob this stack does not have is not
+                // run; its trial checks that the record says so.
+                if !selected(&name) || !suite::applies(spec, kind) {
                     continue;
                 }
                 let rx = start(&slots, path, spec, kind, entry(kind, spec));
@@ -587,14 +617,18 @@ fn main() {
     }
     for kind in others {
         let unavailable = kind.unavailable().is_some() && !stack::skips_forbidden();
-        for (_, _, spec) in all.iter() {
+        for (_, path, spec) in all.iter() {
             let name = format!("{}::{}", kind.name(), spec.name.value);
             let (receivers, name2, spec_name) =
                 (receivers.clone(), name.clone(), spec.name.value.clone());
             let bad_known = known_error(kind);
+            let (path, spec) = (path.clone(), spec.clone());
             let t = Trial::test(name, move || {
                 if let Some(e) = bad_known {
                     return Err(e.into());
+                }
+                if !suite::applies(&spec, kind) {
+                    return check_not_applicable(kind, &path, &spec);
                 }
                 let rx = receivers
                     .get(&name2)

@@ -113,16 +113,19 @@ struct Goal {
     must_fail: Option<Preset>,
     /// The variant whose segments the spec expects.
     record_with: Preset,
+    /// Search with the last incarnation talking too (`--last-closes`).
+    last_closes: bool,
 }
 
 fn sp<T>(v: T) -> Spanned<T> {
     Spanned::new(v, Location::UNKNOWN, Location::UNKNOWN)
 }
 
-fn model_for(preset: Preset) -> TeardownModel {
+fn model_for(preset: Preset, last_closes: bool) -> TeardownModel {
     let base = Config::default();
     let cfg = Config {
         behaviour: preset.behaviour(base.msl),
+        last_closes,
         ..base
     };
     TeardownModel::observing_all(cfg)
@@ -161,6 +164,7 @@ fn goals() -> Vec<Goal> {
             find: Box::new(move |m, s| p.is_discovery(m, s).then_some(None)),
             must_fail: None,
             record_with: CORRECT,
+            last_closes: false,
         });
     }
     for preset in Preset::ALL {
@@ -187,9 +191,38 @@ fn goals() -> Vec<Goal> {
                 find: Box::new(move |m, s| p.is_discovery(m, s).then_some(None)),
                 must_fail: Some(if records { CORRECT } else { preset }),
                 record_with: if records { preset } else { CORRECT },
+                last_closes: false,
             });
         }
     }
+    // The hazard of TIME-WAIT's last MSL (reports/model.md, "Beyond the
+    // default scope"): with the next incarnation talking, a segment that
+    // TIME-WAIT sends in its last tick outlives it and is taken by the next
+    // incarnation, under the correct variant itself. The violation is the
+    // peer's; as the SUT, a correct stack follows the whole trace.
+    let cx = PropertyId::NoCrossIncarnationDelivery;
+    out.push(Goal {
+        name: format!("cx-{CORRECT}-last-closes-{}", cx.name()),
+        origin: format!(
+            "the shortest counterexample to `{}` under {CORRECT} with --last-closes",
+            cx.name()
+        ),
+        preset: CORRECT,
+        // Only the side whose TIME-WAIT sends the segment: the side that
+        // takes it does so only if its own new ISN puts the old numbers in
+        // its window, and a stack under test picks that ISN itself.
+        sut: Some(Side::A),
+        openers: &[Opener::SutListens],
+        tags: vec![
+            "counterexample".into(),
+            cx.name().into(),
+            "last-closes".into(),
+        ],
+        find: Box::new(move |m, s| cx.is_discovery(m, s).then_some(None)),
+        must_fail: None,
+        record_with: CORRECT,
+        last_closes: true,
+    });
     // Every kind of segment reaching the SUT in TIME-WAIT.
     for kind in [
         Arrival::RetransmittedFin,
@@ -212,6 +245,7 @@ fn goals() -> Vec<Goal> {
             find: Box::new(move |m, s| arriving_in_time_wait(m, s, Side::A, kind)),
             must_fail: None,
             record_with: CORRECT,
+            last_closes: false,
         });
     }
     // The same with timestamps: a SYN newer or older by its timestamp, in
@@ -232,6 +266,7 @@ fn goals() -> Vec<Goal> {
             find: Box::new(move |m, s| arriving_in_time_wait(m, s, Side::A, kind)),
             must_fail: None,
             record_with: Preset::LinuxTimestamps,
+            last_closes: false,
         });
     }
     let close = |name: &str, origin: &str, f: fn(&State) -> bool| Goal {
@@ -244,6 +279,7 @@ fn goals() -> Vec<Goal> {
         find: Box::new(move |_, s| f(s).then_some(None)),
         must_fail: None,
         record_with: CORRECT,
+        last_closes: false,
     };
     out.push(close(
         "close-active",
@@ -489,7 +525,13 @@ impl Clock {
     /// replay scales to the stack's. A wait that ends a TIME-WAIT shorter
     /// than 2 MSL (the counterexample of `linux-msl120`, `short-time-wait`)
     /// stays in MSLs; by its own TIME-WAIT it would fail every stack by
-    /// construction.
+    /// construction. Only the wait's own part of TIME-WAIT is in
+    /// TIME-WAITs: earlier waits inside it are network time, so on a stack
+    /// whose TIME-WAIT is longer than the trace's (lwIP's 120 s against
+    /// 2 x 30 s) the 4-tuple may still be held at the next step. Spanning
+    /// the whole TIME-WAIT instead would cross timer restarts that the
+    /// recording variant makes and the traced one does not
+    /// (`time-wait-restart-fin-only`'s counterexamples then vanish).
     fn wait(self, ticks: u64, tw_ended: bool) -> Duration {
         let ms = ticks * self.tick_ms;
         let lawful = self.tw_ms >= 2 * self.msl_ms;
@@ -694,7 +736,7 @@ pub fn generate(opts: &GenOptions, progress: &mut dyn FnMut(&str)) -> Generation
     let mut out = Generation::default();
     let mut seen: Vec<Vec<Step>> = Vec::new();
     for goal in goals() {
-        let model = model_for(goal.preset);
+        let model = model_for(goal.preset, goal.last_closes);
         progress(&format!("searching: {}", goal.origin));
         let budget = Budget {
             max_states: Some(opts.max_states),
@@ -915,4 +957,39 @@ fn wrap(text: &str, width: usize) -> String {
         line += word.len();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 15 s ticks, MSL 30 s, a lawful 60 s TIME-WAIT (the defaults).
+    const CLOCK: Clock = Clock {
+        tick_ms: 15_000,
+        msl_ms: 30_000,
+        tw_ms: 60_000,
+    };
+
+    #[test]
+    fn a_wait_inside_time_wait_is_network_time_in_msls() {
+        assert_eq!(CLOCK.wait(3, false), Duration::msl(1500));
+    }
+
+    #[test]
+    fn the_wait_that_ends_time_wait_is_in_time_waits_with_a_margin() {
+        assert_eq!(CLOCK.wait(4, true), Duration::tw(1000 + TW_MARGIN_MILLI_TW));
+        assert_eq!(CLOCK.wait(1, true), Duration::tw(250 + TW_MARGIN_MILLI_TW));
+    }
+
+    #[test]
+    fn the_wait_that_ends_a_time_wait_shorter_than_2msl_stays_in_msls() {
+        let short = Clock {
+            tw_ms: 30_000,
+            ..CLOCK
+        };
+        assert_eq!(
+            short.wait(1, true),
+            Duration::msl(500 + TW_MARGIN_MILLI_MSL)
+        );
+    }
 }
