@@ -36,6 +36,10 @@ pub enum Command {
     /// Whether the ISN sets are a worst case: each variant's verdicts with
     /// them and with every ISN for both sides. Exit 1 when any differs.
     Isns(IsnsArgs),
+    /// The scope table: each variant's verdicts as the model's scope grows
+    /// or shrinks (incarnations, fault budgets, sequence space, ISNs, a
+    /// talking last incarnation), with states, seconds and exhaustiveness.
+    Scope(ScopeArgs),
     /// Work with YAML trace specs: lint, check against the model, print the schema.
     #[command(subcommand)]
     Specs(SpecsCommand),
@@ -446,6 +450,34 @@ pub struct IsnsArgs {
     /// Write the comparisons to stdout as JSON.
     #[arg(long)]
     pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ScopeArgs {
+    /// Variant to check (repeatable): one of the presets [default: all].
+    #[arg(long = "variant", value_parser = parse_preset)]
+    pub variants: Vec<Preset>,
+    /// Scope to run (repeatable), by its name in the table [default: all].
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Stop each run after about this many generated states (its verdicts
+    /// are then `incomplete`, marked not exhaustive); 0 for no limit.
+    #[arg(long, default_value_t = 20_000_000)]
+    pub max_states: usize,
+    /// Stop each run after this many seconds.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Checker threads [default: number of cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the table into this Markdown file, between the scope-table
+    /// markers (appended if they are missing); `check --report` keeps the
+    /// block when it rewrites the file.
+    #[arg(long)]
+    pub report: Option<std::path::PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,

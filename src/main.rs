@@ -8,6 +8,7 @@ mod isns_cmd;
 mod losses_cmd;
 mod output;
 mod replay_cmd;
+mod scope_cmd;
 mod specs_cmd;
 
 use anyhow::{Context, Result};
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Losses(a) => losses_cmd::run(a),
         Command::Isns(a) => isns_cmd::run(a),
+        Command::Scope(a) => scope_cmd::run(a),
         Command::Specs(c) => specs_cmd::run(c),
         Command::Replay(a) => replay_cmd::run(a),
     };
@@ -151,7 +153,13 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
             }
             _ => None,
         };
-        let md = output::markdown(&reports, beyond.as_ref(), &variants[0].cfg, &command);
+        let mut md = output::markdown(&reports, beyond.as_ref(), &variants[0].cfg, &command);
+        // The scope table is `timewait scope`'s: keep it.
+        if let Ok(old) = std::fs::read_to_string(path) {
+            if let Some(block) = scope_cmd::kept_block(&old) {
+                md.push_str(&format!("{block}\n"));
+            }
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use timewait_model::check::PropertyReport;
 use timewait_model::{Config, Preset, Verdict};
 
-fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

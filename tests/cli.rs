@@ -346,3 +346,63 @@ fn isns_prints_both_verdicts_and_exits_0_when_they_agree() {
     assert!(out.contains("the listed ISNs are a worst case"), "{out}");
     assert!(out.contains("reliable-termination/reset"), "{out}");
 }
+
+#[test]
+fn scope_marks_what_changed_from_the_default_and_keeps_its_block_through_check_report() {
+    let dir = std::env::temp_dir().join(format!("timewait-cli-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let report = dir.join("model.md");
+    let path = report.to_string_lossy().to_string();
+    let o = timewait(&[
+        "scope",
+        "--variant",
+        "no-time-wait",
+        "--scope",
+        "default",
+        "--scope",
+        "1-incarnation",
+        "--max-states",
+        "2000000",
+        "-q",
+        "--report",
+        &path,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    // One incarnation has no next one to deliver into; the default capped
+    // at 2 million states is not exhaustive and says so.
+    assert!(
+        out.contains("changed: no-cross-incarnation-delivery: VIOLATED -> holds"),
+        "{out}"
+    );
+    assert!(out.contains("NOT exhaustive"), "{out}");
+    let table = std::fs::read_to_string(&report).expect("the report");
+    assert!(
+        table.contains("| 1-incarnation | no-time-wait | holds |"),
+        "{table}"
+    );
+    // check --report rewrites the file and keeps the scope table.
+    let o = timewait(&[
+        "check",
+        "--variant",
+        "rfc1337",
+        "--property",
+        "reliable-termination/reset",
+        "-q",
+        "--report",
+        &path,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = std::fs::read_to_string(&report).expect("the report");
+    assert!(after.starts_with("# Model verdicts"), "{after}");
+    assert!(
+        after.contains("| 1-incarnation | no-time-wait | holds |"),
+        "{after}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

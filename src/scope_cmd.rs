@@ -1,0 +1,355 @@
+//! `timewait scope`: the scope table. Every `holds` of the verdict table is
+//! a statement about the default configuration (two incarnations, one loss,
+//! one duplicate, 16 sequence numbers, the listed ISNs, a last incarnation
+//! that only opens). This command runs each variant again with one of those
+//! choices changed at a time and prints, for each run, the `always`
+//! properties' verdicts, the states, the seconds and whether the run was
+//! exhaustive, and which verdicts differ from the default scope. A run that
+//! hits the state cap says so: its `holds` are not proofs.
+
+use crate::cli::ScopeArgs;
+use crate::output::thousands;
+use anyhow::{bail, Context, Result};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use timewait_model::check::{self, Limits, PropertyReport, VariantSpec};
+use timewait_model::{Config, PropertyId, Verdict};
+
+/// One scope: a name and how it changes the default configuration.
+struct Scope {
+    name: &'static str,
+    what: &'static str,
+    apply: fn(&mut Config),
+}
+
+fn scopes() -> Vec<Scope> {
+    vec![
+        Scope {
+            name: "default",
+            what: "the defaults (README, \"Parameters\")",
+            apply: |_| {},
+        },
+        Scope {
+            name: "1-incarnation",
+            what: "one incarnation: no reopening at all",
+            apply: |c| c.incarnations = 1,
+        },
+        Scope {
+            name: "3-incarnations",
+            what: "three incarnations, the last one only opening",
+            apply: |c| c.incarnations = 3,
+        },
+        Scope {
+            name: "last-closes",
+            what: "two incarnations, the last one sending and closing too",
+            apply: |c| c.last_closes = true,
+        },
+        Scope {
+            name: "no-faults",
+            what: "no loss, no duplicate",
+            apply: |c| (c.loss_budget, c.dup_budget) = (0, 0),
+        },
+        Scope {
+            name: "loss-only",
+            what: "one loss, no duplicate",
+            apply: |c| c.dup_budget = 0,
+        },
+        Scope {
+            name: "dup-only",
+            what: "no loss, one duplicate",
+            apply: |c| c.loss_budget = 0,
+        },
+        Scope {
+            name: "2-faults",
+            what: "two losses and two duplicates",
+            apply: |c| (c.loss_budget, c.dup_budget) = (2, 2),
+        },
+        Scope {
+            name: "seq-32",
+            what: "32 sequence numbers (the same ISN lists)",
+            apply: |c| c.seq_space = 32,
+        },
+        Scope {
+            name: "every-isn",
+            what: "every ISN of the space for both sides of the new incarnation",
+            apply: |c| {
+                let all: Vec<_> = (0..c.seq_space)
+                    .filter_map(|n| u32::try_from(n).ok())
+                    .collect();
+                c.isns = all.clone();
+                c.listener_isns = all;
+            },
+        },
+    ]
+}
+
+/// The `always` properties: the witnesses do not change with scope.
+fn properties() -> Vec<PropertyId> {
+    PropertyId::ALL
+        .into_iter()
+        .filter(|p| !p.is_witness())
+        .collect()
+}
+
+/// One run of one variant in one scope.
+struct Row {
+    scope: &'static str,
+    variant: String,
+    reports: Vec<PropertyReport>,
+}
+
+impl Row {
+    fn exhaustive(&self) -> bool {
+        self.reports
+            .iter()
+            .all(|r| r.verdict != Verdict::Incomplete)
+    }
+}
+
+pub fn run(a: ScopeArgs) -> Result<ExitCode> {
+    let mut limits = Limits {
+        max_states: (a.max_states > 0).then_some(a.max_states),
+        timeout: a.timeout.map(std::time::Duration::from_secs_f64),
+        ..Limits::default()
+    };
+    if let Some(t) = a.threads {
+        if t == 0 {
+            bail!("--threads must be at least 1");
+        }
+        limits.threads = t;
+    }
+    let all = scopes();
+    for s in &a.scopes {
+        if !all.iter().any(|x| x.name == s) {
+            let names: Vec<_> = all.iter().map(|x| x.name).collect();
+            bail!("unknown scope {s:?}: one of {}", names.join(", "));
+        }
+    }
+    let chosen: Vec<&Scope> = all
+        .iter()
+        .filter(|s| a.scopes.is_empty() || a.scopes.iter().any(|n| n == s.name))
+        .collect();
+    let presets = crate::cli::presets_or_all(&a.variants);
+    let props = properties();
+    let mut progress = crate::progress_line(a.quiet);
+    let mut rows = Vec::new();
+    let started = std::time::Instant::now();
+    for scope in &chosen {
+        let mut base = Config::default();
+        (scope.apply)(&mut base);
+        for &p in &presets {
+            let v = VariantSpec::preset(p, &base, base.msl)
+                .with_context(|| format!("scope {} for {p}", scope.name))?;
+            if !a.quiet {
+                eprintln!(
+                    "[{:>6.0} s] scope {}: {} ...",
+                    started.elapsed().as_secs_f64(),
+                    scope.name,
+                    v.name
+                );
+            }
+            let reports = check::check_variant(&v, &props, false, &limits, &mut progress);
+            let row = Row {
+                scope: scope.name,
+                variant: v.name.clone(),
+                reports,
+            };
+            println!("{}", line(&row, &rows));
+            rows.push(row);
+        }
+    }
+    let table = markdown(&chosen, &rows, &props, &limits);
+    if let Some(path) = &a.report {
+        write_block(path, &table)?;
+        if !a.quiet {
+            eprintln!("wrote the scope table into {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "holds",
+        Verdict::Violated => "VIOLATED",
+        Verdict::Incomplete => "incomplete",
+    }
+}
+
+/// The properties whose verdict differs from the same variant's in the
+/// default scope (both runs exhaustive or definite).
+fn changes(row: &Row, rows: &[Row]) -> Vec<String> {
+    let Some(base) = rows
+        .iter()
+        .find(|r| r.scope == "default" && r.variant == row.variant)
+    else {
+        return Vec::new();
+    };
+    row.reports
+        .iter()
+        .zip(&base.reports)
+        .filter(|(r, b)| {
+            r.verdict != b.verdict
+                && r.verdict != Verdict::Incomplete
+                && b.verdict != Verdict::Incomplete
+        })
+        .map(|(r, b)| {
+            format!(
+                "{}: {} -> {}",
+                r.property,
+                short(b.verdict),
+                short(r.verdict)
+            )
+        })
+        .collect()
+}
+
+fn seconds(row: &Row) -> f64 {
+    // The `always` properties share one exploration; traces add their own.
+    row.reports.iter().map(|r| r.seconds).fold(0.0, f64::max)
+}
+
+fn line(row: &Row, earlier: &[Row]) -> String {
+    let first = &row.reports[0];
+    let verdicts: Vec<_> = row.reports.iter().map(|r| short(r.verdict)).collect();
+    let ch = changes(row, earlier);
+    format!(
+        "{:<15} {:<32} {:>12} unique {:>7.1} s {} | {}{}",
+        row.scope,
+        row.variant,
+        first.unique_states,
+        seconds(row),
+        if row.exhaustive() {
+            "exhaustive"
+        } else {
+            "NOT exhaustive"
+        },
+        verdicts.join(" "),
+        if ch.is_empty() {
+            String::new()
+        } else {
+            format!(" | changed: {}", ch.join("; "))
+        }
+    )
+}
+
+const OPEN: &str = "<!-- scope table: written by `timewait scope --report` -->";
+const CLOSE: &str = "<!-- end scope table -->";
+
+fn markdown(scopes: &[&Scope], rows: &[Row], props: &[PropertyId], limits: &Limits) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{OPEN}\n\n## Scope table\n");
+    let _ = writeln!(
+        out,
+        "Written by `timewait scope --report`: every variant again with one choice of the default configuration changed at a time, checked for the `always` properties in one exploration per run, capped at {} generated states{}. `VIOLATED` is definite and `holds` is a proof only where the run is exhaustive; `incomplete` means the cap was reached first, and such a row is marked not exhaustive (the state-space work, issue 16, takes those on). \"Changed\" lists the verdicts that differ from the same variant's in the default scope. Seconds are this machine's, from one run.\n",
+        limits
+            .max_states
+            .map_or("an unlimited number of".to_string(), thousands),
+        limits
+            .timeout
+            .map_or(String::new(), |t| format!(" or {} s", t.as_secs()))
+    );
+    for s in scopes {
+        let _ = writeln!(out, "- `{}`: {}", s.name, s.what);
+    }
+    let _ = write!(out, "\n| scope | variant |");
+    for p in props {
+        let _ = write!(out, " {} |", p.name());
+    }
+    let _ = writeln!(
+        out,
+        " unique states | states | seconds | exhaustive | changed |"
+    );
+    let _ = write!(out, "|---|---|");
+    for _ in props {
+        let _ = write!(out, "---|");
+    }
+    let _ = writeln!(out, "---:|---:|---:|---|---|");
+    for row in rows {
+        let first = &row.reports[0];
+        let _ = write!(out, "| {} | {} |", row.scope, row.variant);
+        for r in &row.reports {
+            let steps = r
+                .trace
+                .as_ref()
+                .map_or(String::new(), |t| format!(" ({})", t.steps.len()));
+            let _ = write!(out, " {}{} |", short(r.verdict), steps);
+        }
+        let _ = writeln!(
+            out,
+            " {} | {} | {:.1} | {} | {} |",
+            thousands(first.unique_states),
+            thousands(first.states),
+            seconds(row),
+            if row.exhaustive() { "yes" } else { "**no**" },
+            changes(row, rows).join("; ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nA number after `VIOLATED` is the length of the shortest counterexample.\n\n{CLOSE}"
+    );
+    out
+}
+
+/// Replaces the marked block in `path` with `table`, or appends it.
+fn write_block(path: &Path, table: &str) -> Result<()> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let new = match (old.find(OPEN), old.find(CLOSE)) {
+        (Some(i), Some(j)) if j > i => {
+            format!("{}{table}{}", &old[..i], &old[j + CLOSE.len()..])
+        }
+        (None, None) => format!("{}\n{table}\n", old.trim_end()),
+        _ => bail!(
+            "{}: the scope-table markers are not paired; remove them or fix them",
+            path.display()
+        ),
+    };
+    std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The scope-table block of a report, to carry over when `check --report`
+/// rewrites the file.
+pub fn kept_block(text: &str) -> Option<&str> {
+    let i = text.find(OPEN)?;
+    let j = text.find(CLOSE)?;
+    (j > i).then(|| &text[i..j + CLOSE.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_block_is_replaced_in_place_and_found_again() {
+        let dir = std::env::temp_dir().join(format!("timewait-scope-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let f = dir.join("r.md");
+        std::fs::write(&f, "# R\n\ntext\n").expect("write");
+        let block = |x: &str| format!("{OPEN}\n{x}\n{CLOSE}");
+        write_block(&f, &block("one")).expect("append");
+        write_block(&f, &block("two")).expect("replace");
+        let text = std::fs::read_to_string(&f).expect("read");
+        assert_eq!(text.matches(OPEN).count(), 1, "{text}");
+        assert!(text.starts_with("# R\n\ntext\n"), "{text}");
+        assert_eq!(kept_block(&text), Some(block("two").as_str()));
+        std::fs::write(&f, format!("{CLOSE} {OPEN}")).expect("write");
+        assert!(write_block(&f, &block("x")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn every_scope_gives_a_valid_configuration() {
+        for s in scopes() {
+            let mut c = Config::default();
+            (s.apply)(&mut c);
+            assert!(c.validate().is_ok(), "{}", s.name);
+            assert_ne!(c == Config::default(), s.name != "default", "{}", s.name);
+        }
+    }
+}
