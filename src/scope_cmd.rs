@@ -242,7 +242,7 @@ fn markdown(scopes: &[&Scope], rows: &[Row], props: &[PropertyId], limits: &Limi
     let _ = writeln!(out, "{OPEN}\n\n## Scope table\n");
     let _ = writeln!(
         out,
-        "Written by `timewait scope --report`: every variant again with one choice of the default configuration changed at a time, checked for the `always` properties in one exploration per run, capped at {} generated states{}. `VIOLATED` is definite and `holds` is a proof only where the run is exhaustive; `incomplete` means the cap was reached first, and such a row is marked not exhaustive (the state-space work, issue 16, takes those on). \"Changed\" lists the verdicts that differ from the same variant's in the default scope. Seconds are this machine's, from one run.\n",
+        "Written by `timewait scope --report`: every variant again with one choice of the default configuration changed at a time, checked for the `always` properties in one exploration per run, capped at {} generated states{}. `VIOLATED` is definite and `holds` is a proof only where the run is exhaustive; `incomplete` means the cap was reached first, and such a row is marked not exhaustive (the state-space work, issue 16, takes those on). \"Changed\" lists the verdicts that differ from the same variant's in the default scope; the README (\"What changes with scope\") explains each. Seconds are this machine's, from one run.\n",
         limits
             .max_states
             .map_or("an unlimited number of".to_string(), thousands),
