@@ -255,6 +255,11 @@ pub struct ModelArgs {
     /// at or after the host's old SND.NXT.
     #[arg(long, value_enum)]
     pub isn_clock: Option<OnOff>,
+    /// Override: RFC 5961 section 5.2 as Linux has it (on in the Linux
+    /// presets): an ACK below SND.UNA - min(window, bytes acked) gets a
+    /// challenge ACK and the segment is dropped.
+    #[arg(long, value_enum)]
+    pub old_ack_check: Option<OnOff>,
 }
 
 /// The presets named with `--variant`, or every preset when none is.
@@ -478,6 +483,13 @@ pub struct ScopeArgs {
     /// block when it rewrites the file.
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
+    /// With --report: keep the rows of the variants this run does not cover
+    /// from the table already in the report, so that a change to some
+    /// presets re-runs only those. The run must cover every scope, and the
+    /// table must have been written with the same --max-states and
+    /// --timeout.
+    #[arg(long, requires = "report")]
+    pub merge: bool,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -573,6 +585,7 @@ impl ModelArgs {
             || self.timestamps.is_some()
             || self.fin_wait_2_timeout.is_some()
             || self.isn_clock.is_some()
+            || self.old_ack_check.is_some()
     }
 
     /// The variant `p` with the parameters and switch overrides applied.
@@ -620,6 +633,9 @@ impl ModelArgs {
             }
             if let Some(c) = self.isn_clock {
                 b.isn_clock = c == OnOff::On;
+            }
+            if let Some(c) = self.old_ack_check {
+                b.old_ack_check = c == OnOff::On;
             }
             v.cfg
                 .validate()

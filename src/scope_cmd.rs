@@ -132,6 +132,28 @@ pub fn run(a: ScopeArgs) -> Result<ExitCode> {
         .collect();
     let presets = crate::cli::presets_or_all(&a.variants);
     let props = properties();
+    // Rows carried over from the report's table, read before the long run
+    // so that a table that cannot be merged fails at once.
+    let kept = match (&a.report, a.merge) {
+        (Some(path), true) => {
+            if !a.scopes.is_empty() {
+                bail!("--merge replaces whole variants: run every scope (drop --scope)");
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {} to merge into", path.display()))?;
+            let block = kept_block(&text)
+                .with_context(|| format!("{}: no scope table to merge into", path.display()))?;
+            let cap = cap_phrase(&limits);
+            if !block.contains(&cap) {
+                bail!(
+                    "{}: its scope table was not written {cap}; re-run every variant or use the same --max-states and --timeout",
+                    path.display()
+                );
+            }
+            kept_rows(block, &presets)
+        }
+        _ => Vec::new(),
+    };
     let mut progress = crate::progress_line(a.quiet);
     let mut rows = Vec::new();
     let started = std::time::Instant::now();
@@ -159,7 +181,7 @@ pub fn run(a: ScopeArgs) -> Result<ExitCode> {
             rows.push(row);
         }
     }
-    let table = markdown(&chosen, &rows, &props, &limits);
+    let table = markdown(&chosen, &rows, &kept, &props, &limits);
     if let Some(path) = &a.report {
         write_block(path, &table)?;
         if !a.quiet {
@@ -237,18 +259,64 @@ fn line(row: &Row, earlier: &[Row]) -> String {
 const OPEN: &str = "<!-- scope table: written by `timewait scope --report` -->";
 const CLOSE: &str = "<!-- end scope table -->";
 
-fn markdown(scopes: &[&Scope], rows: &[Row], props: &[PropertyId], limits: &Limits) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{OPEN}\n\n## Scope table\n");
-    let _ = writeln!(
-        out,
-        "Written by `timewait scope --report`: every variant again with one choice of the default configuration changed at a time, checked for the `always` properties in one exploration per run, capped at {} generated states{}. `VIOLATED` is definite and `holds` is a proof only where the run is exhaustive; `incomplete` means the cap was reached first, and such a row is marked not exhaustive (the state-space work, issue 16, takes those on). \"Changed\" lists the verdicts that differ from the same variant's in the default scope; the README (\"What changes with scope\") explains each. Seconds are this machine's, from one run.\n",
+/// How the runs were capped, as the table's introduction says it.
+fn cap_phrase(limits: &Limits) -> String {
+    format!(
+        "capped at {} generated states{}",
         limits
             .max_states
             .map_or("an unlimited number of".to_string(), thousands),
         limits
             .timeout
             .map_or(String::new(), |t| format!(" or {} s", t.as_secs()))
+    )
+}
+
+/// A table row carried over from an earlier run: its scope, its variant and
+/// the Markdown line as written.
+struct KeptRow {
+    scope: String,
+    variant: String,
+    line: String,
+}
+
+/// The rows of `block` whose variant is not among `rerun`.
+fn kept_rows(block: &str, rerun: &[timewait_model::Preset]) -> Vec<KeptRow> {
+    block
+        .lines()
+        .filter_map(|line| {
+            let mut cells = line.strip_prefix("| ")?.split(" | ");
+            let scope = cells.next()?;
+            let variant = cells.next()?;
+            let known = scopes().iter().any(|s| s.name == scope);
+            let rerun_here = rerun.iter().any(|p| p.name() == variant);
+            (known && !rerun_here).then(|| KeptRow {
+                scope: scope.to_string(),
+                variant: variant.to_string(),
+                line: line.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn markdown(
+    scopes: &[&Scope],
+    rows: &[Row],
+    kept: &[KeptRow],
+    props: &[PropertyId],
+    limits: &Limits,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{OPEN}\n\n## Scope table\n");
+    let _ = writeln!(
+        out,
+        "Written by `timewait scope --report`: every variant again with one choice of the default configuration changed at a time, checked for the `always` properties in one exploration per run, {}. `VIOLATED` is definite and `holds` is a proof only where the run is exhaustive; `incomplete` means the cap was reached first, and such a row is marked not exhaustive (the state-space work, issue 16, takes those on). \"Changed\" lists the verdicts that differ from the same variant's in the default scope; the README (\"What changes with scope\") explains each. Seconds are this machine's, from one run{}.\n",
+        cap_phrase(limits),
+        if kept.is_empty() {
+            ""
+        } else {
+            " (rows of variants not re-run are carried over from the run before: `timewait scope --merge`)"
+        }
     );
     for s in scopes {
         let _ = writeln!(out, "- `{}`: {}", s.name, s.what);
@@ -266,7 +334,33 @@ fn markdown(scopes: &[&Scope], rows: &[Row], props: &[PropertyId], limits: &Limi
         let _ = write!(out, "---|");
     }
     let _ = writeln!(out, "---:|---:|---:|---|---|");
-    for row in rows {
+    // Scope by scope, in preset order, whether run now or carried over.
+    for scope in scopes {
+        for p in timewait_model::Preset::ALL {
+            if let Some(row) = rows
+                .iter()
+                .find(|r| r.scope == scope.name && r.variant == p.name())
+            {
+                out.push_str(&row_line(row, rows));
+            } else if let Some(k) = kept
+                .iter()
+                .find(|k| k.scope == scope.name && k.variant == p.name())
+            {
+                let _ = writeln!(out, "{}", k.line);
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nA number after `VIOLATED` is the length of the shortest counterexample.\n\n{CLOSE}"
+    );
+    out
+}
+
+/// One run as a Markdown table line.
+fn row_line(row: &Row, rows: &[Row]) -> String {
+    let mut out = String::new();
+    {
         let first = &row.reports[0];
         let _ = write!(out, "| {} | {} |", row.scope, row.variant);
         for r in &row.reports {
@@ -286,10 +380,6 @@ fn markdown(scopes: &[&Scope], rows: &[Row], props: &[PropertyId], limits: &Limi
             changes(row, rows).join("; ")
         );
     }
-    let _ = writeln!(
-        out,
-        "\nA number after `VIOLATED` is the length of the shortest counterexample.\n\n{CLOSE}"
-    );
     out
 }
 
@@ -341,6 +431,28 @@ mod tests {
         std::fs::write(&f, format!("{CLOSE} {OPEN}")).expect("write");
         assert!(write_block(&f, &block("x")).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `--merge` keeps the rows of variants that were not re-run, whatever
+    /// else the block holds, and drops those that were.
+    #[test]
+    fn merging_keeps_only_the_rows_of_variants_not_rerun() {
+        use timewait_model::Preset;
+        let block = format!(
+            "{OPEN}\n\n| scope | variant | x |\n|---|---|---|\n| default | rfc1337 | holds |\n| default | linux | holds |\n| 1-incarnation | linux | holds |\n| no-such-scope | rfc1337 | holds |\ntext | default | rfc1337 |\n{CLOSE}"
+        );
+        let kept = kept_rows(&block, &[Preset::Linux]);
+        let got: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|k| (k.scope.as_str(), k.variant.as_str()))
+            .collect();
+        assert_eq!(got, vec![("default", "rfc1337")]);
+        assert_eq!(kept[0].line, "| default | rfc1337 | holds |");
+        let limits = Limits {
+            max_states: Some(50_000_000),
+            ..Limits::default()
+        };
+        assert_eq!(cap_phrase(&limits), "capped at 50,000,000 generated states");
     }
 
     #[test]

@@ -231,10 +231,12 @@ impl PropertyId {
             // desynchronises. FreeBSD's rule lets only that RST through too,
             // with the listener at the old ISS; with every listener ISN an
             // old FIN crosses and desynchronises (README, "Worst-case ISNs").
-            // Under tcp_tw_reuse the server's old LAST-ACK retransmits its
-            // FIN with the clock of the new incarnation (the model's clock
-            // is coarse: it reads the incarnation), so PAWS passes it and
-            // the new connection takes it (README).
+            // Under tcp_tw_reuse the server may listen again from LAST-ACK,
+            // so its retransmitted old FIN carries the new incarnation's
+            // clock (the model's clock is coarse: it reads the incarnation)
+            // and passes PAWS; a client that reconnected from CLOSED after a
+            // RST, with a listed ISS, takes it (README). A reusing client
+            // refuses it: its ACK is too old (RFC 5961 5.2, as Linux).
             (
                 EndsAgree,
                 Rfc1337 | LinuxRfc1337 | TimeWaitRestartFinOnly | LinuxTimestamps | Rfc6191,

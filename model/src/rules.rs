@@ -375,6 +375,17 @@ fn synchronized(a: &mut Arrival, ep: &mut Endpoint) {
     if !seg.flags.has(Flags::ACK) {
         return;
     }
+    // RFC 5961 5.2 where the variant has it (Linux): an ACK older than the
+    // bytes this connection has had acknowledged, or than one window, comes
+    // from a blind attacker or an earlier incarnation. SYN-RECEIVED already
+    // insists on an ACK of its SYN (below) and resets anything else.
+    if a.cfg.behaviour.old_ack_check && ep.state != TcpState::SynReceived {
+        let bound = s.diff(ep.snd_una, ep.iss).min(a.cfg.window);
+        if s.lt(seg.ack, s.sub(ep.snd_una, bound)) {
+            a.reply(ep.ack_segment(a.me));
+            return;
+        }
+    }
     let acks_new = s.lt(ep.snd_una, seg.ack) && s.le(seg.ack, ep.snd_nxt);
     if ep.state == TcpState::SynReceived {
         if !acks_new {
@@ -1167,6 +1178,72 @@ mod tests {
         // (Linux checks the ACK before PAWS in SYN-SENT).
         let r = arrive(&c, &mut e, with_ts(seg(Flags::ACK, 5, 1, 0), 2));
         assert_eq!(reply(&r).0, Flags::RST);
+    }
+
+    /// Linux's RFC 5961 5.2: a FIN whose ACK lies below SND.UNA by more than
+    /// the bytes acked so far (here the SYN's one) is an earlier
+    /// incarnation's and gets a challenge ACK; RFC 9293's base rule ignores
+    /// the old ACK and takes the FIN.
+    #[test]
+    fn linux_refuses_a_fin_whose_ack_is_older_than_its_bytes_acked() {
+        let c = cfg(Preset::Linux);
+        let mut e = ep(&c, TcpState::Established);
+        e.iss = 6;
+        e.snd_una = 7;
+        e.snd_nxt = 7;
+        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 2, 0));
+        assert_eq!((e.state, e.rcv_nxt), (TcpState::Established, 1));
+        assert_eq!(reply(&r), (Flags::ACK, 7, 1), "a challenge ACK");
+        let c = cfg(Preset::Rfc1337);
+        let r = arrive(&c, &mut e, seg(Flags::FIN | Flags::ACK, 1, 2, 0));
+        assert_eq!((e.state, e.rcv_nxt), (TcpState::CloseWait, 2));
+        assert_eq!(reply(&r), (Flags::ACK, 7, 2));
+    }
+
+    /// Why Linux's reusing ISS is old SND.NXT + 65535 + 2: the server's old
+    /// FIN, retransmitted from LAST-ACK, acknowledges the old SND.NXT, which
+    /// lies below the reused connection's SND.UNA by more than the SYN it
+    /// has had acknowledged. Linux answers with a challenge ACK (seen in the
+    /// replay of `cx-linux-tw-reuse-ends-agree-sut-a`).
+    #[test]
+    fn a_reusing_connection_refuses_the_old_fin_its_iss_puts_out_of_reach() {
+        let c = cfg(Preset::LinuxTwReuse);
+        let mut e = ep(&c, TcpState::TimeWait);
+        e.ts_recent = Some(1);
+        e.app_closed = true;
+        let iss = reopen_iss(&c, &e);
+        e.app_connect(&c, Side::A, iss);
+        arrive(
+            &c,
+            &mut e,
+            with_ts(seg(Flags::SYN | Flags::ACK, 0, iss + 1, 0), 2),
+        );
+        assert_eq!((e.state, e.rcv_nxt), (TcpState::Established, 1));
+        let r = arrive(
+            &c,
+            &mut e,
+            with_ts(seg(Flags::FIN | Flags::ACK, 1, 2, 0), 2),
+        );
+        assert_eq!((e.state, e.rcv_nxt), (TcpState::Established, 1));
+        assert_eq!(reply(&r), (Flags::ACK, iss + 1, 1), "a challenge ACK");
+    }
+
+    /// The bound is min(window, bytes acked): an ACK within it is a
+    /// duplicate and the segment goes on.
+    #[test]
+    fn linux_takes_a_duplicate_ack_within_the_bytes_acked() {
+        let c = cfg(Preset::Linux);
+        let mut e = ep(&c, TcpState::Established);
+        e.snd_una = 3;
+        e.snd_nxt = 3;
+        // Bytes acked: 3 (SYN and two data bytes), window 4: ACK 0 and up pass.
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 1, 0, 1));
+        assert_eq!(e.rcv_nxt, 2, "the data byte is taken");
+        assert_eq!(reply(&r), (Flags::ACK, 3, 2));
+        e.iss = 1;
+        let r = arrive(&c, &mut e, seg(Flags::ACK, 2, 0, 1));
+        assert_eq!(e.rcv_nxt, 2, "ACK 0 is below 3 - 2: refused");
+        assert_eq!(reply(&r), (Flags::ACK, 3, 2));
     }
 
     #[test]

@@ -118,6 +118,18 @@ pub struct Behaviour {
     /// reusing SYN could never meet the old connection, which is reuse's
     /// hazard.
     pub tw_reuse: bool,
+    /// RFC 5961 section 5.2, which RFC 9293 3.10.7.4 leaves optional
+    /// (MAY-12), as Linux's `tcp_ack()` does it: past SYN-RECEIVED, a
+    /// segment whose ACK lies below SND.UNA - min(MAX.SND.WND, bytes acked)
+    /// is dropped with a challenge ACK before its text or FIN is looked at.
+    /// MAX.SND.WND is the model's window; the bound by the bytes acked is
+    /// Linux's ("tcp: do not accept ACK of bytes we never sent", 2023), and
+    /// for a new connection it is the SYN alone, so every older ACK is
+    /// refused. That is what makes `tcp_tw_reuse`'s ISS of old SND.NXT +
+    /// 65535 + 2 work: the old incarnation's ACKs lie below the new window.
+    /// Off: RFC 9293's base rule, which ignores an old ACK and goes on with
+    /// the segment.
+    pub old_ack_check: bool,
 }
 
 /// The named presets.
@@ -183,7 +195,7 @@ impl Preset {
         match self {
             Preset::Rfc9293 => "RFC 9293 as written: 2MSL TIME-WAIT, an exact RST closes it, SYN gets a challenge ACK",
             Preset::Rfc1337 => "RFC 9293 plus RFC 1337's fix: RST ignored in TIME-WAIT",
-            Preset::Linux => "Linux: 60 s TIME-WAIT with MSL = 30 s, tcp_rfc1337=0, tcp_timestamps=0, SYN reopens if its sequence number is newer",
+            Preset::Linux => "Linux: 60 s TIME-WAIT with MSL = 30 s, tcp_rfc1337=0, tcp_timestamps=0, SYN reopens if its sequence number is newer, an ACK older than the bytes acked is refused (RFC 5961 5.2)",
             Preset::LinuxRfc1337 => "Linux with net.ipv4.tcp_rfc1337=1 (tcp_timestamps=0), MSL = 30 s",
             Preset::LinuxMsl120 => "Linux with tcp_rfc1337=1 against RFC 793's MSL of 120 s (TIME-WAIT = MSL/2)",
             Preset::LinuxTimestamps => "Linux defaults with tcp_timestamps=1: PAWS, and a SYN with a newer timestamp reopens TIME-WAIT",
@@ -210,6 +222,7 @@ impl Preset {
             fin_wait_2_timeout: None,
             isn_clock: false,
             tw_reuse: false,
+            old_ack_check: false,
         };
         let linux = |msl_seconds, rst| Behaviour {
             time_wait: TimeWaitLen::Linux { msl_seconds },
@@ -221,6 +234,7 @@ impl Preset {
             fin_wait_2_timeout: None,
             isn_clock: false,
             tw_reuse: false,
+            old_ack_check: true,
         };
         match self {
             Preset::Rfc9293 => Behaviour {

@@ -27,6 +27,16 @@ fn violated(r: PropertyReport, steps: usize) -> Trace {
     t
 }
 
+/// A last incarnation that sends and closes too, without loss: the
+/// smallest space in which the later incarnations' causes show.
+fn talking_without_loss() -> Config {
+    Config {
+        last_closes: true,
+        loss_budget: 0,
+        ..Config::default()
+    }
+}
+
 /// The first step whose action matches `needle`, by its number in the trace.
 fn step_of(t: &Trace, needle: &str) -> usize {
     step_after(t, needle, 0)
@@ -66,15 +76,10 @@ fn one_incarnation_has_nothing_to_cross_into() {
 /// closes cannot show it. No loss is needed.
 #[test]
 fn a_closing_second_incarnation_is_reset_after_taking_an_old_fin() {
-    let base = Config {
-        last_closes: true,
-        loss_budget: 0,
-        ..Config::default()
-    };
     let t = violated(
         check(
             Preset::Rfc9293,
-            base.clone(),
+            talking_without_loss(),
             PropertyId::ReliableTerminationReset,
         ),
         15,
@@ -107,13 +112,12 @@ fn a_closing_second_incarnation_is_reset_after_taking_an_old_fin() {
 /// never arrived: the ends disagree for good.
 #[test]
 fn under_timestamps_an_ack_from_time_wait_acknowledges_a_byte_never_received() {
-    let base = Config {
-        last_closes: true,
-        loss_budget: 0,
-        ..Config::default()
-    };
     let t = violated(
-        check(Preset::LinuxTimestamps, base, PropertyId::EndsAgree),
+        check(
+            Preset::LinuxTimestamps,
+            talking_without_loss(),
+            PropertyId::EndsAgree,
+        ),
         15,
     );
     let text = t.render("  ");

@@ -131,15 +131,14 @@ fn model_for(preset: Preset, last_closes: bool) -> TeardownModel {
     TeardownModel::observing_all(cfg)
 }
 
-/// The `always` properties whose counterexamples become specs. `ends-agree`
-/// and `no-half-open` (new with issue 13) are not among them yet: their
-/// specs must be replayed and reviewed on every stack first; the coverage
-/// table lists them as not generated.
-pub const SPEC_PROPERTIES: [PropertyId; 4] = [
+/// The `always` properties whose counterexamples become specs: every one.
+pub const SPEC_PROPERTIES: [PropertyId; 6] = [
     PropertyId::NoCrossIncarnationDelivery,
     PropertyId::ReliableTerminationReset,
     PropertyId::ReliableTerminationTimeout,
     PropertyId::BothClosed,
+    PropertyId::NoHalfOpen,
+    PropertyId::EndsAgree,
 ];
 
 /// Presets whose counterexamples are recorded with the preset itself, not
@@ -919,7 +918,7 @@ pub fn files(
         .collect();
     if !unspecced.is_empty() {
         table.push_str(&format!(
-            "\n## Properties without counterexample specs yet\n\n{}: their counterexamples are in `reports/model.md`; their specs await replay and review on every stack (issue 13).\n",
+            "\n## Properties without counterexample specs yet\n\n{}: their counterexamples are in `reports/model.md`; their specs await replay and review on every stack.\n",
             unspecced.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
         ));
     }
