@@ -144,7 +144,9 @@ pub fn run(a: ScopeArgs) -> Result<ExitCode> {
             let block = kept_block(&text)
                 .with_context(|| format!("{}: no scope table to merge into", path.display()))?;
             let cap = cap_phrase(&limits);
-            if !block.contains(&cap) {
+            // The introduction ends the phrase with a full stop, so a table
+            // capped by states and seconds does not pass for one by states.
+            if !block.contains(&format!("{cap}. ")) {
                 bail!(
                     "{}: its scope table was not written {cap}; re-run every variant or use the same --max-states and --timeout",
                     path.display()
@@ -360,26 +362,24 @@ fn markdown(
 /// One run as a Markdown table line.
 fn row_line(row: &Row, rows: &[Row]) -> String {
     let mut out = String::new();
-    {
-        let first = &row.reports[0];
-        let _ = write!(out, "| {} | {} |", row.scope, row.variant);
-        for r in &row.reports {
-            let steps = r
-                .trace
-                .as_ref()
-                .map_or(String::new(), |t| format!(" ({})", t.steps.len()));
-            let _ = write!(out, " {}{} |", short(r.verdict), steps);
-        }
-        let _ = writeln!(
-            out,
-            " {} | {} | {:.1} | {} | {} |",
-            thousands(first.unique_states),
-            thousands(first.states),
-            seconds(row),
-            if row.exhaustive() { "yes" } else { "**no**" },
-            changes(row, rows).join("; ")
-        );
+    let first = &row.reports[0];
+    let _ = write!(out, "| {} | {} |", row.scope, row.variant);
+    for r in &row.reports {
+        let steps = r
+            .trace
+            .as_ref()
+            .map_or(String::new(), |t| format!(" ({})", t.steps.len()));
+        let _ = write!(out, " {}{} |", short(r.verdict), steps);
     }
+    let _ = writeln!(
+        out,
+        " {} | {} | {:.1} | {} | {} |",
+        thousands(first.unique_states),
+        thousands(first.states),
+        seconds(row),
+        if row.exhaustive() { "yes" } else { "**no**" },
+        changes(row, rows).join("; ")
+    );
     out
 }
 

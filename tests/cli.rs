@@ -347,6 +347,44 @@ fn isns_prints_both_verdicts_and_exits_0_when_they_agree() {
     assert!(out.contains("reliable-termination/reset"), "{out}");
 }
 
+/// `--merge` refuses, before any run, what it cannot merge: a partial set
+/// of scopes, a report without a table, a table written with another cap.
+#[test]
+fn scope_merge_refuses_what_it_cannot_merge_before_running() {
+    let dir = std::env::temp_dir().join(format!("timewait-cli-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let report = dir.join("model.md");
+    let path = report.to_string_lossy().to_string();
+    let merge = |extra: &[&str]| {
+        let mut args = vec![
+            "scope",
+            "--variant",
+            "linux",
+            "-q",
+            "--report",
+            &path,
+            "--merge",
+        ];
+        args.extend_from_slice(extra);
+        let o = timewait(&args);
+        assert!(!o.status.success(), "{args:?} must fail");
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    std::fs::write(&report, "# Model\n").expect("write");
+    assert!(merge(&[]).contains("no scope table to merge into"));
+    assert!(merge(&["--scope", "default"]).contains("run every scope"));
+    std::fs::write(
+        &report,
+        "<!-- scope table: written by `timewait scope --report` -->\nchecked, capped at 2,000,000 generated states. More.\n<!-- end scope table -->\n",
+    )
+    .expect("write");
+    let err = merge(&["--max-states", "3000000"]);
+    assert!(err.contains("not written capped at 3,000,000"), "{err}");
+    let o = timewait(&["scope", "--merge"]);
+    assert_eq!(o.status.code(), Some(2), "--merge needs --report");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn scope_marks_what_changed_from_the_default_and_keeps_its_block_through_check_report() {
     let dir = std::env::temp_dir().join(format!("timewait-cli-scope-{}", std::process::id()));
