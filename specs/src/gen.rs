@@ -131,16 +131,6 @@ fn model_for(preset: Preset, last_closes: bool) -> TeardownModel {
     TeardownModel::observing_all(cfg)
 }
 
-/// The `always` properties whose counterexamples become specs: every one.
-pub const SPEC_PROPERTIES: [PropertyId; 6] = [
-    PropertyId::NoCrossIncarnationDelivery,
-    PropertyId::ReliableTerminationReset,
-    PropertyId::ReliableTerminationTimeout,
-    PropertyId::BothClosed,
-    PropertyId::NoHalfOpen,
-    PropertyId::EndsAgree,
-];
-
 /// Presets whose counterexamples are recorded with the preset itself, not
 /// with the correct variant: their traces are what a stack does when so
 /// configured (Linux with `net.ipv4.tcp_tw_reuse=1` connects on a 4-tuple
@@ -168,7 +158,8 @@ fn goals() -> Vec<Goal> {
     }
     for preset in Preset::ALL {
         let records = PRESETS_RECORDED.contains(&preset);
-        for p in SPEC_PROPERTIES {
+        // Every `always` property's counterexample becomes a spec.
+        for p in PropertyId::ALL.into_iter().filter(|p| !p.is_witness()) {
             if p.expected(preset) != timewait_model::Verdict::Violated {
                 continue;
             }
@@ -909,17 +900,6 @@ pub fn files(
             } else {
                 fails.join(", ")
             }
-        ));
-    }
-    let unspecced: Vec<&str> = PropertyId::ALL
-        .into_iter()
-        .filter(|p| !p.is_witness() && !SPEC_PROPERTIES.contains(p))
-        .map(|p| p.name())
-        .collect();
-    if !unspecced.is_empty() {
-        table.push_str(&format!(
-            "\n## Properties without counterexample specs yet\n\n{}: their counterexamples are in `reports/model.md`; their specs await replay and review on every stack.\n",
-            unspecced.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
         ));
     }
     if !g.skipped.is_empty() {
