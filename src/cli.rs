@@ -82,6 +82,11 @@ pub struct ReplayArgs {
     /// Print every spec's exchange, not only the failures'.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Run the suite N times on each stack and report every spec whose
+    /// verdict changed between runs (a flake), with each run's counts and
+    /// largest harness lateness. Writes no report, record or capture.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub repeat: Option<u32>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -53,7 +53,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     for dir in [&a.reports, &a.out] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut clean = true;
+    let mut outcome = Outcome::Clean;
     for kind in kinds.iter().copied() {
         if let Some(why) = kind.unavailable() {
             if a.stack != StackArg::All {
@@ -63,7 +63,14 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             eprintln!("skipping {}: {why}", kind.name());
             continue;
         }
-        clean &= run_stack(kind, specs.clone(), &a)?;
+        let this = match a.repeat {
+            Some(n) => repeat_stack(kind, specs.clone(), &a, n)?,
+            None => run_stack(kind, specs.clone(), &a)?,
+        };
+        outcome = outcome.max(this);
+    }
+    if a.repeat.is_some() {
+        return Ok(outcome.code());
     }
     // The matrix is rendered from every stack's latest record, so running
     // one stack over the whole suite brings it up to date too.
@@ -74,10 +81,207 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("matrix of {} stacks: {}", stacks.len(), path.display());
     }
-    Ok(if clean {
-        ExitCode::SUCCESS
+    Ok(outcome.code())
+}
+
+/// How a stack's run went, worst last: the exit code says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Clean,
+    /// Only runs the harness was too late in; a rerun decides (exit 3).
+    TimingInvalid,
+    /// A verdict not as expected, or changed between runs (exit 1).
+    Unexpected,
+}
+
+impl Outcome {
+    fn of(summary: &report::Summary, stale: bool) -> Outcome {
+        let bad = summary.divergences + summary.harness_errors + summary.stale_known;
+        if bad > 0 || stale {
+            Outcome::Unexpected
+        } else if summary.timing_invalid > 0 {
+            Outcome::TimingInvalid
+        } else {
+            Outcome::Clean
+        }
+    }
+
+    fn code(self) -> ExitCode {
+        match self {
+            Outcome::Clean => ExitCode::SUCCESS,
+            Outcome::Unexpected => ExitCode::from(1),
+            Outcome::TimingInvalid => ExitCode::from(3),
+        }
+    }
+}
+
+/// The specs that apply to `kind`, and those that pin Linux knobs it has
+/// no counterpart of, with the line that says how the run will go.
+fn applicable(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Split {
+    let (specs, na): (Vec<_>, Vec<_>) = specs
+        .into_iter()
+        .partition(|(_, s)| suite::applies(s, kind));
+    let jobs = a.jobs.unwrap_or(specs.len()).max(1);
+    let how = match kind.clock() {
+        Clock::Real => "real time, each in its own network namespace",
+        Clock::Virtual => "a virtual clock",
+    };
+    eprintln!(
+        "replaying {} specs on {}, {jobs} at a time ({how}); {} pin Linux knobs and do not apply",
+        specs.len(),
+        kind.name(),
+        na.len()
+    );
+    Split { specs, na, jobs }
+}
+
+struct Split {
+    specs: Vec<(PathBuf, Spec)>,
+    na: Vec<(PathBuf, Spec)>,
+    jobs: usize,
+}
+
+/// One run of the suite on `kind` with progress on stderr.
+fn run_suite(
+    kind: StackKind,
+    specs: Vec<(PathBuf, Spec)>,
+    known: &known::Known,
+    jobs: usize,
+    label: &str,
+) -> (Vec<suite::SpecResult>, Duration) {
+    let started = Instant::now();
+    let mut last = (usize::MAX, usize::MAX);
+    let results = suite::run_all(specs, kind, known, jobs, Duration::from_secs(5), &mut |p| {
+        if (p.done, p.running) != last {
+            last = (p.done, p.running);
+            eprintln!(
+                "  [{:>5.1} s] {label}: {}/{} done, {} running, {} not passing",
+                started.elapsed().as_secs_f64(),
+                p.done,
+                p.total,
+                p.running,
+                p.failed
+            );
+        }
+    });
+    (results, started.elapsed())
+}
+
+/// What a verdict is, for comparing runs: the mark and, when the stack
+/// departed, where and how.
+fn verdict_of(r: &suite::SpecResult) -> String {
+    let mark = r.judgement.mark.name();
+    match r.stack_departure() {
+        Ok(Some(d)) if r.judgement.mark != results::Mark::TimingInvalid => {
+            format!("{mark} (stack fails at {})", d.key())
+        }
+        _ => mark.to_string(),
+    }
+}
+
+/// A spec whose verdict changed between runs: each distinct verdict with
+/// the (1-based) runs that gave it.
+type Flake<'a> = (&'a str, Vec<(&'a str, Vec<usize>)>);
+
+/// The specs of `seen` (each spec's verdict per run) whose verdict was not
+/// the same in every run. A timing-invalid run is no verdict, so it cannot
+/// change one; it is counted on its own.
+fn changed_verdicts(seen: &[(String, Vec<String>)]) -> Vec<Flake<'_>> {
+    let invalid = results::Mark::TimingInvalid.name();
+    let mut out = Vec::new();
+    for (name, runs) in seen {
+        let mut distinct: Vec<&str> = runs
+            .iter()
+            .map(String::as_str)
+            .filter(|v| *v != invalid)
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() > 1 {
+            let verdicts = distinct
+                .into_iter()
+                .map(|v| {
+                    let which = (1..=runs.len()).filter(|i| runs[i - 1] == v).collect();
+                    (v, which)
+                })
+                .collect();
+            out.push((name.as_str(), verdicts));
+        }
+    }
+    out
+}
+
+/// `replay --repeat N`: the suite N times on one stack; every spec whose
+/// verdict changed between runs, and the runs the harness was too late in.
+fn repeat_stack(
+    kind: StackKind,
+    specs: Vec<(PathBuf, Spec)>,
+    a: &ReplayArgs,
+    n: u32,
+) -> Result<Outcome> {
+    let stack = kind.name();
+    let known = known::load(&a.known, stack)?;
+    let Split { specs, jobs, .. } = applicable(kind, specs, a);
+    // Per spec, in the suite's order: each run's verdict.
+    let mut seen: Vec<(String, Vec<String>)> = specs
+        .iter()
+        .map(|(_, s)| (s.name.value.clone(), Vec::new()))
+        .collect();
+    let (mut timing_invalid, mut unexpected) = (0, 0);
+    for run in 1..=n {
+        let label = format!("{stack} run {run}/{n}");
+        let (results, wall) = run_suite(kind, specs.clone(), &known, jobs, &label);
+        let s = report::summarize(&results);
+        timing_invalid += s.timing_invalid;
+        unexpected += s.divergences + s.harness_errors + s.stale_known;
+        println!(
+            "{label}: {:.1} s; {} pass, {} fail as predicted, {} known, {} unexpected, {} harness errors, {} stale, {} timing invalid. {}",
+            wall.as_secs_f64(),
+            s.pass,
+            s.fail_as_predicted,
+            s.known_divergences,
+            s.divergences,
+            s.harness_errors,
+            s.stale_known,
+            s.timing_invalid,
+            report::lateness_line(&results)
+        );
+        for r in &results {
+            let mark = r.judgement.mark;
+            if !mark.expected() {
+                println!(
+                    "    {} run {run}: {}: {}",
+                    r.name(),
+                    mark.name(),
+                    r.judgement.why
+                );
+            }
+        }
+        for r in &results {
+            if let Some((_, runs)) = seen.iter_mut().find(|(name, _)| name == r.name()) {
+                runs.push(verdict_of(r));
+            }
+        }
+    }
+    let flakes = changed_verdicts(&seen);
+    for (name, verdicts) in &flakes {
+        println!("CHANGED {name}:");
+        for (v, runs) in verdicts {
+            let runs: Vec<String> = runs.iter().map(usize::to_string).collect();
+            println!("    runs {}: {v}", runs.join(", "));
+        }
+    }
+    let changed = flakes.len();
+    println!(
+        "\n{stack}: {n} runs of {} specs: {changed} specs changed verdict between runs, {unexpected} unexpected verdicts, {timing_invalid} timing-invalid runs (rerun, not judged); reports/ is left as it is",
+        specs.len()
+    );
+    Ok(if changed > 0 || unexpected > 0 {
+        Outcome::Unexpected
+    } else if timing_invalid > 0 {
+        Outcome::TimingInvalid
     } else {
-        ExitCode::from(1)
+        Outcome::Clean
     })
 }
 
@@ -118,47 +322,13 @@ pub fn results_path(reports: &Path, kind: StackKind) -> PathBuf {
 /// Runs the suite (and the probes, at the same time) on one stack, prints
 /// the failures, writes its captures, report and results file; whether
 /// every verdict is what the reviewed lists expect.
-fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<bool> {
+fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<Outcome> {
     let stack = kind.name();
     let known = known::load(&a.known, stack)?;
-    let (specs, na): (Vec<_>, Vec<_>) = specs
-        .into_iter()
-        .partition(|(_, s)| suite::applies(s, kind));
-    let jobs = a.jobs.unwrap_or(specs.len()).max(1);
-    let how = match kind.clock() {
-        Clock::Real => "real time, each in its own network namespace",
-        Clock::Virtual => "a virtual clock",
-    };
-    eprintln!(
-        "replaying {} specs on {stack}, {jobs} at a time ({how}); {} pin Linux knobs and do not apply",
-        specs.len(),
-        na.len()
-    );
+    let Split { specs, na, jobs } = applicable(kind, specs, a);
     let facts = (!a.no_facts).then(|| std::thread::spawn(move || probe::facts(kind)));
-    let started = Instant::now();
-    let mut last = (usize::MAX, usize::MAX);
     let names: Vec<String> = specs.iter().map(|(_, s)| s.name.value.clone()).collect();
-    let results = suite::run_all(
-        specs,
-        kind,
-        &known,
-        jobs,
-        Duration::from_secs(5),
-        &mut |p| {
-            if (p.done, p.running) != last {
-                last = (p.done, p.running);
-                eprintln!(
-                    "  [{:>5.1} s] {stack}: {}/{} done, {} running, {} not passing",
-                    started.elapsed().as_secs_f64(),
-                    p.done,
-                    p.total,
-                    p.running,
-                    p.failed
-                );
-            }
-        },
-    );
-    let wall = started.elapsed();
+    let (results, wall) = run_suite(kind, specs, &known, jobs, stack);
     for r in &results {
         println!("{stack:<14} {:<60} {}", r.name(), r.judgement.mark.name());
         if !r.judgement.mark.expected() && !r.judgement.why.is_empty() {
@@ -215,7 +385,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!(
-        "\n{stack}: {} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries; {}",
+        "\n{stack}: {} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries, {} timing invalid (rerun). {} {}",
         results.len(),
         wall.as_secs_f64(),
         summary.pass,
@@ -224,6 +394,8 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         summary.divergences,
         summary.harness_errors,
         summary.stale_known,
+        summary.timing_invalid,
+        report::lateness_line(&results),
         if whole {
             format!("report {}", path.display())
         } else {
@@ -267,10 +439,10 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         specs: records,
         facts,
     };
-    let clean = out.clean() && stale_entries.is_empty();
+    let outcome = Outcome::of(&summary, !stale_entries.is_empty());
     if !whole {
         println!("(a subset of the specs: reports/ is left as it is)");
-        return Ok(clean);
+        return Ok(outcome);
     }
     let path = results_path(&a.reports, kind);
     if let Some(dir) = path.parent() {
@@ -278,7 +450,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     }
     let json = serde_json::to_string_pretty(&out)? + "\n";
     std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(clean)
+    Ok(outcome)
 }
 
 /// `timewait bench replay`: round trips against the bare wire, and specs
@@ -407,4 +579,55 @@ fn per_stack(n: usize, specs: &[(PathBuf, Spec)]) -> Result<()> {
         virtual_wall.as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changed_verdicts;
+
+    fn seen(runs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        runs.iter()
+            .map(|(n, v)| (n.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_spec_that_passed_once_and_diverged_once_is_a_changed_verdict_with_its_runs() {
+        let s = seen(&[
+            ("steady", &["pass", "pass", "pass"]),
+            (
+                "flaky",
+                &["pass", "DIVERGES (stack fails at step 9: nothing)", "pass"],
+            ),
+        ]);
+        let got = changed_verdicts(&s);
+        assert_eq!(
+            got,
+            vec![(
+                "flaky",
+                vec![
+                    ("DIVERGES (stack fails at step 9: nothing)", vec![2]),
+                    ("pass", vec![1, 3])
+                ]
+            )]
+        );
+    }
+
+    #[test]
+    fn a_timing_invalid_run_is_no_verdict_and_changes_none() {
+        let s = seen(&[("late-once", &["pass", "timing invalid (rerun)", "pass"])]);
+        assert!(changed_verdicts(&s).is_empty());
+    }
+
+    #[test]
+    fn the_same_mark_with_another_departure_is_a_change() {
+        let s = seen(&[(
+            "moved",
+            &[
+                "diverges (known) (stack fails at step 11: nothing)",
+                "diverges (known) (stack fails at step 12: nothing)",
+            ],
+        )]);
+        assert_eq!(changed_verdicts(&s).len(), 1);
+    }
 }

@@ -444,3 +444,34 @@ fn scope_marks_what_changed_from_the_default_and_keeps_its_block_through_check_r
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replay_repeat_reports_each_run_and_no_changed_verdict_and_writes_nothing() {
+    let s = Scratch::new("replay-repeat");
+    let o = s.replay_smoltcp(&["--repeat", "3"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    for run in 1..=3 {
+        assert!(out.contains(&format!("smoltcp run {run}/3: ")), "{out}");
+    }
+    assert!(
+        out.contains("specs: 0 specs changed verdict between runs, 0 unexpected verdicts, 0 timing-invalid runs"),
+        "{out}"
+    );
+    assert!(!out.contains("CHANGED"), "{out}");
+    // A measurement, not a record: no report, record or capture.
+    assert!(!std::path::Path::new(&s.path("reports"))
+        .join("results")
+        .exists());
+    assert!(!std::path::Path::new(&s.path("pcap"))
+        .join("smoltcp")
+        .exists());
+}
+
+#[test]
+fn replay_repeat_below_two_is_a_usage_error() {
+    let o = timewait(&["replay", "--stack", "smoltcp", "--repeat", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--repeat"), "{err}");
+}

@@ -80,11 +80,12 @@ pub fn round_trips(n: usize) -> Result<RoundTrips, NetnsError> {
                     .recv(start + Duration::from_secs(1))
                     .map_err(harness)?
                     .ok_or_else(|| harness("the frame never crossed the veth"))?;
-                if got == frame {
+                if got.data == frame {
+                    // Kernel-stamped, like the SYN-ACK's time above.
+                    wire.push(got.at.saturating_duration_since(start));
                     break;
                 }
             }
-            wire.push(start.elapsed());
         }
         Ok(RoundTrips { tcp, wire })
     })

@@ -4,11 +4,21 @@
 //! wildcards) within the timing tolerance, and failing the spec at the first
 //! step where the stack departs from it, with the exchange so far.
 //!
-//! Timing: an `expect` must arrive no earlier than `after` and no later than
-//! `within` (default 0) after the previous step, give or take the slack:
-//! the spec's tolerance plus a quarter of the expected gap, in the spirit of
-//! packetdrill's tolerance. A state check polls for up to the tolerance,
-//! because the kernel processes an injected frame shortly after it is sent.
+//! Timing: every step is due at a scripted time, counted from the last
+//! thing the stack saw or did at its actual time (an injected segment's
+//! send, a received segment's kernel timestamp, an application call, the
+//! end of a state check) plus the waits scripted since. An `expect` must
+//! arrive no earlier than `after` and no later than `within` (default 0)
+//! after its due time, give or take the slack: the spec's tolerance plus a
+//! quarter of the expected gap, in the spirit of packetdrill's tolerance. A
+//! state check polls for up to the tolerance, because the kernel processes
+//! an injected frame shortly after it is sent.
+//!
+//! The harness's own lateness: an inject or application call that happens
+//! later than its due time moves every timer the stack runs from it, so the
+//! engine records how late each action was. Past the spec's tolerance the
+//! replay stops with [`Replay::timing_invalid`]: the run says nothing about
+//! the stack and is to be rerun, never judged as the stack's departure.
 
 use crate::stack::{Received, Stack, StackError};
 use crate::wire::WireSegment;
@@ -48,18 +58,53 @@ impl fmt::Display for Failure {
     }
 }
 
+/// How late the harness was with one action (inject or application call)
+/// against the time the script put it at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Late {
+    /// 0-based index into the steps.
+    pub step: usize,
+    pub line: u64,
+    pub column: u64,
+    pub kind: &'static str,
+    pub by: Duration,
+    /// The spec's tolerance on this stack, which `by` is held to.
+    pub tolerance: Duration,
+}
+
+impl fmt::Display for Late {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {} ({}, line {}) was {:.1} ms late (tolerance {:.1} ms)",
+            self.step + 1,
+            self.kind,
+            self.line,
+            self.by.as_secs_f64() * 1e3,
+            self.tolerance.as_secs_f64() * 1e3
+        )
+    }
+}
+
 /// How a replay went.
 #[derive(Clone, Debug)]
 pub struct Replay {
     pub failure: Option<Failure>,
+    /// The action that was later than the tolerance; the replay stopped
+    /// there and `failure` is `None`: a rerun is needed, not a verdict.
+    pub timing_invalid: Option<Late>,
+    /// The latest action of the run (within tolerance or not), if any
+    /// action was late at all.
+    pub latest: Option<Late>,
     /// The exchange, one line per event, in the spec's relative numbers.
     pub log: Vec<String>,
     pub elapsed: Duration,
 }
 
 impl Replay {
+    /// Whether the stack did all the spec says, in a run whose timing holds.
     pub fn passed(&self) -> bool {
-        self.failure.is_none()
+        self.failure.is_none() && self.timing_invalid.is_none()
     }
 }
 
@@ -67,8 +112,10 @@ struct Engine<'a, S: Stack + ?Sized> {
     spec: &'a Spec,
     stack: &'a mut S,
     incs: Vec<Origins>,
-    /// When the previous step finished (stack time).
-    prev: Duration,
+    /// When the next step is due (stack time): see the module's doc.
+    due: Duration,
+    /// How late the step just run was with its action, if it had one.
+    late: Option<Duration>,
     log: Vec<String>,
     /// Segments that arrived while a state check waited, for the next step.
     held: std::collections::VecDeque<Received>,
@@ -84,12 +131,16 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
             peer: spec.first_peer_isn(),
             sut: None,
         }],
-        prev: stack.now(),
+        due: stack.now(),
+        late: None,
         stack,
         log: Vec::new(),
         held: Default::default(),
     };
     let mut failure = None;
+    let mut timing_invalid = None;
+    let mut latest: Option<Late> = None;
+    let bound = e.ms(spec.tolerance());
     for (i, step) in spec.steps.iter().enumerate() {
         let at_step = |source| StackError::AtStep {
             step: i + 1,
@@ -97,7 +148,29 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
             kind: step.value.kind(),
             source: Box::new(source),
         };
-        if let Err(m) = e.step(&step.value).map_err(at_step)? {
+        let outcome = e.step(&step.value).map_err(at_step)?;
+        if let Some(by) = e.late.take() {
+            let late = Late {
+                step: i,
+                line: step.referenced.line(),
+                column: step.referenced.column(),
+                kind: step.value.kind(),
+                by,
+                tolerance: bound,
+            };
+            if latest.as_ref().is_none_or(|l| by > l.by) {
+                latest = Some(late.clone());
+            }
+            // The action happened, but not when the script says: whatever
+            // the stack does next answers another script.
+            if by > bound {
+                let now = e.stack.now();
+                e.note(now, format!("harness late: {late}; timing invalid"));
+                timing_invalid = Some(late);
+                break;
+            }
+        }
+        if let Err(m) = outcome {
             failure = Some(Failure {
                 step: i,
                 line: step.referenced.line(),
@@ -110,9 +183,8 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
             });
             break;
         }
-        e.prev = e.stack.now();
     }
-    if failure.is_none() {
+    if failure.is_none() && timing_invalid.is_none() {
         // Anything the SUT sends right after the last step is unexpected.
         let tol = e.tolerance(Duration::ZERO);
         let deadline = e.stack.now() + tol;
@@ -138,6 +210,8 @@ pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, S
     }
     Ok(Replay {
         failure,
+        timing_invalid,
+        latest,
         log: e.log,
         elapsed: e.stack.now(),
     })
@@ -166,6 +240,14 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
     /// The slack around an expected time `gap` after the previous step.
     fn tolerance(&self, gap: Duration) -> Duration {
         self.ms(self.spec.tolerance()) + gap / 4
+    }
+
+    /// The time of an action the harness takes now, recording how much
+    /// later than due it is.
+    fn act(&mut self) -> Duration {
+        let now = self.stack.now();
+        self.late = Some(now.saturating_sub(self.due));
+        now
     }
 
     fn note(&mut self, at: Duration, text: String) {
@@ -230,7 +312,8 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 Ok(Ok(()))
             }
             Step::Wait(d) => {
-                let until = self.stack.now() + self.ms(*d);
+                let until = self.due + self.ms(*d);
+                self.due = until;
                 if let Some(r) = self.recv(until)? {
                     return Ok(Err(Mismatch::new(
                         format!("nothing from the SUT during the wait of {d}"),
@@ -241,7 +324,8 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 Ok(Ok(()))
             }
             Step::ExpectNone(e) => {
-                let until = self.stack.now() + self.ms(e.duration);
+                let until = self.due + self.ms(e.duration);
+                self.due = until;
                 while let Some(r) = self.recv(until)? {
                     let hit = e.flags.is_none_or(|f| r.segment.flags.has(f));
                     let shown = self.show(&r);
@@ -258,16 +342,19 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 Ok(Ok(()))
             }
             Step::App(call) => {
-                let now = self.stack.now();
+                let now = self.act();
                 let r = self.stack.app(*call)?;
+                self.due = self.stack.now();
                 self.note(now, format!("SUT app: {}", call));
                 Ok(r.map_err(|why| {
                     Mismatch::new(format!("{} to succeed", call), why, Observed::Refused)
                 }))
             }
             Step::AppRefused(call) => {
-                let now = self.stack.now();
-                match self.stack.app(*call)? {
+                let now = self.act();
+                let r = self.stack.app(*call)?;
+                self.due = self.stack.now();
+                match r {
                     Err(why) => {
                         self.note(now, format!("SUT app: {call} refused ({why})"));
                         Ok(Ok(()))
@@ -314,6 +401,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                     }
                     let now = self.stack.now();
                     if ok {
+                        // A state check waits for the stack, so the script
+                        // restarts from its end rather than counting the
+                        // wait as the harness's lateness.
+                        self.due = now;
                         self.note(now, format!("SUT state {shown}"));
                         return Ok(Ok(()));
                     }
@@ -374,10 +465,11 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             options: i.options.clone(),
             payload: vec![b'p'; usize::from(i.len)],
         };
-        let now = self.stack.now();
+        let now = self.act();
         let line = format!("peer > SUT  {}", self.describe(&seg, false));
         self.note(now, line);
         self.stack.inject(&seg)?;
+        self.due = self.stack.now();
         Ok(Ok(()))
     }
 
@@ -388,10 +480,10 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             Some(t) => self.ms(t) + after / 4,
             None => self.tolerance(after),
         };
-        let earliest = (self.prev + after).saturating_sub(slack);
+        let earliest = (self.due + after).saturating_sub(slack);
         // A stack may hold an ACK back until its delayed-ACK timer fires
         // (RFC 1122 4.2.3.2); that is lateness the spec cannot know about.
-        let deadline = self.prev + within + slack + self.stack.ack_delay();
+        let deadline = self.due + within + slack + self.stack.ack_delay();
         let Some(r) = self.recv(deadline)? else {
             return Ok(Err(Mismatch::new(
                 format!("{} by {:.3}s", e.summary(), deadline.as_secs_f64()),
@@ -449,6 +541,9 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         }
         let shown = self.show(&r);
         if diffs.is_empty() {
+            // What follows is scripted from when the segment crossed the
+            // wire, not from when the harness got round to reading it.
+            self.due = r.at;
             self.note(r.at, format!("SUT > peer  {}", self.describe(seg, true)));
             Ok(Ok(()))
         } else {

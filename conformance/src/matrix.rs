@@ -21,6 +21,7 @@ fn mark_cell(m: Mark) -> &'static str {
         Mark::Diverges => "**FAIL**",
         Mark::Stale => "**STALE** known entry",
         Mark::HarnessError => "error",
+        Mark::TimingInvalid => "timing invalid",
         Mark::NotApplicable => "n/a",
     }
 }

@@ -16,12 +16,17 @@ pub struct Summary {
     pub divergences: usize,
     pub harness_errors: usize,
     pub stale_known: usize,
+    /// Runs the harness was too late in to judge (rerun them).
+    pub timing_invalid: usize,
 }
 
 impl Summary {
     /// Whether the run should count as a success: nothing unexpected.
     pub fn clean(&self) -> bool {
-        self.divergences == 0 && self.harness_errors == 0 && self.stale_known == 0
+        self.divergences == 0
+            && self.harness_errors == 0
+            && self.stale_known == 0
+            && self.timing_invalid == 0
     }
 }
 
@@ -35,9 +40,39 @@ pub fn summarize(results: &[SpecResult]) -> Summary {
             Mark::FailAsPredicted => s.fail_as_predicted += 1,
             Mark::Known => s.known_divergences += 1,
             Mark::Diverges => s.divergences += 1,
+            Mark::TimingInvalid => s.timing_invalid += 1,
         }
     }
     s
+}
+
+/// The latest action of a run over all its specs: the spec's name and how
+/// late (see [`crate::engine::Late`]).
+pub fn latest(results: &[SpecResult]) -> Option<(&str, &crate::engine::Late)> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let run = r.run.as_ref().ok()?;
+            Some((r.name(), run.replay.latest.as_ref()?))
+        })
+        .max_by_key(|(_, l)| l.by)
+}
+
+/// One sentence on the harness's lateness, for the report and the console.
+pub fn lateness_line(results: &[SpecResult]) -> String {
+    let bad = results
+        .iter()
+        .filter(|r| r.judgement.mark == Mark::TimingInvalid)
+        .count();
+    match latest(results) {
+        // A virtual clock stands still while the harness works.
+        None => "The harness took no action late.".to_string(),
+        Some((_, l)) if l.by.is_zero() => "The harness took no action late.".to_string(),
+        Some((name, l)) => format!(
+            "Largest harness lateness {:.1} ms ({name}, {l}); {bad} runs past their tolerance.",
+            l.by.as_secs_f64() * 1e3
+        ),
+    }
 }
 
 fn cell(s: &str) -> String {
@@ -62,8 +97,8 @@ pub fn markdown(stack: &str, about: &str, results: &[SpecResult], wall: Duration
     let _ = writeln!(
         o,
         "{} specs: {} pass, {} fail as the model predicts, {} known divergences, {} unexpected \
-         divergences, {} harness errors, {} stale entries in the known list. Wall time {:.1} s \
-         for {:.1} s of spec time run one after another.\n",
+         divergences, {} harness errors, {} stale entries in the known list, {} timing invalid. \
+         Wall time {:.1} s for {:.1} s of spec time run one after another. {}\n",
         results.len(),
         s.pass,
         s.fail_as_predicted,
@@ -71,8 +106,10 @@ pub fn markdown(stack: &str, about: &str, results: &[SpecResult], wall: Duration
         s.divergences,
         s.harness_errors,
         s.stale_known,
+        s.timing_invalid,
         wall.as_secs_f64(),
-        waits
+        waits,
+        lateness_line(results)
     );
     o.push_str("| spec | profile | model variant | model | stack | verdict | reason |\n");
     o.push_str("|---|---|---|---|---|---|---|\n");
@@ -89,6 +126,7 @@ pub fn markdown(stack: &str, about: &str, results: &[SpecResult], wall: Duration
             .map_or("pass".to_string(), |d| format!("fails at {}", d.key()));
         let stack_cell = match r.stack_departure() {
             Err(_) => "harness error".to_string(),
+            Ok(_) if r.judgement.mark == Mark::TimingInvalid => "not judged".to_string(),
             Ok(None) => "pass".to_string(),
             Ok(Some(d)) => format!("fails at {}", d.key()),
         };

@@ -149,12 +149,23 @@ pub fn run_with(
         Ok(r) => Ok(r.replay.failure.as_ref().map(Departure::of_stack)),
         Err(e) => Err(e.as_str()),
     };
-    let judgement = verdict::judge(
-        stack_departure.as_ref().map(Option::as_ref).map_err(|e| *e),
-        Departure::of_outcome(&model).as_ref(),
-        preset,
-        known,
-    );
+    let late = run
+        .as_ref()
+        .ok()
+        .and_then(|r| r.replay.timing_invalid.as_ref());
+    let judgement = match late {
+        // Neither a pass nor a departure: the script was not played.
+        Some(l) => Judgement {
+            mark: Mark::TimingInvalid,
+            why: format!("the harness was late: {l}; rerun"),
+        },
+        None => verdict::judge(
+            stack_departure.as_ref().map(Option::as_ref).map_err(|e| *e),
+            Departure::of_outcome(&model).as_ref(),
+            preset,
+            known,
+        ),
+    };
     SpecResult {
         path,
         spec,
@@ -206,7 +217,21 @@ pub fn run_all(
                 *r += 1;
             }
             let entry = known.get(&spec.name.value);
-            let result = run_one(path, spec, stack, entry);
+            // A panic in one spec's harness is that spec's harness error,
+            // never a spec missing from the results.
+            let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_one(path.clone(), spec.clone(), stack, entry)
+            }));
+            let result = attempt.unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                run_with(path, spec, stack, entry, |_| {
+                    Err(format!("the harness panicked: {why}"))
+                })
+            });
             if let Ok(mut r) = running.lock() {
                 *r -= 1;
             }

@@ -145,6 +145,9 @@ pub enum Mark {
     /// A known entry whose departure did not happen.
     Stale,
     HarnessError,
+    /// The harness was later than the tolerance with an inject or an
+    /// application call: the run says nothing about the stack; rerun it.
+    TimingInvalid,
     /// The spec sets Linux sysctls, which this stack has no equivalent of.
     NotApplicable,
 }
@@ -166,6 +169,7 @@ impl Mark {
             Mark::Diverges => "DIVERGES",
             Mark::Stale => "STALE known entry",
             Mark::HarnessError => "harness error",
+            Mark::TimingInvalid => "timing invalid (rerun)",
             Mark::NotApplicable => "n/a",
         }
     }

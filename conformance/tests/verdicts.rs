@@ -3,7 +3,9 @@
 //! sends. A stack that fails a spec at another step, or with another
 //! segment, than the model predicts must read `diverges`, and so must a
 //! known spec that departs in a new way; only the exact departure a known
-//! entry pins is absorbed.
+//! entry pins is absorbed. A double that stalls the harness (its clock runs
+//! on while the engine is held up) shows lateness is never judged as the
+//! stack's departure.
 
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
@@ -25,12 +27,18 @@ enum Fault {
     Swallow(usize),
     /// Its ack field is one higher.
     BumpAck(usize),
+    /// After it reaches the peer, the harness stalls this long before its
+    /// next step (what a descheduled thread on a loaded machine does):
+    /// the stack's clock runs on, and what it sends meanwhile waits.
+    StallAfter(usize, Duration),
 }
 
 struct Double {
     inner: SmoltcpStack,
     fault: Fault,
     sent: usize,
+    /// What the SUT sent during a stall, in order.
+    stalled: std::collections::VecDeque<Received>,
 }
 
 impl Stack for Double {
@@ -50,6 +58,9 @@ impl Stack for Double {
         self.inner.inject(seg)
     }
     fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
+        if let Some(r) = self.stalled.pop_front() {
+            return Ok(Some(r));
+        }
         loop {
             let Some(mut r) = self.inner.recv(deadline)? else {
                 return Ok(None);
@@ -59,6 +70,12 @@ impl Stack for Double {
             match self.fault {
                 Fault::Swallow(i) if i == n => continue,
                 Fault::BumpAck(i) if i == n => r.segment.ack = r.segment.ack.wrapping_add(1),
+                Fault::StallAfter(i, by) if i == n => {
+                    let until = self.inner.now() + by;
+                    while let Some(later) = self.inner.recv(until)? {
+                        self.stalled.push_back(later);
+                    }
+                }
                 _ => {}
             }
             return Ok(Some(r));
@@ -94,6 +111,7 @@ fn run(spec: Spec, fault: Fault, entry: Option<&known::Entry>) -> SpecResult {
                 inner: SmoltcpStack::new(),
                 fault,
                 sent: 0,
+                stalled: Default::default(),
             };
             let replay =
                 timewait_conformance::engine::replay(s, &mut d).map_err(|e| e.to_string())?;
@@ -192,4 +210,67 @@ fn a_departure_is_keyed_by_its_step_and_what_was_observed_not_by_time() {
         "the deadline is for people: {}",
         d.expected
     );
+}
+
+#[test]
+fn an_inject_later_than_the_tolerance_is_timing_invalid_never_a_departure() {
+    // The first re-ACK (the SUT's third segment) arrives, then the harness
+    // stalls 500 ms before injecting the retransmitted FIN; the spec's
+    // tolerance is 100 ms.
+    let r = run(
+        spec(LOST_LAST_ACK),
+        Fault::StallAfter(2, Duration::from_millis(500)),
+        None,
+    );
+    assert_eq!(r.judgement.mark, Mark::TimingInvalid, "{}", r.judgement.why);
+    assert_eq!(
+        r.judgement.why,
+        "the harness was late: step 10 (inject, line 16) was 500.0 ms late (tolerance 100.0 ms); rerun"
+    );
+    assert!(!r.judgement.mark.expected(), "a rerun is needed");
+    let replay = &r.run.as_ref().expect("no harness error").replay;
+    assert!(replay.failure.is_none(), "the stack is not blamed");
+    assert!(!replay.passed(), "nor does it pass");
+    // Even a known entry for the spec is neither absorbed nor stale.
+    let pinned = entry("lost-last-ack | step 11 | nothing | pinned\n");
+    let r = run(
+        spec(LOST_LAST_ACK),
+        Fault::StallAfter(2, Duration::from_millis(500)),
+        Some(&pinned),
+    );
+    assert_eq!(r.judgement.mark, Mark::TimingInvalid, "{}", r.judgement.why);
+}
+
+#[test]
+fn lateness_within_the_tolerance_is_recorded_and_the_run_judged() {
+    let r = run(
+        spec(LOST_LAST_ACK),
+        Fault::StallAfter(2, Duration::from_millis(40)),
+        None,
+    );
+    assert_eq!(r.judgement.mark, Mark::Pass, "{}", r.judgement.why);
+    let latest = r
+        .run
+        .as_ref()
+        .expect("no harness error")
+        .replay
+        .latest
+        .clone()
+        .expect("actions were taken");
+    assert_eq!((latest.step, latest.kind), (9, "inject"));
+    assert_eq!(latest.by, Duration::from_millis(40));
+}
+
+#[test]
+fn an_honest_run_on_a_virtual_clock_is_never_late() {
+    let r = run(spec(LOST_LAST_ACK), Fault::None, None);
+    let latest = r
+        .run
+        .as_ref()
+        .expect("no harness error")
+        .replay
+        .latest
+        .clone()
+        .expect("actions were taken");
+    assert_eq!(latest.by, Duration::ZERO, "{latest}");
 }

@@ -181,14 +181,15 @@ impl Stack for TapStack {
     fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
         loop {
             let until = self.start + deadline;
-            let Some(frame) = self
+            let Some(arrival) = self
                 .wire
                 .recv(until)
                 .map_err(|e| StackError::Harness(format!("reading {TAP_IF}: {e}")))?
             else {
                 return Ok(None);
             };
-            let at = self.now();
+            let at = arrival.at.saturating_duration_since(self.start);
+            let frame = arrival.data;
             let seg = wire::parse_frame(&frame);
             let arp = wire::arp_reply(&frame, PEER_ADDR, PEER_MAC);
             self.frames.push(Frame { at, data: frame });

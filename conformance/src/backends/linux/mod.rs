@@ -145,7 +145,7 @@ fn wait_for_wire(wire: &packet::PacketSocket) -> Result<(), NetnsError> {
             from.send(&frame).map_err(io)?;
             let until = Instant::now() + Duration::from_millis(20);
             while let Some(got) = to.recv(until).map_err(io)? {
-                if got == frame {
+                if got.data == frame {
                     break 'crossed;
                 }
             }
@@ -216,10 +216,11 @@ impl Stack for LinuxStack {
     fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
         loop {
             let until = self.start + deadline;
-            let Some(mut frame) = self.wire.recv(until).map_err(harness)? else {
+            let Some(arrival) = self.wire.recv(until).map_err(harness)? else {
                 return Ok(None);
             };
-            let at = self.now();
+            let at = arrival.at.saturating_duration_since(self.start);
+            let mut frame = arrival.data;
             wire::complete_checksum(&mut frame);
             let seg = wire::parse_frame(&frame);
             self.frames.push(Frame { at, data: frame });

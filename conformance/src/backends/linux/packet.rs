@@ -1,9 +1,17 @@
 //! A raw packet socket (AF_PACKET, SOCK_RAW, ETH_P_ALL) bound to one
 //! interface: the peer's wire. It sends whole Ethernet frames and receives
 //! every frame that reaches the interface, with a deadline. libc is used
-//! directly because nix has no constructor for `sockaddr_ll`; each unsafe
-//! block is one system call on memory this module owns.
+//! directly for opening and sending because nix has no constructor for
+//! `sockaddr_ll`; each unsafe block is one system call on memory this module
+//! owns. Receiving goes through nix's `recvmsg` for the kernel's receive
+//! timestamp (SO_TIMESTAMPNS): when the harness is slow to read, a frame's
+//! time is still when it crossed the wire, not when it was read, so a late
+//! reader never makes the stack look late.
 
+use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, LinkAddr, MsgFlags};
+use nix::sys::time::TimeSpec;
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -11,6 +19,15 @@ use std::time::{Duration, Instant};
 pub struct PacketSocket {
     fd: OwnedFd,
     ifindex: i32,
+    /// A frame read after the deadline it was asked for, which arrived
+    /// after that deadline too: it belongs to the next call.
+    pending: RefCell<Option<(Instant, Vec<u8>)>>,
+}
+
+/// A frame and when it arrived on the interface.
+pub struct Arrival {
+    pub at: Instant,
+    pub data: Vec<u8>,
 }
 
 fn last_error() -> io::Error {
@@ -57,9 +74,11 @@ impl PacketSocket {
         if rc < 0 {
             return Err(last_error());
         }
+        setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
         Ok(PacketSocket {
             fd,
             ifindex: ifindex as i32,
+            pending: RefCell::new(None),
         })
     }
 
@@ -88,55 +107,109 @@ impl PacketSocket {
         Ok(())
     }
 
-    /// The next frame that arrives on the interface (not one this host
-    /// sent out of it) before `deadline`, or `None`.
-    pub fn recv(&self, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
+    /// The next frame that arrived on the interface (not one this host
+    /// sent out of it) by `deadline`, with its arrival time, or `None`. A
+    /// frame that arrived after `deadline` is kept for the next call even
+    /// when this one reads it (the caller woke late), so what a deadline
+    /// sees does not depend on how busy the harness's machine is.
+    pub fn recv(&self, deadline: Instant) -> io::Result<Option<Arrival>> {
+        let mut pending = self.pending.borrow_mut();
+        if let Some((at, data)) = pending.take() {
+            if at <= deadline {
+                return Ok(Some(Arrival { at, data }));
+            }
+            // It arrived after `deadline`, which has therefore passed.
+            *pending = Some((at, data));
+            return Ok(None);
+        }
         let mut buf = vec![0u8; 65536];
         loop {
-            // SAFETY: zeroed sockaddr_ll is a valid value of the type.
-            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-            // SAFETY: `buf` and `sll` are valid for the lengths passed.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                    &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
-                    &mut len,
-                )
-            };
-            if n >= 0 {
-                if sll.sll_pkttype == libc::PACKET_OUTGOING {
-                    continue;
+            match self.read_one(&mut buf)? {
+                Some((at, n)) => {
+                    let data = buf[..n].to_vec();
+                    if at > deadline {
+                        *pending = Some((at, data));
+                        return Ok(None);
+                    }
+                    return Ok(Some(Arrival { at, data }));
                 }
-                buf.truncate(n as usize);
-                return Ok(Some(buf));
-            }
-            let err = last_error();
-            if err.kind() != io::ErrorKind::WouldBlock {
-                return Err(err);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            let wait = (deadline - now).min(Duration::from_secs(1));
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = wait.as_millis().max(1) as i32;
-            // SAFETY: one pollfd, valid for the call.
-            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if rc < 0 {
-                let e = last_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
+                None => {
+                    if Instant::now() >= deadline {
+                        return Ok(None);
+                    }
+                    self.poll(deadline)?;
                 }
             }
         }
+    }
+
+    /// One incoming frame's arrival time and length, skipping frames this
+    /// host sent; `None` when nothing is queued.
+    fn read_one(&self, buf: &mut [u8]) -> io::Result<Option<(Instant, usize)>> {
+        loop {
+            let mut cmsg = nix::cmsg_space!(TimeSpec);
+            let mut iov = [std::io::IoSliceMut::new(buf)];
+            let msg = match recvmsg::<LinkAddr>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::empty(),
+            ) {
+                Ok(m) => m,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if msg
+                .address
+                .is_some_and(|a| a.pkttype() == libc::PACKET_OUTGOING)
+            {
+                continue;
+            }
+            let stamp = msg.cmsgs().map_err(io::Error::from)?.find_map(|c| match c {
+                ControlMessageOwned::ScmTimestampns(ts) => Some(ts),
+                _ => None,
+            });
+            let n = msg.bytes;
+            let read_at = Instant::now();
+            // The stamp is CLOCK_REALTIME; how long ago it was is what
+            // carries over to the monotonic clock. Without a stamp (which
+            // the option asked for) the read time is the best there is.
+            let at = match stamp {
+                Some(ts) => {
+                    let stamped = std::time::UNIX_EPOCH
+                        + Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
+                    let ago = std::time::SystemTime::now()
+                        .duration_since(stamped)
+                        .unwrap_or(Duration::ZERO);
+                    read_at.checked_sub(ago).unwrap_or(read_at)
+                }
+                None => read_at,
+            };
+            return Ok(Some((at, n)));
+        }
+    }
+
+    /// Waits until a frame is queued or `deadline` passes.
+    fn poll(&self, deadline: Instant) -> io::Result<()> {
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_secs(1));
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // Round up: a poll that returns before the deadline only loops.
+        let ms = wait.as_micros().div_ceil(1000).max(1) as i32;
+        // SAFETY: one pollfd, valid for the call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc < 0 {
+            let e = last_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 }
