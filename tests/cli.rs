@@ -444,3 +444,17 @@ fn scope_marks_what_changed_from_the_default_and_keeps_its_block_through_check_r
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_known_folder_without_the_stacks_file_is_an_error_naming_it() {
+    // A typo in --known must not read as "no reviewed departures".
+    let s = Scratch::new("replay-no-known");
+    let file = in_repo("specs/reviewed/old-ack-in-time-wait.yaml");
+    let o = s.replay_smoltcp(&["--known", &s.path("no-such-folder"), &file]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("no-such-folder/smoltcp.txt: no such known file"),
+        "{err}"
+    );
+}
