@@ -155,10 +155,15 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         };
         let mut md = output::markdown(&reports, beyond.as_ref(), &variants[0].cfg, &command);
         // The scope table is `timewait scope`'s: keep it.
-        if let Ok(old) = std::fs::read_to_string(path) {
-            if let Some(block) = scope_cmd::kept_block(&old) {
-                md.push_str(&format!("{block}\n"));
+        // A report not written yet has no table to keep.
+        match std::fs::read_to_string(path) {
+            Ok(old) => {
+                if let Some(block) = scope_cmd::kept_block(&old) {
+                    md.push_str(&format!("{block}\n"));
+                }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -298,25 +298,12 @@ fn kind_of(a: StackArg) -> StackKind {
 
 /// The committed per-stack results, in the stacks' order.
 pub fn matrix_inputs(reports: &Path) -> Result<Vec<StackResults>> {
-    let mut out = Vec::new();
-    for kind in StackKind::ALL {
-        let path = results_path(reports, kind);
-        if !path.exists() {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let r: StackResults = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a results file", path.display()))?;
-        out.push(r);
-    }
-    Ok(out)
+    let names: Vec<&str> = StackKind::ALL.iter().map(|k| k.name()).collect();
+    Ok(results::load_existing(reports, &names)?)
 }
 
 pub fn results_path(reports: &Path, kind: StackKind) -> PathBuf {
-    reports
-        .join("results")
-        .join(format!("{}.json", kind.name()))
+    results::file(reports, kind.name())
 }
 
 /// Runs the suite (and the probes, at the same time) on one stack, prints
@@ -404,12 +391,12 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     );
     // The findings' evidence is what the stack does at the default MSL.
     if whole && a.msl == suite::DEFAULT_MSL {
-        let root = std::env::current_dir().unwrap_or_default();
+        let root = std::env::current_dir().context("cannot read the current directory")?;
         for path in findings::refresh_dir(kind, &results, &a.reports.join("findings"), &root)? {
             println!("refreshed the evidence in {}", path.display());
         }
     }
-    let root = std::env::current_dir().unwrap_or_default();
+    let root = std::env::current_dir().context("cannot read the current directory")?;
     let mut records: Vec<_> = results
         .iter()
         .map(|r| results::record(r, &known, &root))
@@ -418,10 +405,15 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     records.sort_by(|x, y| x.name.cmp(&y.name));
     let facts = match facts.map(|h| h.join()) {
         // Without probes the recorded facts stay as they were.
-        None => matrix_inputs(&a.reports)
-            .ok()
-            .and_then(|v| v.into_iter().find(|r| r.stack == stack))
-            .and_then(|r| r.facts),
+        None => match results::load(&a.reports, stack) {
+            Ok(r) => r.facts,
+            Err(results::RecordError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
         Some(Ok(Ok(f))) => Some(f),
         Some(Ok(Err(e))) => bail!("{stack}: the summary probes failed: {e}"),
         Some(Err(_)) => bail!("{stack}: the summary probes panicked"),

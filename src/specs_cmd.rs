@@ -200,7 +200,12 @@ fn gen(a: &GenArgs) -> Result<ExitCode> {
     let mut stale = Vec::new();
     for (name, text) in &files.files {
         let path = a.out.join(name);
-        let current = std::fs::read_to_string(&path).ok();
+        // A missing file is stale; one that cannot be read is an error.
+        let current = match std::fs::read_to_string(&path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
         if current.as_deref() != Some(text.as_str()) {
             stale.push(path.clone());
             if !a.check {

@@ -475,3 +475,17 @@ fn replay_repeat_below_two_is_a_usage_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--repeat"), "{err}");
 }
+
+#[test]
+fn a_known_folder_without_the_stacks_file_is_an_error_naming_it() {
+    // A typo in --known must not read as "no reviewed departures".
+    let s = Scratch::new("replay-no-known");
+    let file = in_repo("specs/reviewed/old-ack-in-time-wait.yaml");
+    let o = s.replay_smoltcp(&["--known", &s.path("no-such-folder"), &file]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("no-such-folder/smoltcp.txt: no such known file"),
+        "{err}"
+    );
+}

@@ -43,6 +43,13 @@ pub fn blocks(text: &str) -> Result<Vec<Evidence>, String> {
             }
         }
         match (stack, spec) {
+            (Some(_), Some(spec)) if spec.extension().is_none_or(|x| x != "yaml") => {
+                return Err(format!(
+                    "line {}: expected spec= to name a .yaml spec file, found {:?}",
+                    i + 1,
+                    spec.display().to_string()
+                ))
+            }
             (Some(stack), Some(spec)) => out.push(Evidence { stack, spec }),
             _ => return Err(format!("line {}: the marker needs stack= and spec=", i + 1)),
         }
@@ -87,14 +94,9 @@ pub fn render(e: &Evidence, run: &Result<StackRun, String>) -> String {
 /// The capture of an evidence block's run, beside the findings
 /// (`pcap/STACK-SPEC.pcap`, relative to reports/findings/).
 pub fn capture_name(e: &Evidence) -> String {
-    format!(
-        "pcap/{}-{}.pcap",
-        e.stack,
-        e.spec
-            .file_stem()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default()
-    )
+    // `blocks` admits only `.yaml` paths, which have a stem.
+    let stem = e.spec.file_stem().unwrap_or(e.spec.as_os_str());
+    format!("pcap/{}-{}.pcap", e.stack, stem.to_string_lossy())
 }
 
 /// `text` with every block replaced by `fill(evidence)`.
@@ -133,18 +135,22 @@ pub fn refresh(
     Ok(out)
 }
 
-/// The finding files under `dir`, sorted.
-pub fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "md"))
-                .collect()
-        })
-        .unwrap_or_default();
+/// The finding files under `dir`, sorted; a folder that cannot be listed
+/// is an error, not a folder without findings.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>, RefreshError> {
+    let io = |source| RefreshError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.extension().is_some_and(|x| x == "md") {
+            v.push(p);
+        }
+    }
     v.sort();
-    v
+    Ok(v)
 }
 
 /// A findings folder that cannot be refreshed.
@@ -172,19 +178,34 @@ pub fn refresh_dir(
     root: &Path,
 ) -> Result<Vec<PathBuf>, RefreshError> {
     let mut changed = Vec::new();
-    for path in files(dir) {
+    for path in files(dir)? {
         let text = std::fs::read_to_string(&path).map_err(|source| RefreshError::Io {
             path: path.clone(),
             source,
         })?;
         let mut capture_error = None;
+        let mut marker_error = None;
         let new = refresh(&text, |e| {
+            if crate::stack::StackKind::from_name(&e.stack).is_none() {
+                marker_error = Some(format!("evidence names an unknown stack `{}`", e.stack));
+                return None;
+            }
             if e.stack != stack.name() {
                 return None;
             }
-            let r = results
+            // Only a run of the whole suite refreshes the findings, so a
+            // spec missing from it is a marker naming no spec the stack runs.
+            let Some(r) = results
                 .iter()
-                .find(|r| r.path.strip_prefix(root).unwrap_or(&r.path) == e.spec)?;
+                .find(|r| r.path.strip_prefix(root).unwrap_or(&r.path) == e.spec)
+            else {
+                marker_error = Some(format!(
+                    "evidence names {}, which is not among the specs run on {}",
+                    e.spec.display(),
+                    e.stack
+                ));
+                return None;
+            };
             if let Ok(run) = &r.run {
                 // Stamped from the epoch, so that a virtual-time capture
                 // changes only when the stack's bytes do (gVisor's IP IDs
@@ -204,6 +225,9 @@ pub fn refresh_dir(
             path: path.clone(),
             message,
         })?;
+        if let Some(message) = marker_error {
+            return Err(RefreshError::Markers { path, message });
+        }
         if let Some(e) = capture_error {
             return Err(e);
         }
@@ -234,5 +258,45 @@ mod tests {
         assert_eq!(kept, text);
         assert!(refresh("<!-- evidence: stack=s spec=x -->\nno end\n", |_| None).is_err());
         assert!(blocks("<!-- evidence: stack=s -->").is_err());
+    }
+
+    #[test]
+    fn a_marker_naming_no_yaml_spec_is_an_error_naming_the_line() {
+        let e = blocks("x\n<!-- evidence: stack=s spec=specs/ -->").expect_err("no file");
+        assert!(
+            e.starts_with("line 2: expected spec= to name a .yaml spec file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unlistable_findings_folder_is_an_error() {
+        let e = files(Path::new("/nonexistent/findings")).expect_err("no folder");
+        assert!(e.to_string().starts_with("/nonexistent/findings: "), "{e}");
+    }
+
+    #[test]
+    fn refreshing_a_finding_whose_spec_did_not_run_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("timewait-findings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let f = dir.join("f.md");
+        let text = "<!-- evidence: stack=smoltcp spec=specs/reviewed/gone.yaml -->\nold\n<!-- end evidence -->\n";
+        std::fs::write(&f, text).expect("write");
+        let e = refresh_dir(crate::stack::StackKind::Smoltcp, &[], &dir, &dir)
+            .expect_err("the spec is not in the run");
+        assert!(
+            e.to_string()
+                .contains("evidence names specs/reviewed/gone.yaml, which is not among the specs run on smoltcp"),
+            "{e}"
+        );
+        std::fs::write(&f, text.replace("smoltcp", "nosuch")).expect("write");
+        let e = refresh_dir(crate::stack::StackKind::Smoltcp, &[], &dir, &dir)
+            .expect_err("unknown stack");
+        assert!(e.to_string().contains("unknown stack `nosuch`"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(&f).expect("read"),
+            text.replace("smoltcp", "nosuch")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

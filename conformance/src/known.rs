@@ -58,6 +58,10 @@ pub type Known = BTreeMap<String, Entry>;
 /// A known file that cannot be read.
 #[derive(Debug, Error)]
 pub enum KnownError {
+    /// A missing file would read as "no departures"; a typo in `--known`
+    /// must not pass for that.
+    #[error("{}: no such known file; a stack without reviewed departures has one with comments only", path.display())]
+    Missing { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -175,13 +179,14 @@ pub fn path(dir: &Path, stack: &str) -> PathBuf {
     dir.join(format!("{stack}.txt"))
 }
 
-/// Reads the file for `stack` under `dir`; a stack without a file has no
-/// known departures. Any other read error is an error.
+/// Reads the file for `stack` under `dir`. Every stack has one (with
+/// comments only when nothing departs), so a missing file is an error, as
+/// is any other read error and any malformed line.
 pub fn load(dir: &Path, stack: &str) -> Result<Known, KnownError> {
     let path = path(dir, stack);
     match std::fs::read_to_string(&path) {
         Ok(t) => parse(&path, &t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Known::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(KnownError::Missing { path }),
         Err(source) => Err(KnownError::Io { path, source }),
     }
 }
@@ -243,11 +248,33 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_file_lists_nothing_but_an_unreadable_one_is_an_error() {
+    fn a_missing_or_unreadable_known_file_is_an_error_naming_it() {
         let dir = std::env::temp_dir().join(format!("timewait-known-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("x.txt")).expect("mkdir");
-        assert!(load(&dir, "none").expect("missing is empty").is_empty());
+        let e = load(&dir, "none").expect_err("missing");
+        assert!(matches!(e, KnownError::Missing { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("none.txt: no such known file"),
+            "{e}"
+        );
         assert!(matches!(load(&dir, "x"), Err(KnownError::Io { .. })));
+        std::fs::write(dir.join("empty.txt"), "# nothing departs\n").expect("write");
+        assert!(load(&dir, "empty").expect("comments only").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_malformed_known_file_is_an_error_naming_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("timewait-known-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("s.txt"),
+            "# c\na | step 1 | A seq=1 len=0 | fine\nb | step one | A | bad\n",
+        )
+        .expect("write");
+        let e = load(&dir, "s").expect_err("line 3 is malformed");
+        let want = format!("{}:3:5: expected `step N`", dir.join("s.txt").display());
+        assert!(e.to_string().starts_with(&want), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

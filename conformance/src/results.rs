@@ -10,6 +10,8 @@ use crate::suite::SpecResult;
 pub use crate::verdict::Mark;
 use crate::verdict::{Departure, Judgement};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
 use timewait_model::Preset;
 use timewait_specs::oracle::{self, Outcome};
 use timewait_specs::Spec;
@@ -162,5 +164,143 @@ impl StackResults {
     /// Whether every spec is as the record expects.
     pub fn clean(&self) -> bool {
         self.specs.iter().all(|s| s.mark.expected())
+    }
+}
+
+/// A stack's record that cannot be read.
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}; expected a results record as `timewait replay` writes it", path.display())]
+    Format {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: the record is of stack `{found}`, expected `{expected}`", path.display())]
+    WrongStack {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+}
+
+/// Where `timewait replay` writes `stack`'s record under `reports`.
+pub fn file(reports: &Path, stack: &str) -> PathBuf {
+    reports.join("results").join(format!("{stack}.json"))
+}
+
+/// Reads `stack`'s record under `reports`: a missing file, a file that is
+/// not a record, and another stack's record are errors.
+pub fn load(reports: &Path, stack: &str) -> Result<StackResults, RecordError> {
+    let path = file(reports, stack);
+    let text = std::fs::read_to_string(&path).map_err(|source| RecordError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    parse(&path, &text, stack)
+}
+
+/// Parses a record's text; `path` is for the messages.
+pub fn parse(path: &Path, text: &str, stack: &str) -> Result<StackResults, RecordError> {
+    let r: StackResults = serde_json::from_str(text).map_err(|e| {
+        let full = e.to_string();
+        // serde_json appends " at line L column C"; the location leads here.
+        let message = match full.rsplit_once(" at line ") {
+            Some((m, _)) => m.to_string(),
+            None => full,
+        };
+        RecordError::Format {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
+    })?;
+    if r.stack != stack {
+        return Err(RecordError::WrongStack {
+            path: path.to_path_buf(),
+            expected: stack.into(),
+            found: r.stack,
+        });
+    }
+    Ok(r)
+}
+
+/// The records of every stack in `stacks` that has one under `reports`
+/// (a stack never replayed has no file); a file that exists but cannot be
+/// read is an error.
+pub fn load_existing(reports: &Path, stacks: &[&str]) -> Result<Vec<StackResults>, RecordError> {
+    let mut out = Vec::new();
+    for stack in stacks {
+        match load(reports, stack) {
+            Ok(r) => out.push(r),
+            Err(RecordError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(stack: &str) -> String {
+        let r = StackResults {
+            stack: stack.into(),
+            title: "t".into(),
+            clock: "virtual".into(),
+            about: String::new(),
+            version: "1".into(),
+            msl_ms: 30_000,
+            specs: Vec::new(),
+            facts: None,
+        };
+        serde_json::to_string_pretty(&r).expect("a record serializes")
+    }
+
+    #[test]
+    fn a_record_reads_back() {
+        let r = parse(Path::new("r/s.json"), &record("s"), "s").expect("valid");
+        assert_eq!(r.stack, "s");
+    }
+
+    #[test]
+    fn a_malformed_record_is_an_error_naming_file_line_and_column() {
+        let text = record("s").replace("\"msl_ms\": 30000", "\"msl_ms\": \"soon\"");
+        let e = parse(Path::new("r/s.json"), &text, "s").expect_err("a string for a number");
+        assert!(matches!(e, RecordError::Format { line: 7, .. }), "{e:?}");
+        assert!(e.to_string().starts_with("r/s.json:7:"), "{e}");
+        assert!(e.to_string().contains("expected u64"), "{e}");
+    }
+
+    #[test]
+    fn a_record_of_another_stack_is_an_error() {
+        let e = parse(Path::new("r/s.json"), &record("other"), "s").expect_err("wrong stack");
+        assert_eq!(
+            e.to_string(),
+            "r/s.json: the record is of stack `other`, expected `s`"
+        );
+    }
+
+    #[test]
+    fn a_missing_record_is_skipped_only_when_existing_ones_are_asked_for() {
+        let dir = std::env::temp_dir().join(format!("timewait-results-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("results")).expect("mkdir");
+        std::fs::write(file(&dir, "bad"), "{").expect("write");
+        assert!(matches!(load(&dir, "none"), Err(RecordError::Io { .. })));
+        assert!(load_existing(&dir, &["none"])
+            .expect("none is fine")
+            .is_empty());
+        let e = load_existing(&dir, &["none", "bad"]).expect_err("bad is not");
+        assert!(matches!(e, RecordError::Format { line: 1, .. }), "{e:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -128,3 +128,22 @@ fn a_clock_that_runs_backwards_is_a_protocol_error() {
     let (e, _, _) = fails_with(&script, Duration::from_secs(5));
     assert!(e.contains("the clock went back"), "{e}");
 }
+
+#[test]
+fn a_crashing_agents_stderr_is_quoted_up_to_its_last_line() {
+    // Thousands of lines and then the last words: the error is written
+    // only once the stderr reader has reached end of file.
+    let script =
+        format!("read l; echo '{HELLO}'; read l; seq 1 5000 >&2; echo 'last words' >&2; exit 3");
+    let (e, _, _) = fails_with(&script, Duration::from_secs(5));
+    assert!(e.contains("5000 | last words"), "{e}");
+}
+
+#[test]
+fn a_stderr_line_that_is_not_utf8_does_not_end_the_tail() {
+    let script = format!(
+        "read l; echo '{HELLO}'; read l; printf 'bad \\377 byte\\n' >&2; echo 'after it' >&2; exit 3"
+    );
+    let (e, _, _) = fails_with(&script, Duration::from_secs(5));
+    assert!(e.contains("bad \u{fffd} byte | after it"), "{e}");
+}

@@ -176,43 +176,121 @@ fn check_result(kind: StackKind, r: &SpecResult) -> Result<(), Failed> {
     Err(m.into())
 }
 
-/// `ip -o link`, `ip -o addr` and `ip route` of the calling thread's namespace.
-fn host_network() -> String {
+/// `ip -o link`, `ip -o addr` and `ip route` of the calling thread's
+/// namespace; an `ip` that fails is an error (two empty listings would
+/// compare equal).
+fn host_network() -> Result<String, Failed> {
     let mut out = String::new();
     for args in [&["-o", "link"][..], &["-o", "addr"], &["route"]] {
-        if let Ok(o) = Command::new("ip").args(args).output() {
-            // Interface counters change on their own; state lines do not.
-            let text = String::from_utf8_lossy(&o.stdout);
-            out.push_str(&text);
+        let o = Command::new("ip")
+            .args(args)
+            .output()
+            .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+        if !o.status.success() {
+            return Err(format!(
+                "ip {}: {}: {}",
+                args.join(" "),
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            )
+            .into());
+        }
+        // Interface counters change on their own; state lines do not.
+        out.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    Ok(out)
+}
+
+/// A task that exited between listing and reading: not an error.
+fn gone(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::NotFound) || e.raw_os_error() == Some(nix::libc::ESRCH)
+}
+
+/// The network namespace files (`/proc/PID/task/TID/ns/net`) of `pid`'s
+/// threads, with the namespace each names (by inode). A process or thread
+/// that has exited has none, and so has one this test may not inspect
+/// when `others` (a process of another user namespace, such as the
+/// container's init: the harness's children are always readable); any
+/// other read error is an error.
+fn namespace_files_of(pid: u32, others: bool) -> Result<Vec<(PathBuf, String)>, Failed> {
+    let skip = |e: &std::io::Error| {
+        gone(e) || (others && e.kind() == std::io::ErrorKind::PermissionDenied)
+    };
+    let dir = format!("/proc/{pid}/task");
+    let tasks = match std::fs::read_dir(&dir) {
+        Ok(t) => t,
+        Err(e) if skip(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{dir}: {e}").into()),
+    };
+    let mut out = Vec::new();
+    for t in tasks {
+        let t = t.map_err(|e| format!("{dir}: {e}"))?;
+        let file = t.path().join("ns/net");
+        match std::fs::read_link(&file) {
+            Ok(link) => out.push((file, link.to_string_lossy().into_owned())),
+            Err(e) if skip(&e) => {}
+            Err(e) => return Err(format!("{}: {e}", file.display()).into()),
         }
     }
-    out
+    Ok(out)
 }
 
 /// Network namespaces (by inode) that threads of `pid` are in.
-fn namespaces_of(pid: u32) -> BTreeSet<String> {
-    let mut set = BTreeSet::new();
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            if let Ok(link) = std::fs::read_link(t.path().join("ns/net")) {
-                set.insert(link.to_string_lossy().into_owned());
-            }
-        }
-    }
-    set
+fn namespaces_of(pid: u32, others: bool) -> Result<BTreeSet<String>, Failed> {
+    Ok(namespace_files_of(pid, others)?
+        .into_iter()
+        .map(|(_, ns)| ns)
+        .collect())
 }
 
 /// Every network namespace any thread on the machine is in.
-fn all_namespaces() -> BTreeSet<String> {
+fn all_namespaces() -> Result<BTreeSet<String>, Failed> {
     let mut set = BTreeSet::new();
-    if let Ok(procs) = std::fs::read_dir("/proc") {
-        for p in procs.flatten() {
-            if let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() {
-                set.extend(namespaces_of(pid));
-            }
+    let procs = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
+    for p in procs {
+        let p = p.map_err(|e| format!("/proc: {e}"))?;
+        if let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() {
+            set.extend(namespaces_of(pid, true)?);
         }
     }
-    set
+    Ok(set)
+}
+
+/// Waits until a namespace of `pid` that is not one of `own` holds a TCP
+/// socket (read through sock_diag from inside it): the child's spec is
+/// then under way, between its first socket and its end.
+fn wait_for_a_socket(pid: u32, own: &BTreeSet<String>, give_up: Instant) -> Result<(), Failed> {
+    loop {
+        for (file, ns) in namespace_files_of(pid, false)? {
+            if own.contains(&ns) {
+                continue;
+            }
+            let f = match std::fs::File::open(&file) {
+                Ok(f) => f,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(format!("{}: {e}", file.display()).into()),
+            };
+            // A thread of its own enters the namespace and ends with it.
+            let socks = std::thread::scope(|s| {
+                s.spawn(|| {
+                    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                        .map_err(|e| format!("setns {}: {e}", file.display()))?;
+                    linux::diag::tcp_sockets().map_err(|e| e.to_string())
+                })
+                .join()
+                .map_err(|_| "the sock_diag thread panicked".to_string())?
+            })?;
+            if !socks.is_empty() {
+                return Ok(());
+            }
+        }
+        if Instant::now() >= give_up {
+            return Err("the child's namespace never held a TCP socket".into());
+        }
+        // The kernel gives no event for a socket appearing in another
+        // namespace; the condition is polled until the deadline.
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn spec_named(all: &[(String, PathBuf, Spec)], name: &str) -> Result<Spec, Failed> {
@@ -303,7 +381,7 @@ fn check_engine_catches_a_wrong_expectation(all: &[(String, PathBuf, Spec)]) -> 
 /// A run killed with SIGKILL mid-spec leaves no namespace behind, and the
 /// host's links, addresses and routes are as they were.
 fn check_sigkill_leaves_nothing() -> Result<(), Failed> {
-    let before = host_network();
+    let before = host_network()?;
     let spec = root().join("../specs/reviewed/simultaneous-close.yaml");
     let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
         .env(CHILD_ENV, &spec)
@@ -312,9 +390,9 @@ fn check_sigkill_leaves_nothing() -> Result<(), Failed> {
     let pid = child.id();
     let start = Instant::now();
     let mut theirs = BTreeSet::new();
-    let own = namespaces_of(std::process::id());
+    let own = namespaces_of(std::process::id(), false)?;
     while start.elapsed() < Duration::from_secs(10) {
-        theirs = namespaces_of(pid)
+        theirs = namespaces_of(pid, false)?
             .difference(&own)
             .cloned()
             .collect::<BTreeSet<_>>();
@@ -327,18 +405,22 @@ fn check_sigkill_leaves_nothing() -> Result<(), Failed> {
         let _ = child.kill();
         return Err("the child never entered a namespace of its own".into());
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // Mid-spec: the spec has opened its first socket.
+    if let Err(e) = wait_for_a_socket(pid, &own, start + Duration::from_secs(10)) {
+        let _ = child.kill();
+        return Err(e);
+    }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGKILL,
     )
     .map_err(|e| e.to_string())?;
     let _ = child.wait();
-    let left: Vec<_> = all_namespaces().intersection(&theirs).cloned().collect();
+    let left: Vec<_> = all_namespaces()?.intersection(&theirs).cloned().collect();
     if !left.is_empty() {
         return Err(format!("namespaces left after SIGKILL: {left:?}").into());
     }
-    let after = host_network();
+    let after = host_network()?;
     if before != after {
         return Err(
             format!("the host's network changed:\nbefore:\n{before}\nafter:\n{after}").into(),
@@ -498,9 +580,7 @@ fn check_not_applicable(kind: StackKind, path: &Path, spec: &Spec) -> Result<(),
 
 /// The committed record of `kind` (reports/results/STACK.json).
 fn committed(kind: StackKind, repo: &Path) -> Result<results::StackResults, Failed> {
-    let path = repo.join(format!("reports/results/{}.json", kind.name()));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
+    results::load(&repo.join("reports"), kind.name()).map_err(|e| e.to_string().into())
 }
 
 fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(), Failed> {

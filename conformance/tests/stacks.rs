@@ -1,7 +1,8 @@
 //! Every (stack, spec) pair of the virtual-time stacks as its own test
 //! (`smoltcp::NAME`, `lwip::NAME`, `gvisor::NAME`, and `smoltcp-agent::NAME`
 //! for the worked-example agent), plus each stack's summary facts
-//! (`STACK::facts`) and the matrix report (`matrix::current`).
+//! (`STACK::facts`), the matrix report (`matrix::current`) and each
+//! finding's evidence (`findings::NAME`).
 //!
 //! A spec test fails on a verdict of `diverges`, a harness error or a
 //! stale known entry (conformance/src/verdict.rs judges); then, the record
@@ -46,9 +47,7 @@ fn specs() -> (Vec<(PathBuf, Spec)>, Vec<String>) {
 }
 
 fn committed(stack: &str) -> Result<StackResults, String> {
-    let path = root().join(format!("reports/results/{stack}.json"));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    results::load(&root().join("reports"), stack).map_err(|e| e.to_string())
 }
 
 fn known_for(stack: &str) -> Result<known::Known, String> {
@@ -165,8 +164,9 @@ fn trials_for(kind: StackKind, specs: &[(PathBuf, Spec)], out: &mut Vec<Trial>) 
         });
         out.push(t.with_ignored_flag(ignored));
     }
-    let facts_want = record.ok().and_then(|r| r.facts);
+    let facts_want = record.map(|r| r.facts);
     let t = Trial::test(format!("{stack}::facts"), move || {
+        let facts_want = facts_want.map_err(|e| format!("no committed record: {e}"))?;
         let got = probe::facts(kind)?;
         if got.time_wait_ms != Some(kind.time_wait().as_millis() as u64) {
             return Err(format!(
@@ -187,6 +187,136 @@ fn trials_for(kind: StackKind, specs: &[(PathBuf, Spec)], out: &mut Vec<Trial>) 
     out.push(t.with_ignored_flag(ignored));
 }
 
+/// One test per finding (`findings::NAME`): its evidence blocks about the
+/// virtual-time stacks are what those stacks do now. A finding about a
+/// stack that cannot run here is ignored with the reason printed (failed
+/// under CI=true); a finding or marker that cannot be read fails.
+fn evidence_trials(out: &mut Vec<Trial>) {
+    let repo = root();
+    let dir = repo.join("reports/findings");
+    let paths = match findings::files(&dir) {
+        Ok(p) => p,
+        Err(e) => {
+            let e = e.to_string();
+            out.push(Trial::test("findings::unreadable", move || Err(e.into())));
+            return;
+        }
+    };
+    for path in paths {
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let name = format!("findings::{name}");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                let e = format!("{}: {e}", path.display());
+                out.push(Trial::test(name, move || Err(e.into())));
+                continue;
+            }
+        };
+        // Which stacks the finding needs, known before the test runs so
+        // that it can be ignored (not passed) when one is missing. Markers
+        // that do not parse fail in `check_evidence`.
+        let mut unavailable = Vec::new();
+        if let Ok(blocks) = findings::blocks(&text) {
+            for b in blocks {
+                let why = StackKind::from_name(&b.stack)
+                    .filter(|k| k.clock() == Clock::Virtual)
+                    .and_then(StackKind::unavailable);
+                if let Some(why) = why {
+                    unavailable.push(format!("{}: {why}", b.stack));
+                }
+            }
+        }
+        let ignored = !unavailable.is_empty() && !stack::skips_forbidden();
+        if !unavailable.is_empty() {
+            let verdict = if ignored {
+                "ignored"
+            } else {
+                "fails (CI=true)"
+            };
+            eprintln!("{name} {verdict}: {}", unavailable.join("; "));
+        }
+        let repo = repo.clone();
+        let t = Trial::test(name, move || {
+            if !unavailable.is_empty() {
+                return Err(format!("cannot replay: {}", unavailable.join("; ")).into());
+            }
+            check_evidence(&repo, &path, &text)
+        });
+        out.push(t.with_ignored_flag(ignored));
+    }
+    // The check itself fails, rather than keeping the old text, when a
+    // marker names a spec that cannot be read or a stack that does not exist.
+    let repo = root();
+    out.push(Trial::test(
+        "findings::a_marker_whose_spec_cannot_be_read_fails",
+        move || {
+            let text = "<!-- evidence: stack=smoltcp spec=specs/reviewed/no-such-spec.yaml -->\nold\n<!-- end evidence -->\n";
+            match check_evidence(&repo, std::path::Path::new("f.md"), text) {
+                Err(e) if e.message().is_some_and(|m| {
+                    m.starts_with("f.md: the evidence's spec cannot be read:") && m.contains("no-such-spec.yaml")
+                }) => Ok(()),
+                other => Err(format!("expected an error naming the spec, got {other:?}").into()),
+            }
+        },
+    ));
+    let repo = root();
+    out.push(Trial::test(
+        "findings::a_marker_naming_an_unknown_stack_fails",
+        move || {
+            let text = "<!-- evidence: stack=nosuch spec=specs/reviewed/x.yaml -->\nold\n<!-- end evidence -->\n";
+            match check_evidence(&repo, std::path::Path::new("f.md"), text) {
+                Err(e) if e.message() == Some("f.md: evidence names an unknown stack `nosuch`") => Ok(()),
+                other => Err(format!("expected an error naming the stack, got {other:?}").into()),
+            }
+        },
+    ));
+}
+
+/// Replays every evidence block about a virtual-time stack and compares.
+/// Blocks about real-time stacks are `timewait replay`'s to refresh.
+fn check_evidence(
+    repo: &std::path::Path,
+    path: &std::path::Path,
+    text: &str,
+) -> Result<(), Failed> {
+    let mut error = None;
+    let fresh = findings::refresh(text, |e| {
+        let Some(kind) = StackKind::from_name(&e.stack) else {
+            error = Some(format!("evidence names an unknown stack `{}`", e.stack));
+            return None;
+        };
+        if kind.clock() != Clock::Virtual {
+            return None;
+        }
+        match load::load_file(&repo.join(&e.spec)) {
+            Ok(spec) => {
+                let spec = spec.at_network_msl(suite::DEFAULT_MSL);
+                Some(findings::render(e, &suite::replay_on(&spec, kind)))
+            }
+            Err(err) => {
+                error = Some(format!("the evidence's spec cannot be read: {err}"));
+                None
+            }
+        }
+    })
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(e) = error {
+        return Err(format!("{}: {e}", path.display()).into());
+    }
+    if fresh != text {
+        return Err(format!(
+            "{}: the evidence is not what the stack does now; run `timewait replay --stack STACK` and review",
+            path.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let (specs, unreadable) = specs();
@@ -199,15 +329,17 @@ fn main() {
     for kind in [StackKind::Smoltcp, StackKind::Lwip, StackKind::Gvisor] {
         trials_for(kind, &specs, &mut trials);
     }
-    let smoltcp = committed("smoltcp").ok();
+    let smoltcp = committed("smoltcp");
     for (path, spec) in &specs {
         let (path, spec) = (path.clone(), spec.clone());
         let want = smoltcp
             .as_ref()
-            .and_then(|r| r.specs.iter().find(|s| s.name == spec.name.value).cloned());
+            .map(|r| r.specs.iter().find(|s| s.name == spec.name.value).cloned())
+            .map_err(Clone::clone);
         trials.push(Trial::test(
             format!("smoltcp-agent::{}", spec.name.value),
             move || {
+                let want = want.map_err(|e| format!("no committed record: {e}"))?;
                 if !suite::applies(&spec, StackKind::Smoltcp) {
                     let na = results::not_applicable(&path, &spec, &root());
                     return compare("smoltcp", &na, want.as_ref());
@@ -223,42 +355,12 @@ fn main() {
             },
         ));
     }
-    trials.push(Trial::test("findings::evidence-current", || {
-        let repo = root();
-        for path in findings::files(&repo.join("reports/findings")) {
-            let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
-            let mut missing = None;
-            let fresh = findings::refresh(&text, |e| {
-                let kind = StackKind::from_name(&e.stack)?;
-                if kind.clock() != Clock::Virtual {
-                    return None;
-                }
-                if let Some(why) = kind.unavailable() {
-                    missing = Some(why);
-                    return None;
-                }
-                let spec = load::load_file(&repo.join(&e.spec))
-                    .ok()?
-                    .at_network_msl(suite::DEFAULT_MSL);
-                Some(findings::render(e, &suite::replay_on(&spec, kind)))
-            })
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-            if missing.is_none() && fresh != text {
-                return Err(format!(
-                    "{}: the evidence is not what the stack does now; run `timewait replay --stack STACK` and review",
-                    path.display()
-                )
-                .into());
-            }
-        }
-        Ok(())
-    }));
+    evidence_trials(&mut trials);
     trials.push(Trial::test("matrix::current", || {
+        // Every stack has a record; one that cannot be read fails the test.
         let mut stacks = Vec::new();
         for kind in StackKind::ALL {
-            if let Ok(r) = committed(kind.name()) {
-                stacks.push(r);
-            }
+            stacks.push(committed(kind.name())?);
         }
         let path = root().join("reports/conformance.md");
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;

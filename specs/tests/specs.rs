@@ -54,16 +54,23 @@ fn main() {
     let mut trials = Vec::new();
     for folder in ["reviewed", "generated"] {
         let dir = root.join(folder);
-        if !dir.is_dir() {
-            continue;
-        }
-        let files = load::collect(std::slice::from_ref(&dir)).unwrap_or_default();
+        // A folder that cannot be listed fails its own test instead of
+        // leaving the suite silently smaller.
+        let files = match load::collect(std::slice::from_ref(&dir)) {
+            Ok(f) => f,
+            Err(e) => {
+                let e = format!("{}: {e}", dir.display());
+                trials.push(Trial::test(format!("specs::{folder}::*"), move || {
+                    Err(e.into())
+                }));
+                continue;
+            }
+        };
         for f in files {
-            let stem = f
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("?")
-                .to_string();
+            let stem = f.file_stem().map_or_else(
+                || f.display().to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            );
             trials.push(Trial::test(format!("specs::{folder}::{stem}"), move || {
                 run(&f)
             }));

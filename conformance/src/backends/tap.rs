@@ -17,6 +17,7 @@ use crate::stack::{Received, Stack, StackError, StackRun, SutState};
 use crate::wire::{self, WireSegment};
 use crate::wire::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use std::net::SocketAddrV4;
+use std::os::fd::AsFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use timewait_specs::format::App;
@@ -27,7 +28,9 @@ pub const TAP_IF: &str = "tw0";
 /// How long an application call waits after the last injected frame: the
 /// agent's stack takes frames off the TAP device in its own threads, so a
 /// call right after an inject could overtake the frame (Linux's kernel
-/// processes an injected frame before the send returns).
+/// processes an injected frame before the send returns). This one is a
+/// timing allowance, not a wait for an event: neither the TAP device nor
+/// the agent protocol says when the agent's stack has taken a frame in.
 const SETTLE: Duration = Duration::from_millis(3);
 /// How long `accept` is retried while the handshake's last ACK is still on
 /// its way through the agent's stack.
@@ -62,6 +65,8 @@ impl TapStack {
         netns::ip(&["link", "set", "lo", "up"])?;
         netns::ip(&["tuntap", "add", "dev", TAP_IF, "mode", "tap"])?;
         netns::ip(&["link", "set", TAP_IF, "up"])?;
+        // Subscribed before the agent starts, so its attach is not missed.
+        let links = LinkEvents::subscribe()?;
         // The child inherits this thread's namespace.
         let mut process = AgentProcess::spawn(name, cmd).map_err(setup)?;
         let tap = Some((TAP_IF.to_string(), SUT_MAC));
@@ -72,7 +77,7 @@ impl TapStack {
                 reply.clock
             )));
         }
-        wait_for_carrier()?;
+        wait_for_carrier(&links)?;
         let wire = PacketSocket::open(TAP_IF).map_err(setup)?;
         Ok(TapStack {
             start: Instant::now(),
@@ -104,9 +109,50 @@ impl TapStack {
     }
 }
 
+/// rtnetlink's link notifications (RTMGRP_LINK) in this thread's
+/// namespace: a wake-up whenever a link changes, such as the TAP device
+/// gaining its carrier when the agent attaches.
+struct LinkEvents(netlink_sys::Socket);
+
+impl LinkEvents {
+    fn subscribe() -> Result<LinkEvents, NetnsError> {
+        let mut s = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)
+            .map_err(|e| setup(format!("rtnetlink socket: {e}")))?;
+        s.bind(&netlink_sys::SocketAddr::new(0, libc::RTMGRP_LINK as u32))
+            .map_err(|e| setup(format!("subscribing to link events: {e}")))?;
+        Ok(LinkEvents(s))
+    }
+
+    /// Waits until a notification arrives or `until` passes, and reads
+    /// every queued notification (their content is not needed: the
+    /// caller checks the link itself).
+    fn wait(&self, until: Instant) -> Result<(), NetnsError> {
+        let fd = self.0.as_fd();
+        let left = until.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(setup(format!("waiting for link events: {e}"))),
+        }
+        let mut buf = Vec::with_capacity(16384);
+        loop {
+            buf.clear();
+            match self.0.recv(&mut buf, libc::MSG_DONTWAIT) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                // Notifications lost to a full queue: the check reads the link anyway.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                Err(e) => return Err(setup(format!("reading link events: {e}"))),
+            }
+        }
+    }
+}
+
 /// Waits until the agent has attached to the TAP device: until then the
-/// kernel drops what is sent on it.
-fn wait_for_carrier() -> Result<(), NetnsError> {
+/// kernel drops what is sent on it. The link is read again at each link
+/// notification, until the deadline.
+fn wait_for_carrier(links: &LinkEvents) -> Result<(), NetnsError> {
     let give_up = Instant::now() + LINK_READY;
     loop {
         let out = Command::new("ip")
@@ -124,7 +170,7 @@ fn wait_for_carrier() -> Result<(), NetnsError> {
                 text.trim()
             )));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        links.wait(give_up)?;
     }
 }
 
@@ -157,6 +203,9 @@ impl Stack for TapStack {
                         && e.contains("would block")
                         && Instant::now() < give_up =>
                 {
+                    // The agent answers at once and has no blocking
+                    // accept, so the condition is polled, paced, to its
+                    // deadline.
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 outcome => return Ok(outcome),

@@ -1,7 +1,9 @@
 //! An agent as a child process: one request line out, one reply line in,
 //! each under a deadline. A reader thread turns stdout into a channel so
 //! that a hung agent costs the deadline, not the harness; stderr's last
-//! lines are kept for error messages. The child dies with the harness
+//! lines are kept for error messages (an error waits for the stderr reader
+//! to reach end of file, so a dying agent's last words are in it). The
+//! child dies with the harness
 //! (`PR_SET_PDEATHSIG`) and is killed when dropped, so nothing is left
 //! behind after a crash, a hang, a panic or Ctrl-C.
 
@@ -14,12 +16,21 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 /// How long an agent may take to answer one request.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest reply line read; longer is a protocol error.
 const MAX_LINE: usize = 1 << 20;
 const STDERR_LINES: usize = 20;
+/// How long an error waits for the agent's stderr to reach end of file. The
+/// agent is dead by then, so this bounds only a grandchild that inherited
+/// stderr and lives on.
+const STDERR_EOF_WAIT: Duration = Duration::from_millis(500);
+/// How long a dead agent's exit status may take to arrive, and how long an
+/// agent has to exit at the end of its input before SIGKILL.
+const EXIT_WAIT: Duration = Duration::from_millis(500);
+const DROP_EXIT_WAIT: Duration = Duration::from_millis(100);
 
 pub struct AgentProcess {
     /// The stack's name, for messages.
@@ -28,6 +39,8 @@ pub struct AgentProcess {
     stdin: Option<ChildStdin>,
     lines: Receiver<std::io::Result<String>>,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Disconnects when the stderr reader has read the last line.
+    stderr_eof: Receiver<()>,
     pub deadline: Duration,
 }
 
@@ -76,10 +89,18 @@ impl AgentProcess {
             });
         }
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let (eof_tx, stderr_eof) = mpsc::channel::<()>();
         if let Some(err) = stderr_pipe {
             let tail = Arc::clone(&stderr);
             std::thread::spawn(move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                // Dropped at end of file (or a read error): the signal.
+                let _eof = eof_tx;
+                // Lossy, so a line that is not UTF-8 is kept, not the end.
+                let mut r = BufReader::new(err);
+                let mut buf = Vec::new();
+                while matches!(r.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    buf.clear();
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == STDERR_LINES {
                             t.pop_front();
@@ -95,6 +116,7 @@ impl AgentProcess {
             child,
             lines,
             stderr,
+            stderr_eof,
             deadline: DEFAULT_DEADLINE,
         })
     }
@@ -106,15 +128,19 @@ impl AgentProcess {
         }
     }
 
-    /// The agent's last stderr lines, for an error message.
+    /// The agent's last stderr lines, for an error message; called once the
+    /// agent has ended, so the reader is waited for until end of file.
     fn stderr_tail(&self) -> String {
-        // Give the stderr reader a moment to catch up with a dying agent.
-        std::thread::sleep(Duration::from_millis(20));
+        let eof = match self.stderr_eof.recv_timeout(STDERR_EOF_WAIT) {
+            Err(RecvTimeoutError::Disconnected) => "",
+            // Nothing is ever sent: only the timeout can get here.
+            Ok(()) | Err(RecvTimeoutError::Timeout) => " (stderr still open)",
+        };
         let t = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
         if t.is_empty() {
             String::new()
         } else {
-            format!("; its stderr ends: {}", Vec::from(t).join(" | "))
+            format!("; its stderr ends{eof}: {}", Vec::from(t).join(" | "))
         }
     }
 
@@ -176,11 +202,10 @@ impl AgentProcess {
 
     /// How the child ended, waiting briefly for it.
     fn reap(&mut self) -> String {
-        for _ in 0..50 {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return format!("exited ({s})");
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        match self.child.wait_timeout(EXIT_WAIT) {
+            Ok(Some(s)) => return format!("exited ({s})"),
+            Ok(None) => {}
+            Err(e) => return format!("could not be waited for ({e})"),
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -208,11 +233,8 @@ impl Drop for AgentProcess {
     fn drop(&mut self) {
         // End of input asks the agent to exit; it gets a moment, then SIGKILL.
         drop(self.stdin.take());
-        for _ in 0..20 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        if let Ok(Some(_)) = self.child.wait_timeout(DROP_EXIT_WAIT) {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -140,15 +140,23 @@ impl Agent {
     }
 }
 
+/// None for a binary not built yet, which is then built.
 fn modified(p: &Path) -> Option<SystemTime> {
     p.metadata().and_then(|m| m.modified()).ok()
 }
 
-/// The newest modification time of the files in `dir`.
+/// The newest modification time of the files in `dir`; an entry that
+/// cannot be read is an error (skipping it could skip a rebuild).
 fn newest(dir: &Path) -> Result<Option<SystemTime>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-    Ok(entries
-        .filter_map(Result::ok)
-        .filter_map(|e| modified(&e.path()))
-        .max())
+    let err = |e: std::io::Error| format!("reading {}: {e}", dir.display());
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        let path = entry.map_err(err)?.path();
+        let t = path
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        newest = newest.max(Some(t));
+    }
+    Ok(newest)
 }

@@ -48,6 +48,9 @@ impl SutApp {
             match bind(fd.as_raw_fd(), &SockaddrIn::from(self.sut)) {
                 Ok(()) => return Ok(fd),
                 Err(Errno::EADDRINUSE) if std::time::Instant::now() < give_up => {
+                    // The kernel announces no event when the full socket
+                    // makes way for its timewait form, so the condition
+                    // itself (the bind) is retried, paced, to its deadline.
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }
                 Err(e) => return Err(format!("bind {}: {e}", self.sut)),
