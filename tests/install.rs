@@ -1,0 +1,120 @@
+//! The installed binary stands alone: `cargo install` puts timewait in a
+//! fresh folder, and from an unrelated folder, with an empty cache and a
+//! home of its own, it replays a spec on lwIP, building the lwIP agent from
+//! the sources it carries (not from this checkout).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use timewait_conformance::stack::{self, StackKind};
+
+/// A spec lwIP passes (reports/conformance-lwip.md): it ends with the SUT
+/// in TIME-WAIT, so the run goes through the agent's whole protocol.
+const SPEC: &str = "specs/generated/close-active-sut-connects.yaml";
+const SPEC_NAME: &str = "close-active-sut-connects";
+
+/// The target folder this test was built in (`<target>/<profile>/deps/<test>`),
+/// so that `cargo install` reuses what is already built.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lies in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join(name))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+#[test]
+fn an_installed_binary_replays_a_spec_on_lwip_from_anywhere() {
+    if let Some(why) = StackKind::Lwip.unavailable() {
+        assert!(
+            !stack::skips_forbidden(),
+            "CI=true forbids skipping the installed binary's lwIP test: {why}"
+        );
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let root = tmp.path().join("installed");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // --debug: the dev profile this test run has mostly built already;
+    // --locked: the versions the workspace's lock names (and reports quote).
+    let install = Command::new(cargo)
+        .args(["install", "--locked", "--offline", "--debug", "--path"])
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg("--root")
+        .arg(&root)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        install.status.success(),
+        "cargo install failed:\n{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let bin = root.join("bin").join("timewait");
+    assert!(bin.is_file(), "{} was not installed", bin.display());
+
+    // Somewhere that is not the checkout, with only the spec in it.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("a working folder");
+    // A spec's file is named after the spec.
+    let file = format!("{SPEC_NAME}.yaml");
+    let spec = elsewhere.join(&file);
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC), &spec).expect("the spec");
+    let (home, cache) = (tmp.path().join("home"), tmp.path().join("cache"));
+    let run = Command::new(&bin)
+        .args(["replay", "--stack", "lwip"])
+        .arg(&file)
+        .current_dir(&elsewhere)
+        .env("HOME", &home)
+        .env("XDG_CACHE_HOME", &cache)
+        .env_remove("TIMEWAIT_AGENT_CACHE")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .expect("the installed binary runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    // Exit 0: every verdict is what the model predicts.
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let verdict = stdout
+        .lines()
+        .find(|l| l.starts_with("lwip") && l.contains(SPEC_NAME))
+        .unwrap_or_else(|| panic!("no verdict line for {SPEC_NAME}:\n{stdout}"));
+    assert_eq!(
+        verdict.split_whitespace().collect::<Vec<_>>(),
+        ["lwip", SPEC_NAME, "pass"],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lwip: 1 specs in") && stdout.contains(": 1 pass, 0 fail as predicted"),
+        "{stdout}"
+    );
+    // The agent was built in the cache this run was given, from the
+    // embedded sources, and the capture was written where it ran.
+    let agents = cache.join("timewait").join("agents");
+    let built = files_named(&agents, "lwip-agent");
+    assert_eq!(built.len(), 1, "one lwIP agent in {}", agents.display());
+    assert!(built[0]
+        .with_file_name("src")
+        .join("lwip_agent.c")
+        .is_file());
+    let capture = elsewhere.join(format!("reports/pcap/lwip/{SPEC_NAME}.pcap"));
+    assert!(capture.is_file(), "no capture at {}", capture.display());
+}
