@@ -26,7 +26,7 @@ const GOCODE: &str = "/usr/share/gocode";
 const LWIP_INCLUDE: &str = "/usr/include/lwip";
 
 /// The packages each agent needs, for hints.
-pub const LWIP_PACKAGES: &str = "liblwip-dev gcc";
+pub const LWIP_PACKAGES: &str = "liblwip-dev libcjson-dev gcc";
 pub const GVISOR_PACKAGES: &str = "golang-go golang-gvisor-gvisor-dev";
 
 /// Each agent's binary once this process has found or built it.
@@ -59,7 +59,12 @@ impl Agent {
         &'static [&'static str],
     ) {
         match self {
-            Agent::Lwip => ("gcc", &["--version"], "gcc", &["liblwip-dev"]),
+            Agent::Lwip => (
+                "gcc",
+                &["--version"],
+                "gcc",
+                &["liblwip-dev", "libcjson-dev"],
+            ),
             Agent::Gvisor => (
                 "go",
                 &["version"],
@@ -99,7 +104,11 @@ impl Agent {
     pub fn unavailable(self) -> Option<String> {
         let (needed, packages): (&[&str], &str) = match self {
             Agent::Lwip => (
-                &["/usr/include/lwip/lwip/tcp.h", "/usr/bin/gcc"],
+                &[
+                    "/usr/include/lwip/lwip/tcp.h",
+                    "/usr/include/cjson/cJSON.h",
+                    "/usr/bin/gcc",
+                ],
                 LWIP_PACKAGES,
             ),
             Agent::Gvisor => (
@@ -163,7 +172,7 @@ impl Agent {
                 let mut c = Command::new("gcc");
                 c.args(["-O2", "-Wall", "-Wextra", "-I", LWIP_INCLUDE])
                     .arg(src.join("lwip_agent.c"))
-                    .args(["-llwip", "-o"])
+                    .args(["-llwip", "-lcjson", "-o"])
                     .arg(bin);
                 c
             }
