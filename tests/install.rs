@@ -1,14 +1,16 @@
 //! The installed binary stands alone: `cargo install` puts timewait in a
 //! fresh folder, and from an unrelated folder, with an empty cache and a
-//! home of its own, it replays a spec on lwIP, building the lwIP agent from
-//! the sources it carries (not from this checkout).
+//! home of its own, it replays a spec on lwIP and on gVisor, building each
+//! agent from the sources it carries (not from this checkout).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use timewait_conformance::backends::agent::shipped::Agent;
 use timewait_conformance::stack::{self, StackKind};
 
-/// A spec lwIP passes (reports/conformance-lwip.md): it ends with the SUT
-/// in TIME-WAIT, so the run goes through the agent's whole protocol.
+/// A spec lwIP and gVisor pass (reports/conformance-lwip.md, -gvisor.md):
+/// it ends with the SUT in TIME-WAIT, so the run goes through the agent's
+/// whole protocol.
 const SPEC: &str = "specs/generated/close-active-sut-connects.yaml";
 const SPEC_NAME: &str = "close-active-sut-connects";
 
@@ -34,13 +36,26 @@ fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
 }
 
 #[test]
-fn an_installed_binary_replays_a_spec_on_lwip_from_anywhere() {
-    if let Some(why) = StackKind::Lwip.unavailable() {
-        assert!(
-            !stack::skips_forbidden(),
-            "CI=true forbids skipping the installed binary's lwIP test: {why}"
-        );
-        eprintln!("skipped: {why}");
+fn an_installed_binary_replays_a_spec_on_lwip_and_gvisor_from_anywhere() {
+    let stacks: Vec<(StackKind, Agent)> = [
+        (StackKind::Lwip, Agent::Lwip),
+        (StackKind::Gvisor, Agent::Gvisor),
+    ]
+    .into_iter()
+    .filter(|(kind, _)| match kind.unavailable() {
+        None => true,
+        Some(why) => {
+            assert!(
+                !stack::skips_forbidden(),
+                "CI=true forbids skipping the installed binary's {} test: {why}",
+                kind.name()
+            );
+            eprintln!("{} skipped: {why}", kind.name());
+            false
+        }
+    })
+    .collect();
+    if stacks.is_empty() {
         return;
     }
     let tmp = tempfile::tempdir().expect("a temporary folder");
@@ -69,52 +84,63 @@ fn an_installed_binary_replays_a_spec_on_lwip_from_anywhere() {
     std::fs::create_dir(&elsewhere).expect("a working folder");
     // A spec's file is named after the spec.
     let file = format!("{SPEC_NAME}.yaml");
-    let spec = elsewhere.join(&file);
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC), &spec).expect("the spec");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC),
+        elsewhere.join(&file),
+    )
+    .expect("the spec");
     let (home, cache) = (tmp.path().join("home"), tmp.path().join("cache"));
-    let run = Command::new(&bin)
-        .args(["replay", "--stack", "lwip"])
-        .arg(&file)
-        .current_dir(&elsewhere)
-        .env("HOME", &home)
-        .env("XDG_CACHE_HOME", &cache)
-        .env_remove("TIMEWAIT_AGENT_CACHE")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_MANIFEST_DIR")
-        .output()
-        .expect("the installed binary runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr),
-    );
-    // Exit 0: every verdict is what the model predicts.
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let verdict = stdout
-        .lines()
-        .find(|l| l.starts_with("lwip") && l.contains(SPEC_NAME))
-        .unwrap_or_else(|| panic!("no verdict line for {SPEC_NAME}:\n{stdout}"));
-    assert_eq!(
-        verdict.split_whitespace().collect::<Vec<_>>(),
-        ["lwip", SPEC_NAME, "pass"],
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("lwip: 1 specs in") && stdout.contains(": 1 pass, 0 fail as predicted"),
-        "{stdout}"
-    );
-    // The agent was built in the cache this run was given, from the
-    // embedded sources, and the capture was written where it ran.
-    let agents = cache.join("timewait").join("agents");
-    let built = files_named(&agents, "lwip-agent");
-    assert_eq!(built.len(), 1, "one lwIP agent in {}", agents.display());
-    assert!(built[0]
-        .with_file_name("src")
-        .join("lwip_agent.c")
-        .is_file());
-    let capture = elsewhere.join(format!("reports/pcap/lwip/{SPEC_NAME}.pcap"));
-    assert!(capture.is_file(), "no capture at {}", capture.display());
+    for (kind, agent) in stacks {
+        let name = kind.name();
+        let run = Command::new(&bin)
+            .args(["replay", "--stack", name])
+            .arg(&file)
+            .current_dir(&elsewhere)
+            .env("HOME", &home)
+            .env("XDG_CACHE_HOME", &cache)
+            .env_remove("TIMEWAIT_AGENT_CACHE")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .output()
+            .expect("the installed binary runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr),
+        );
+        // Exit 0: every verdict is what the model predicts.
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{name}: stdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        let verdict = stdout
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains(SPEC_NAME))
+            .unwrap_or_else(|| panic!("no {name} verdict line for {SPEC_NAME}:\n{stdout}"));
+        assert_eq!(
+            verdict.split_whitespace().collect::<Vec<_>>(),
+            [name, SPEC_NAME, "pass"],
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("{name}: 1 specs in"))
+                && stdout.contains(": 1 pass, 0 fail as predicted"),
+            "{stdout}"
+        );
+        // The agent was built in the cache this run was given, from the
+        // embedded sources, and the capture was written where it ran.
+        let agents = cache.join("timewait").join("agents");
+        let built = files_named(&agents, &format!("{name}-agent"));
+        assert_eq!(built.len(), 1, "one {name} agent in {}", agents.display());
+        let sources = built[0].with_file_name("src");
+        for (source, _) in agent.sources() {
+            assert!(
+                sources.join(source).is_file(),
+                "{source} in {}",
+                sources.display()
+            );
+        }
+        let capture = elsewhere.join(format!("reports/pcap/{name}/{SPEC_NAME}.pcap"));
+        assert!(capture.is_file(), "no capture at {}", capture.display());
+    }
 }
