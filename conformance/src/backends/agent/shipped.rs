@@ -218,6 +218,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_source_that_does_not_compile_is_reported_with_the_command_and_its_errors() {
+        if let Some(why) = Agent::Lwip.unavailable() {
+            assert!(!crate::stack::skips_forbidden(), "{why}");
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).expect("src");
+        std::fs::write(
+            src.join("lwip_agent.c"),
+            "int main(void) { return undeclared; }\n",
+        )
+        .expect("source");
+        let bin = dir.path().join("lwip-agent");
+        let e = Agent::Lwip
+            .compile(dir.path(), &src, &bin)
+            .expect_err("the source does not compile");
+        let text = e.to_string();
+        assert!(
+            matches!(e, BuildError::Compile { agent: "lwip", .. }),
+            "{text}"
+        );
+        assert!(text.starts_with("building the lwip agent failed"), "{text}");
+        assert!(text.contains("\"gcc\""), "the command is named: {text}");
+        assert!(text.contains("undeclared"), "gcc's error is quoted: {text}");
+        assert!(!bin.exists());
+    }
+
+    #[test]
     fn every_agent_file_is_embedded_byte_for_byte() {
         for agent in [Agent::Lwip, Agent::Gvisor] {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
