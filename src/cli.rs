@@ -70,9 +70,10 @@ pub struct ReplayArgs {
     /// Skip the summary probes (TIME-WAIT length, RST and SYN reactions).
     #[arg(long)]
     pub no_facts: bool,
-    /// Known divergences, one file per stack.
-    #[arg(long, default_value = "conformance/known")]
-    pub known: PathBuf,
+    /// Known divergences, one file per stack [default: conformance/known
+    /// when run in the checkout, else the lists built into the binary].
+    #[arg(long)]
+    pub known: Option<PathBuf>,
     /// The network's MSL the specs are replayed at (30s, 60s, 120s, ...).
     /// MSL is a property of the network, not of the stack: a spec's `msl`
     /// durations mean this, never the stack's TIME-WAIT, so a stack whose

@@ -50,6 +50,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         "network MSL {}: the specs' `msl` durations mean this on every stack; `tw` durations scale to each stack's own TIME-WAIT",
         a.msl
     );
+    eprintln!("known departures: {}", known_source(&a));
     for dir in [&a.reports, &a.out] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -220,7 +221,7 @@ fn repeat_stack(
     n: u32,
 ) -> Result<Outcome> {
     let stack = kind.name();
-    let known = known::load(&a.known, stack)?;
+    let known = known_source(a).load(stack)?;
     let Split { specs, jobs, .. } = applicable(kind, specs, a);
     // Per spec, in the suite's order: each run's verdict.
     let mut seen: Vec<(String, Vec<String>)> = specs
@@ -285,6 +286,17 @@ fn repeat_stack(
     })
 }
 
+/// Where the known departures come from: `--known`, else the checkout's
+/// folder when run in one, else the lists built into the binary (an
+/// installed binary runs anywhere).
+fn known_source(a: &ReplayArgs) -> known::Source {
+    match &a.known {
+        Some(dir) => known::Source::Folder(dir.clone()),
+        None if Path::new(known::FOLDER).is_dir() => known::Source::Folder(known::FOLDER.into()),
+        None => known::Source::BuiltIn,
+    }
+}
+
 fn kind_of(a: StackArg) -> StackKind {
     match a {
         StackArg::Linux | StackArg::All => StackKind::Linux,
@@ -311,7 +323,7 @@ pub fn results_path(reports: &Path, kind: StackKind) -> PathBuf {
 /// every verdict is what the reviewed lists expect.
 fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<Outcome> {
     let stack = kind.name();
-    let known = known::load(&a.known, stack)?;
+    let known = known_source(a).load(stack)?;
     let Split { specs, na, jobs } = applicable(kind, specs, a);
     let facts = (!a.no_facts).then(|| std::thread::spawn(move || probe::facts(kind)));
     let names: Vec<String> = specs.iter().map(|(_, s)| s.name.value.clone()).collect();
@@ -358,7 +370,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         for e in known::unknown_specs(&known, &all) {
             println!(
                 "{}:{}: STALE known entry: no spec named {} in the suite",
-                known::path(&a.known, stack).display(),
+                known_source(a).path(stack).display(),
                 e.line,
                 e.spec
             );

@@ -191,6 +191,65 @@ pub fn load(dir: &Path, stack: &str) -> Result<Known, KnownError> {
     }
 }
 
+/// Where a run's known departures come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A folder with one file per stack (`replay --known`, or the
+    /// checkout's `conformance/known`).
+    Folder(PathBuf),
+    /// The checkout's lists as they were when this binary was built, for a
+    /// binary run outside any checkout (an installed one).
+    BuiltIn,
+}
+
+/// The checkout's folder, relative to the repository root.
+pub const FOLDER: &str = "conformance/known";
+
+/// Each stack's reviewed list as it was at build time.
+const BUILT_IN: [(&str, &str); 6] = [
+    ("linux", include_str!("../known/linux.txt")),
+    ("linux-rfc1337", include_str!("../known/linux-rfc1337.txt")),
+    ("smoltcp", include_str!("../known/smoltcp.txt")),
+    ("lwip", include_str!("../known/lwip.txt")),
+    ("gvisor", include_str!("../known/gvisor.txt")),
+    ("lwip-tap", include_str!("../known/lwip-tap.txt")),
+];
+
+impl Source {
+    /// The file a stack's entries are read from, for messages (a built-in
+    /// list is named after the file it was built from).
+    pub fn path(&self, stack: &str) -> PathBuf {
+        match self {
+            Source::Folder(dir) => path(dir, stack),
+            Source::BuiltIn => path(Path::new(FOLDER), stack),
+        }
+    }
+
+    pub fn load(&self, stack: &str) -> Result<Known, KnownError> {
+        match self {
+            Source::Folder(dir) => load(dir, stack),
+            Source::BuiltIn => match BUILT_IN.iter().find(|(s, _)| *s == stack) {
+                Some((_, text)) => parse(&self.path(stack), text),
+                None => Err(KnownError::Missing {
+                    path: self.path(stack),
+                }),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Folder(dir) => write!(f, "{}", dir.display()),
+            Source::BuiltIn => write!(
+                f,
+                "the lists built into this binary ({FOLDER} at build time)"
+            ),
+        }
+    }
+}
+
 /// Entries naming specs that are not among `names`: stale once the whole
 /// suite has run.
 pub fn unknown_specs<'a>(known: &'a Known, names: &[&str]) -> Vec<&'a Entry> {
@@ -276,5 +335,19 @@ mod tests {
         let want = format!("{}:3:5: expected `step N`", dir.join("s.txt").display());
         assert!(e.to_string().starts_with(&want), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn every_stack_has_a_built_in_list_equal_to_its_file() {
+        for stack in crate::stack::StackKind::ALL.map(|k| k.name()) {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("known");
+            let from_file = load(&dir, stack).expect("the checkout's list");
+            let built_in = Source::BuiltIn.load(stack).expect("the built-in list");
+            assert_eq!(from_file, built_in, "{stack}");
+        }
+        assert!(matches!(
+            Source::BuiltIn.load("no-such-stack"),
+            Err(KnownError::Missing { .. })
+        ));
     }
 }

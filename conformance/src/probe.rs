@@ -279,12 +279,13 @@ where
             } else {
                 Agent::Gvisor
             };
-            let mut s = AgentStack::start(kind.name(), agent.command()?, tw).map_err(err)?;
+            let mut s =
+                AgentStack::start(kind.name(), agent.command().map_err(err)?, tw).map_err(err)?;
             s.set_ack_delay(kind.ack_delay());
             f(&mut s)
         }
         StackKind::LwipTap => {
-            let cmd = Agent::Lwip.command()?;
+            let cmd = Agent::Lwip.command().map_err(err)?;
             netns::run_in_new_netns(format!("probe-{}", kind.name()), move || {
                 let mut s = crate::backends::tap::TapStack::new(kind.name(), cmd, tw)?;
                 s.set_ack_delay(kind.ack_delay());

@@ -94,7 +94,7 @@ pub fn applies(spec: &Spec, stack: StackKind) -> bool {
 /// failed (not the spec).
 pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
     let agent = |a: Agent| -> Result<StackRun, String> {
-        let cmd = a.command()?;
+        let cmd = a.command().map_err(|e| e.to_string())?;
         let mut s =
             AgentStack::start(stack.name(), cmd, stack.time_wait()).map_err(|e| e.to_string())?;
         s.set_ack_delay(stack.ack_delay());

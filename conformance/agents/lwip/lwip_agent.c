@@ -11,15 +11,20 @@
  * Tap mode: lwIP runs as it would in a product, with its tcpip thread, its
  * own TAP port (tapif) on the interface the harness created, and real time.
  * The main thread takes the core lock around every raw API call.
+ *
+ * Requests are parsed and replies printed with cJSON (Debian's
+ * libcjson): every field's presence and type is checked, and a request
+ * that is not what the protocol says gets a `fatal` reply naming what was
+ * expected.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "lwip/init.h"
 #include "lwip/ip4.h"
@@ -34,60 +39,26 @@
 #include "netif/tapif.h"
 
 #define MAX_LINE (64 * 1024)
+/* The largest whole number a JSON number (a double, in cJSON) holds exactly. */
+#define MAX_EXACT 9007199254740992.0
 
-/* ---- output buffer for one reply (events, frames) ---- */
+/* ---- replies: built as cJSON values, printed one per line ---- */
 
-struct buf {
-    char *data;
-    size_t len, cap;
-};
-
-static void buf_put(struct buf *b, const char *s, size_t n)
+static void *need(void *p)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            fputs("lwip agent: out of memory\n", stderr);
-            exit(70);
-        }
-        b->data = d;
-        b->cap = cap;
+    if (!p) {
+        fputs("lwip agent: out of memory\n", stderr);
+        exit(70);
     }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = 0;
+    return p;
 }
 
-static void buf_printf(struct buf *b, const char *fmt, ...)
+/* Adds `item` to an object under `key`, or to an array when `key` is NULL. */
+static void add(cJSON *to, const char *key, cJSON *item)
 {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* A JSON string body: the only strings we print are ours or quoted input. */
-static void buf_json_string(struct buf *b, const char *s)
-{
-    buf_put(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            buf_put(b, e, 2);
-        } else if (c < 0x20) {
-            buf_printf(b, "\\u%04x", c);
-        } else {
-            buf_put(b, (const char *)&c, 1);
-        }
-    }
-    buf_put(b, "\"", 1);
+    need(item);
+    if (!(key ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item)))
+        need(NULL);
 }
 
 /* ---- the agent's state ---- */
@@ -102,17 +73,24 @@ static u16_t sut_port, peer_port;
 static struct tcp_pcb *listener; /* the application's listener */
 static struct tcp_pcb *pending;  /* established, not yet accepted */
 static struct tcp_pcb *conn;     /* the application's connection */
-static struct buf events, frames;
+/* What the next successful reply carries (arrays; NULL until the first). */
+static cJSON *events, *frames;
 static int nframes;
+
+static cJSON *array(cJSON **a)
+{
+    if (!*a)
+        *a = need(cJSON_CreateArray());
+    return *a;
+}
 
 static void event(const char *kind, long bytes)
 {
-    if (events.len)
-        buf_put(&events, ",", 1);
+    cJSON *e = need(cJSON_CreateObject());
+    add(e, "kind", cJSON_CreateString(kind));
     if (bytes >= 0)
-        buf_printf(&events, "{\"kind\":\"%s\",\"bytes\":%ld}", kind, bytes);
-    else
-        buf_printf(&events, "{\"kind\":\"%s\"}", kind);
+        add(e, "bytes", cJSON_CreateNumber((double)bytes));
+    add(array(&events), NULL, e);
 }
 
 /* lwIP calls this through the PLT: the virtual clock replaces its own. */
@@ -133,15 +111,15 @@ static err_t collect_output(struct netif *n, struct pbuf *p, const ip4_addr_t *d
     (void)dst;
     static const char hex[] = "0123456789abcdef";
     u8_t tmp[2048];
+    char text[2 * sizeof tmp + 1];
     u16_t len = pbuf_copy_partial(p, tmp, sizeof tmp, 0);
-    if (nframes++)
-        buf_put(&frames, ",", 1);
-    buf_put(&frames, "\"", 1);
     for (u16_t i = 0; i < len; i++) {
-        char h[2] = {hex[tmp[i] >> 4], hex[tmp[i] & 15]};
-        buf_put(&frames, h, 2);
+        text[2 * i] = hex[tmp[i] >> 4];
+        text[2 * i + 1] = hex[tmp[i] & 15];
     }
-    buf_put(&frames, "\"", 1);
+    text[2 * len] = 0;
+    add(array(&frames), NULL, cJSON_CreateString(text));
+    nframes++;
     return ERR_OK;
 }
 
@@ -230,45 +208,26 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 
 /* ---- requests ---- */
 
-/* The value of "key" in a flat JSON object: a string (unescaped, no
- * escapes allowed) or a bare number/word. Returns 0 when absent. */
-static int field(const char *line, const char *key, char *out, size_t cap)
+/* The string field `key` of the request, or NULL when it is absent or not
+ * a string. */
+static const char *str_field(const cJSON *req, const char *key)
 {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    /* The key is the quoted word followed by a colon (a value may spell it too). */
-    const char *p = line;
-    for (;;) {
-        p = strstr(p, pat);
-        if (!p)
-            return 0;
-        p += strlen(pat);
-        while (*p == ' ')
-            p++;
-        if (*p == ':')
-            break;
-    }
-    p++;
-    while (*p == ' ')
-        p++;
-    size_t n = 0;
-    if (*p == '"') {
-        p++;
-        while (*p && *p != '"') {
-            if (*p == '\\' || n + 1 >= cap)
-                return 0;
-            out[n++] = *p++;
-        }
-        if (*p != '"')
-            return 0;
-    } else {
-        while (*p && *p != ',' && *p != '}' && *p != ' ') {
-            if (n + 1 >= cap)
-                return 0;
-            out[n++] = *p++;
-        }
-    }
-    out[n] = 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The whole-number field `key` of the request, 0..max (max at most
+ * MAX_EXACT): 1 and the value in *out, or 0 when it is absent, not a
+ * number, fractional or out of range. */
+static int uint_field(const cJSON *req, const char *key, double max, unsigned long long *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= max))
+        return 0;
+    unsigned long long n = (unsigned long long)v->valuedouble;
+    if ((double)n != v->valuedouble)
+        return 0;
+    *out = n;
     return 1;
 }
 
@@ -303,36 +262,33 @@ static const char *err_name(err_t e)
     }
 }
 
-static struct buf reply;
+/* The reply to the request being handled. */
+static cJSON *reply;
 
 static void reply_error(const char *kind, const char *msg)
 {
-    buf_put(&reply, "{\"ok\":false,\"", 13);
-    buf_put(&reply, kind, strlen(kind));
-    buf_put(&reply, "\":", 2);
-    buf_json_string(&reply, msg);
-    buf_put(&reply, "}", 1);
+    cJSON_Delete(reply);
+    reply = need(cJSON_CreateObject());
+    add(reply, "ok", cJSON_CreateFalse());
+    add(reply, kind, cJSON_CreateString(msg));
 }
 
-static void reply_ok(const char *extra)
+/* The success reply, carrying what happened since the last one; the
+ * caller may add fields to it. */
+static cJSON *reply_ok(void)
 {
-    buf_put(&reply, "{\"ok\":true", 10);
+    cJSON_Delete(reply);
+    reply = need(cJSON_CreateObject());
+    add(reply, "ok", cJSON_CreateTrue());
     if (mode == MODE_VIRTUAL) {
-        buf_printf(&reply, ",\"now_us\":%llu,\"frames\":[", (unsigned long long)now_us);
-        if (frames.len)
-            buf_put(&reply, frames.data, frames.len);
-        buf_put(&reply, "]", 1);
+        add(reply, "now_us", cJSON_CreateNumber((double)now_us));
+        add(reply, "frames", array(&frames));
+        frames = NULL;
     }
-    buf_put(&reply, ",\"events\":[", 11);
-    if (events.len)
-        buf_put(&reply, events.data, events.len);
-    buf_put(&reply, "]", 1);
-    if (extra)
-        buf_put(&reply, extra, strlen(extra));
-    buf_put(&reply, "}", 1);
-    events.len = 0;
-    frames.len = 0;
+    add(reply, "events", array(&events));
+    events = NULL;
     nframes = 0;
+    return reply;
 }
 
 static void app_error(const char *what, err_t e)
@@ -392,7 +348,7 @@ static void op_listen(void)
     }
     listener = l;
     tcp_accept(l, on_accept);
-    reply_ok(NULL);
+    reply_ok();
 }
 
 static void op_accept(void)
@@ -406,7 +362,7 @@ static void op_accept(void)
         tcp_close(listener);
         listener = NULL;
     }
-    reply_ok(NULL);
+    reply_ok();
 }
 
 static void op_connect(void)
@@ -431,16 +387,14 @@ static void op_connect(void)
         tcp_abort(pcb);
         return app_error("connect", e);
     }
-    reply_ok(NULL);
+    reply_ok();
 }
 
-static void op_send(const char *line)
+static void op_send(const cJSON *req)
 {
-    char v[32];
-    char *end;
-    long n = field(line, "bytes", v, sizeof v) ? strtol(v, &end, 10) : -1;
-    if (n < 0 || n > 65535 || *end)
-        return reply_error("fatal", "send needs \"bytes\": 0..65535");
+    unsigned long long n;
+    if (!uint_field(req, "bytes", 65535, &n))
+        return reply_error("fatal", "send needs \"bytes\": a whole number 0..65535");
     if (!conn)
         return reply_error("error", "no connection");
     static char data[65536];
@@ -449,7 +403,7 @@ static void op_send(const char *line)
     if (e != ERR_OK)
         return app_error("send", e);
     tcp_output(conn);
-    reply_ok(NULL);
+    reply_ok();
 }
 
 static void op_shutdown(void)
@@ -459,7 +413,7 @@ static void op_shutdown(void)
     err_t e = tcp_shutdown(conn, 0, 1);
     if (e != ERR_OK)
         return app_error("shutdown", e);
-    reply_ok(NULL);
+    reply_ok();
 }
 
 static void op_close(void)
@@ -474,7 +428,7 @@ static void op_close(void)
         if (e != ERR_OK)
             return app_error("close", e);
     }
-    reply_ok(NULL);
+    reply_ok();
 }
 
 static void op_abort(void)
@@ -485,7 +439,7 @@ static void op_abort(void)
     unwatch(pcb);
     conn = NULL;
     tcp_abort(pcb);
-    reply_ok(NULL);
+    reply_ok();
 }
 
 static int unhex(char c)
@@ -499,12 +453,12 @@ static int unhex(char c)
     return -1;
 }
 
-static void op_frame(const char *line)
+static void op_frame(const cJSON *req)
 {
-    static char hexdata[2 * 4096 + 1];
-    if (!field(line, "data", hexdata, sizeof hexdata))
-        return reply_error("fatal", "frame needs \"data\": hex, at most 4096 bytes");
-    size_t n = strlen(hexdata);
+    const char *hexdata = str_field(req, "data");
+    size_t n = hexdata ? strlen(hexdata) : 0;
+    if (!hexdata || n > 2 * 4096)
+        return reply_error("fatal", "frame needs \"data\": a hex string, at most 4096 bytes");
     if (n % 2)
         return reply_error("fatal", "frame data has an odd number of hex digits");
     struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(n / 2), PBUF_RAM);
@@ -521,16 +475,15 @@ static void op_frame(const char *line)
     }
     /* ip_input processes the packet completely, replies included. */
     nif.input(p, &nif);
-    reply_ok(NULL);
+    reply_ok();
 }
 
-static void op_advance(const char *line)
+static void op_advance(const cJSON *req)
 {
-    char v[32];
-    char *end;
-    unsigned long long until = field(line, "until_us", v, sizeof v) ? strtoull(v, &end, 10) : 0;
-    if (!field(line, "until_us", v, sizeof v) || *end)
-        return reply_error("fatal", "advance needs \"until_us\"");
+    unsigned long long until;
+    if (!uint_field(req, "until_us", MAX_EXACT, &until))
+        return reply_error("fatal",
+                           "advance needs \"until_us\": a whole number of microseconds, 0..2^53");
     /* Fire lwIP's timeouts in time order; stop at the first that sends. */
     while (now_us < until && nframes == 0) {
         u32_t sleep = sys_timeouts_sleeptime();
@@ -545,7 +498,7 @@ static void op_advance(const char *line)
         now_us = next;
         sys_check_timeouts();
     }
-    reply_ok(NULL);
+    reply_ok();
 }
 
 static const char *state_name(enum tcp_state s)
@@ -566,45 +519,50 @@ static const char *state_name(enum tcp_state s)
     return "CLOSED";
 }
 
-static void conn_json(struct buf *b, struct tcp_pcb *pcb, int *first)
+static cJSON *conn_entry(const char *local, const char *remote, const char *state, cJSON *remaining)
+{
+    cJSON *c = need(cJSON_CreateObject());
+    add(c, "local", cJSON_CreateString(local));
+    add(c, "remote", cJSON_CreateString(remote));
+    add(c, "state", cJSON_CreateString(state));
+    add(c, "remaining_us", remaining);
+    return c;
+}
+
+static cJSON *pcb_entry(struct tcp_pcb *pcb)
 {
     char local[32], remote[32];
     snprintf(local, sizeof local, "%s:%u", ip4addr_ntoa(ip_2_ip4(&pcb->local_ip)), pcb->local_port);
     snprintf(remote, sizeof remote, "%s:%u", ip4addr_ntoa(ip_2_ip4(&pcb->remote_ip)), pcb->remote_port);
-    buf_printf(b, "%s{\"local\":\"%s\",\"remote\":\"%s\",\"state\":\"%s\",\"remaining_us\":",
-               *first ? "" : ",", local, remote, state_name(pcb->state));
+    cJSON *remaining;
     if (pcb->state == TIME_WAIT) {
         /* tcp_slowtmr drops a TIME-WAIT pcb once tcp_ticks - tmr exceeds this. */
         long limit = 2 * TCP_MSL / TCP_SLOW_INTERVAL;
         long left = limit + 1 - (long)(u32_t)(tcp_ticks - pcb->tmr);
-        buf_printf(b, "%ld}", (left > 0 ? left : 0) * TCP_SLOW_INTERVAL * 1000L);
+        remaining = cJSON_CreateNumber((double)((left > 0 ? left : 0) * TCP_SLOW_INTERVAL * 1000L));
     } else {
-        buf_put(b, "null}", 5);
+        remaining = cJSON_CreateNull();
     }
-    *first = 0;
+    return conn_entry(local, remote, state_name(pcb->state), remaining);
 }
 
 static void op_state(void)
 {
-    struct buf b = {0};
-    int first = 1;
-    buf_put(&b, ",\"conns\":[", 10);
+    cJSON *conns = need(cJSON_CreateArray());
     for (struct tcp_pcb_listen *l = tcp_listen_pcbs.listen_pcbs; l; l = l->next)
         if (l->local_port == sut_port) {
-            buf_printf(&b, "%s{\"local\":\"%s:%u\",\"remote\":\"0.0.0.0:0\",\"state\":\"LISTEN\",\"remaining_us\":null}",
-                       first ? "" : ",", ip4addr_ntoa(&sut_ip), sut_port);
-            first = 0;
+            char local[32];
+            snprintf(local, sizeof local, "%s:%u", ip4addr_ntoa(&sut_ip), sut_port);
+            add(conns, NULL, conn_entry(local, "0.0.0.0:0", "LISTEN", cJSON_CreateNull()));
         }
     /* TIME-WAIT pcbs are older than any active one on the same port. */
     for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next)
         if (p->local_port == sut_port)
-            conn_json(&b, p, &first);
+            add(conns, NULL, pcb_entry(p));
     for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
         if (p->local_port == sut_port)
-            conn_json(&b, p, &first);
-    buf_put(&b, "]", 1);
-    reply_ok(b.data);
-    free(b.data);
+            add(conns, NULL, pcb_entry(p));
+    add(reply_ok(), "conns", conns);
 }
 
 static void on_tcpip_ready(void *arg)
@@ -612,14 +570,31 @@ static void on_tcpip_ready(void *arg)
     *(volatile int *)arg = 1;
 }
 
-static void op_hello(const char *line)
+/* A MAC address as six colon-separated pairs of hex digits. */
+static int parse_mac(const char *s, u8_t mac[6])
 {
-    char m[16], sut[64], peer[64], tap[32], mac[32];
+    if (strlen(s) != 17)
+        return 0;
+    for (int i = 0; i < 6; i++) {
+        int hi = unhex(s[3 * i]), lo = unhex(s[3 * i + 1]);
+        if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+            return 0;
+        mac[i] = (u8_t)(hi << 4 | lo);
+    }
+    return 1;
+}
+
+static void op_hello(const cJSON *req)
+{
+    unsigned long long version;
     if (mode != MODE_NONE)
         return reply_error("fatal", "hello twice");
-    if (!field(line, "mode", m, sizeof m) || !field(line, "sut", sut, sizeof sut) ||
-        !field(line, "peer", peer, sizeof peer))
-        return reply_error("fatal", "hello needs mode, sut and peer");
+    if (!uint_field(req, "version", MAX_EXACT, &version) || version != 1)
+        return reply_error("fatal", "hello needs \"version\": 1 (the protocol version this agent speaks)");
+    const char *m = str_field(req, "mode"), *sut = str_field(req, "sut"),
+               *peer = str_field(req, "peer");
+    if (!m || !sut || !peer)
+        return reply_error("fatal", "hello needs \"mode\", \"sut\" and \"peer\" as strings");
     if (!parse_endpoint(sut, &sut_ip, &sut_port) || !parse_endpoint(peer, &peer_ip, &peer_port))
         return reply_error("fatal", "sut and peer must be IPv4 address:port");
     ip4_addr_t mask, gw;
@@ -630,10 +605,11 @@ static void op_hello(const char *line)
         lwip_init();
         netif_add(&nif, &sut_ip, &mask, &gw, NULL, virtual_netif_init, ip_input);
     } else if (strcmp(m, "tap") == 0) {
-        unsigned int x[6];
-        if (!field(line, "tap", tap, sizeof tap) || !field(line, "sut_mac", mac, sizeof mac) ||
-            sscanf(mac, "%x:%x:%x:%x:%x:%x", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5]) != 6)
-            return reply_error("fatal", "tap mode needs \"tap\" and \"sut_mac\"");
+        u8_t mac[6];
+        const char *tap = str_field(req, "tap"), *sut_mac = str_field(req, "sut_mac");
+        /* An interface name is shorter than IFNAMSIZ (16). */
+        if (!tap || !*tap || strlen(tap) > 15 || !sut_mac || !parse_mac(sut_mac, mac))
+            return reply_error("fatal", "tap mode needs \"tap\" (an interface name) and \"sut_mac\" (xx:xx:xx:xx:xx:xx)");
         mode = MODE_TAP;
         /* tapif attaches to this interface and configures nothing on the host. */
         setenv("PRECONFIGURED_TAPIF", tap, 1);
@@ -643,8 +619,7 @@ static void op_hello(const char *line)
             usleep(1000);
         LOCK_TCPIP_CORE();
         netif_add(&nif, &sut_ip, &mask, &gw, NULL, tapif_init, tcpip_input);
-        for (int i = 0; i < 6; i++)
-            nif.hwaddr[i] = (u8_t)x[i];
+        memcpy(nif.hwaddr, mac, 6);
         UNLOCK_TCPIP_CORE();
     } else {
         return reply_error("fatal", "mode must be virtual or tap");
@@ -656,49 +631,33 @@ static void op_hello(const char *line)
     netif_set_up(&nif);
     if (mode == MODE_TAP)
         UNLOCK_TCPIP_CORE();
-    reply_ok(mode == MODE_VIRTUAL
-                 ? ",\"version\":1,\"stack\":\"lwIP " LWIP_VERSION_STRING "\",\"clock\":\"virtual\""
-                 : ",\"version\":1,\"stack\":\"lwIP " LWIP_VERSION_STRING " (tapif)\",\"clock\":\"real\"");
+    cJSON *r = reply_ok();
+    add(r, "version", cJSON_CreateNumber(1));
+    add(r, "stack", cJSON_CreateString(mode == MODE_VIRTUAL ? "lwIP " LWIP_VERSION_STRING
+                                                            : "lwIP " LWIP_VERSION_STRING " (tapif)"));
+    add(r, "clock", cJSON_CreateString(mode == MODE_VIRTUAL ? "virtual" : "real"));
 }
 
-static int handle(const char *line)
+/* `what` followed by at most `max` bytes of `s` (length `n`), for quoting
+ * input in a message: bytes that are not ASCII become '?', so the reply
+ * stays valid UTF-8 whatever came in (cJSON escapes the rest). */
+static void reply_quoting(const char *what, const char *s, size_t n, size_t max)
 {
-    char op[32];
-    const char *s = line;
-    while (*s == ' ')
-        s++;
-    size_t n = strlen(s);
-    while (n && s[n - 1] == ' ')
-        n--;
-    if (n < 2 || s[0] != '{' || s[n - 1] != '}' || !field(line, "op", op, sizeof op)) {
-        struct buf msg = {0};
-        const char *prefix = "not a request (a JSON object with \"op\"): ";
-        buf_put(&msg, prefix, strlen(prefix));
-        buf_put(&msg, line, strlen(line) > 200 ? 200 : strlen(line));
-        reply_error("fatal", msg.data);
-        free(msg.data);
-        return 1;
+    size_t w = strlen(what);
+    char *msg = need(malloc(w + max + 1));
+    memcpy(msg, what, w);
+    size_t k = 0;
+    for (; k < n && k < max; k++) {
+        unsigned char c = (unsigned char)s[k];
+        msg[w + k] = c == 0 || c >= 0x80 ? '?' : (char)c;
     }
-    if (strcmp(op, "hello") == 0) {
-        op_hello(line);
-        return 1;
-    }
-    if (strcmp(op, "quit") == 0) {
-        buf_put(&reply, "{\"ok\":true}", 11);
-        return 0;
-    }
-    if (mode == MODE_NONE) {
-        reply_error("fatal", "the first request must be hello");
-        return 1;
-    }
-    int virtual_only = strcmp(op, "frame") == 0 || strcmp(op, "advance") == 0;
-    if (virtual_only && mode != MODE_VIRTUAL) {
-        reply_error("fatal", "frame and advance are for virtual mode");
-        return 1;
-    }
-    if (mode == MODE_TAP)
-        LOCK_TCPIP_CORE();
-    forget_freed();
+    msg[w + k] = 0;
+    reply_error("fatal", msg);
+    free(msg);
+}
+
+static void dispatch(const char *op, const cJSON *req)
+{
     if (strcmp(op, "listen") == 0)
         op_listen();
     else if (strcmp(op, "accept") == 0)
@@ -706,7 +665,7 @@ static int handle(const char *line)
     else if (strcmp(op, "connect") == 0)
         op_connect();
     else if (strcmp(op, "send") == 0)
-        op_send(line);
+        op_send(req);
     else if (strcmp(op, "shutdown") == 0)
         op_shutdown();
     else if (strcmp(op, "close") == 0)
@@ -714,43 +673,94 @@ static int handle(const char *line)
     else if (strcmp(op, "abort") == 0)
         op_abort();
     else if (strcmp(op, "frame") == 0)
-        op_frame(line);
+        op_frame(req);
     else if (strcmp(op, "advance") == 0)
-        op_advance(line);
+        op_advance(req);
     else if (strcmp(op, "state") == 0)
         op_state();
-    else {
-        char msg[80];
-        snprintf(msg, sizeof msg, "unknown op \"%s\"", op);
-        reply_error("fatal", msg);
+    else
+        reply_quoting("unknown op: ", op, strlen(op), 40);
+}
+
+/* Answers one request line (`n` bytes, NUL-terminated); 0 after quit. */
+static int handle(const char *line, size_t n)
+{
+    /* The length with the terminating NUL, which cJSON must find right
+     * after the object: trailing text is not a request. A NUL inside the
+     * line would end it early, so such a line is refused first. */
+    cJSON *req = memchr(line, 0, n) ? NULL : cJSON_ParseWithLengthOpts(line, n + 1, NULL, 1);
+    const cJSON *opv = cJSON_IsObject(req) ? cJSON_GetObjectItemCaseSensitive(req, "op") : NULL;
+    const char *op = cJSON_IsString(opv) ? opv->valuestring : NULL;
+    int go_on = 1;
+    if (!op) {
+        reply_quoting("not a request (a JSON object with \"op\" a string): ", line, n, 200);
+    } else if (strcmp(op, "hello") == 0) {
+        op_hello(req);
+    } else if (strcmp(op, "quit") == 0) {
+        cJSON_Delete(reply);
+        reply = need(cJSON_CreateObject());
+        add(reply, "ok", cJSON_CreateTrue());
+        go_on = 0;
+    } else if (mode == MODE_NONE) {
+        reply_error("fatal", "the first request must be hello");
+    } else if ((strcmp(op, "frame") == 0 || strcmp(op, "advance") == 0) && mode != MODE_VIRTUAL) {
+        reply_error("fatal", "frame and advance are for virtual mode");
+    } else {
+        if (mode == MODE_TAP)
+            LOCK_TCPIP_CORE();
+        forget_freed();
+        dispatch(op, req);
+        if (mode == MODE_TAP)
+            UNLOCK_TCPIP_CORE();
     }
-    if (mode == MODE_TAP)
-        UNLOCK_TCPIP_CORE();
-    return 1;
+    cJSON_Delete(req);
+    return go_on;
+}
+
+/* Reads one line into `line` (MAX_LINE + 1 bytes) without its newline:
+ * its length, -1 at the end of input, or -2 when it is longer than
+ * MAX_LINE (the rest of it is read and dropped). */
+static long read_line(char *line)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getchar()) != EOF && c != '\n') {
+        if (n < MAX_LINE)
+            line[n] = (char)c;
+        if (n <= MAX_LINE)
+            n++;
+    }
+    if (c == EOF && n == 0)
+        return -1;
+    if (n > MAX_LINE)
+        return -2;
+    line[n] = 0;
+    return (long)n;
+}
+
+static void send_reply(void)
+{
+    char *text = need(cJSON_PrintUnformatted(reply));
+    printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    cJSON_Delete(reply);
+    reply = NULL;
 }
 
 int main(void)
 {
-    static char line[MAX_LINE + 2];
-    while (fgets(line, sizeof line, stdin)) {
-        size_t n = strlen(line);
-        if (n && line[n - 1] == '\n') {
-            line[--n] = 0;
-        } else if (n == sizeof line - 1) {
-            /* Too long: answer once, skip the rest of the line. */
-            int c;
-            while ((c = getchar()) != EOF && c != '\n')
-                ;
-            reply.len = 0;
+    static char line[MAX_LINE + 1];
+    for (;;) {
+        long n = read_line(line);
+        if (n == -1)
+            break;
+        int go_on = 1;
+        if (n == -2)
             reply_error("fatal", "request line longer than 64 KiB");
-            printf("%s\n", reply.data);
-            fflush(stdout);
-            continue;
-        }
-        reply.len = 0;
-        int go_on = handle(line);
-        printf("%s\n", reply.data);
-        fflush(stdout);
+        else
+            go_on = handle(line, (size_t)n);
+        send_reply();
         if (!go_on)
             break;
     }

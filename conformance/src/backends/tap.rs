@@ -276,7 +276,7 @@ pub fn run_spec(
     if let Some(why) = netns::available().err() {
         return Err(why);
     }
-    let cmd = agent.command()?;
+    let cmd = agent.command().map_err(|e| e.to_string())?;
     let spec = spec.clone();
     let name = format!("tap-{}", spec.name.value);
     let stack = format!("{}-tap", agent.name());

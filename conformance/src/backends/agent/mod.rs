@@ -4,6 +4,7 @@
 //! so a spec's waits cost no wall time. The TAP adapter (real time) lives
 //! in [`crate::backends::tap`] and shares [`process`] and [`protocol`].
 
+pub mod cache;
 pub mod process;
 pub mod protocol;
 pub mod shipped;
