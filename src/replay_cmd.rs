@@ -236,15 +236,8 @@ fn repeat_stack(
         timing_invalid += s.timing_invalid;
         unexpected += s.divergences + s.harness_errors + s.stale_known;
         println!(
-            "{label}: {:.1} s; {} pass, {} fail as predicted, {} known, {} unexpected, {} harness errors, {} stale, {} timing invalid. {}",
+            "{label}: {:.1} s; {s}. {}",
             wall.as_secs_f64(),
-            s.pass,
-            s.fail_as_predicted,
-            s.known_divergences,
-            s.divergences,
-            s.harness_errors,
-            s.stale_known,
-            s.timing_invalid,
             report::lateness_line(&results)
         );
         for r in &results {
@@ -384,16 +377,9 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!(
-        "\n{stack}: {} specs in {:.1} s: {} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, {} harness errors, {} stale known entries, {} timing invalid (rerun). {} {}",
+        "\n{stack}: {} specs in {:.1} s: {summary}. {} {}",
         results.len(),
         wall.as_secs_f64(),
-        summary.pass,
-        summary.fail_as_predicted,
-        summary.known_divergences,
-        summary.divergences,
-        summary.harness_errors,
-        summary.stale_known,
-        summary.timing_invalid,
         report::lateness_line(&results),
         if whole {
             format!("report {}", path.display())

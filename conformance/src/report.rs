@@ -30,6 +30,25 @@ impl Summary {
     }
 }
 
+/// The counts in one phrase, as the console, `--repeat` and the reports
+/// all give them.
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} pass, {} fail as predicted, {} known divergences, {} unexpected divergences, \
+             {} harness errors, {} stale known entries, {} timing invalid (rerun)",
+            self.pass,
+            self.fail_as_predicted,
+            self.known_divergences,
+            self.divergences,
+            self.harness_errors,
+            self.stale_known,
+            self.timing_invalid
+        )
+    }
+}
+
 pub fn summarize(results: &[SpecResult]) -> Summary {
     let mut s = Summary::default();
     for r in results {
@@ -96,17 +115,8 @@ pub fn markdown(stack: &str, about: &str, results: &[SpecResult], wall: Duration
     );
     let _ = writeln!(
         o,
-        "{} specs: {} pass, {} fail as the model predicts, {} known divergences, {} unexpected \
-         divergences, {} harness errors, {} stale entries in the known list, {} timing invalid. \
-         Wall time {:.1} s for {:.1} s of spec time run one after another. {}\n",
+        "{} specs: {s}. Wall time {:.1} s for {:.1} s of spec time run one after another. {}\n",
         results.len(),
-        s.pass,
-        s.fail_as_predicted,
-        s.known_divergences,
-        s.divergences,
-        s.harness_errors,
-        s.stale_known,
-        s.timing_invalid,
         wall.as_secs_f64(),
         waits,
         lateness_line(results)

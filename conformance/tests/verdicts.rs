@@ -212,16 +212,20 @@ fn a_departure_is_keyed_by_its_step_and_what_was_observed_not_by_time() {
     );
 }
 
+/// LOST_LAST_ACK with the harness stalled `ms` after the first re-ACK
+/// (the SUT's third segment), before it injects the retransmitted FIN.
+fn stalled(ms: u64, entry: Option<&known::Entry>) -> SpecResult {
+    run(
+        spec(LOST_LAST_ACK),
+        Fault::StallAfter(2, Duration::from_millis(ms)),
+        entry,
+    )
+}
+
 #[test]
 fn an_inject_later_than_the_tolerance_is_timing_invalid_never_a_departure() {
-    // The first re-ACK (the SUT's third segment) arrives, then the harness
-    // stalls 500 ms before injecting the retransmitted FIN; the spec's
-    // tolerance is 100 ms.
-    let r = run(
-        spec(LOST_LAST_ACK),
-        Fault::StallAfter(2, Duration::from_millis(500)),
-        None,
-    );
+    // The spec's tolerance is 100 ms.
+    let r = stalled(500, None);
     assert_eq!(r.judgement.mark, Mark::TimingInvalid, "{}", r.judgement.why);
     assert_eq!(
         r.judgement.why,
@@ -233,21 +237,13 @@ fn an_inject_later_than_the_tolerance_is_timing_invalid_never_a_departure() {
     assert!(!replay.passed(), "nor does it pass");
     // Even a known entry for the spec is neither absorbed nor stale.
     let pinned = entry("lost-last-ack | step 11 | nothing | pinned\n");
-    let r = run(
-        spec(LOST_LAST_ACK),
-        Fault::StallAfter(2, Duration::from_millis(500)),
-        Some(&pinned),
-    );
+    let r = stalled(500, Some(&pinned));
     assert_eq!(r.judgement.mark, Mark::TimingInvalid, "{}", r.judgement.why);
 }
 
 #[test]
 fn lateness_within_the_tolerance_is_recorded_and_the_run_judged() {
-    let r = run(
-        spec(LOST_LAST_ACK),
-        Fault::StallAfter(2, Duration::from_millis(40)),
-        None,
-    );
+    let r = stalled(40, None);
     assert_eq!(r.judgement.mark, Mark::Pass, "{}", r.judgement.why);
     let latest = r
         .run
