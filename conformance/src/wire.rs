@@ -197,8 +197,10 @@ pub fn complete_checksum(frame: &mut [u8]) {
     let Ok(sum) = tcp.calc_checksum_ipv4(h.source(), h.destination()) else {
         return;
     };
-    // Ethernet (14) + IPv4 header + TCP checksum offset (16).
-    let at = 14 + usize::from(h.ihl()) * 4 + 16;
+    // The checksum is 16 bytes into the TCP header, wherever the parser
+    // found that header: VLAN tags or MACsec before the IPv4 header move it.
+    let tcp_at = (tcp.slice().as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+    let at = tcp_at + 16;
     drop(p);
     if let Some(slot) = frame.get_mut(at..at + 2) {
         slot.copy_from_slice(&sum.to_be_bytes());
@@ -260,6 +262,23 @@ mod tests {
             complete_checksum(&mut again);
             assert_eq!(again, frame, "the checksum is recomputed exactly");
         }
+    }
+
+    #[test]
+    fn a_vlan_tagged_frame_gets_its_checksum_completed_in_the_tcp_header() {
+        // Found by fuzzing: the checksum was written 4 bytes early, into
+        // the data offset and flags, when an 802.1Q tag preceded IPv4.
+        let s = seg("SA");
+        let plain = build_frame(&s, [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]).expect("frame");
+        let mut tagged = plain[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x01]);
+        tagged.extend_from_slice(&plain[12..]);
+        let mut again = tagged.clone();
+        let checksum_at = 14 + 4 + 20 + 16;
+        again[checksum_at] ^= 0xff;
+        complete_checksum(&mut again);
+        assert_eq!(again, tagged, "only the checksum is rewritten, exactly");
+        assert_eq!(parse_frame(&again), Some(s));
     }
 
     #[test]

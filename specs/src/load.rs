@@ -110,9 +110,9 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Spec, LoadError> {
         )]));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let upto = &bytes[..e.valid_up_to()];
-        let line = 1 + upto.iter().filter(|&&b| b == b'\n').count() as u64;
-        let column = 1 + upto.iter().rev().take_while(|&&b| b != b'\n').count() as u64;
+        // The bytes before the error are valid UTF-8, so nothing is replaced.
+        let valid = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
+        let (line, column) = end_position(&valid);
         LoadError::Invalid(vec![Diagnostic::new(
             path,
             line,
@@ -121,6 +121,31 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Spec, LoadError> {
         )])
     })?;
     load_str(path, text)
+}
+
+/// Where the end of `text` is, counted as the YAML parser counts for its
+/// own errors: CR LF, CR and LF each end a line, columns are characters, a
+/// leading byte order mark takes no column. (Counting LF bytes put an error
+/// after a CR line break, or after non-ASCII text, elsewhere than an editor
+/// shows it.)
+fn end_position(text: &str) -> (u64, u64) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut line = 1;
+    let mut column = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' | '\n' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                line += 1;
+                column = 1;
+            }
+            _ => column += 1,
+        }
+    }
+    (line, column)
 }
 
 /// Checks a spec given as text.
@@ -229,4 +254,24 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_after_a_cr_line_break_and_non_ascii_text_is_located_as_yaml_counts() {
+        // Found by fuzzing: a lone CR ends a line for the YAML parser, and
+        // its columns are characters; the UTF-8 error counted LF bytes.
+        let bytes = b"name: x\rdescription: \xc3\xa9t\xc3\xa9 \xdd\n";
+        let e = load_bytes(Path::new("x.yaml"), bytes).expect_err("invalid UTF-8");
+        let d = e.diagnostics();
+        assert_eq!((d[0].line, d[0].column), (2, 18), "{d:?}");
+        let crlf = b"\xef\xbb\xbfname: x\r\n  \xff";
+        let d = load_bytes(Path::new("x.yaml"), crlf)
+            .expect_err("invalid UTF-8")
+            .diagnostics();
+        assert_eq!((d[0].line, d[0].column), (2, 3), "{d:?}");
+    }
 }

@@ -20,9 +20,6 @@ use std::process::Command;
 use std::time::Duration;
 use timewait_specs::format::{App, SockState};
 
-/// Ethernet header length: agents exchange bare IPv4 packets, captures
-/// and the wire parser use Ethernet frames.
-const ETH: usize = 14;
 /// Virtual time that passes before each injected segment arrives. On a
 /// wire some always does; with none, a stack whose ISNs grow with its
 /// clock (gVisor's, RFC 6528's) would pick the same ISN for a connection
@@ -95,17 +92,12 @@ impl AgentStack {
             self.now = t;
         }
         for hex_packet in &reply.frames {
-            let packet = hex::decode(hex_packet).map_err(|e| {
+            let frame = protocol::packet_frame(hex_packet).map_err(|e| {
                 self.error(format!(
                     "protocol error: frame {:?} is not hex: {e}",
                     truncate(hex_packet)
                 ))
             })?;
-            let mut frame = Vec::with_capacity(ETH + packet.len());
-            frame.extend_from_slice(&PEER_MAC);
-            frame.extend_from_slice(&SUT_MAC);
-            frame.extend_from_slice(&[0x08, 0x00]);
-            frame.extend_from_slice(&packet);
             if let Some(segment) = wire::parse_frame(&frame) {
                 if segment.src == SUT_ADDR && segment.dst == PEER_ADDR {
                     self.pending.push_back(Received {
@@ -279,7 +271,7 @@ impl Stack for AgentStack {
     fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
         let frame = wire::build_frame(seg, PEER_MAC, SUT_MAC)
             .map_err(|e| StackError::Harness(e.to_string()))?;
-        let data = hex::encode(&frame[ETH..]);
+        let data = hex::encode(&frame[protocol::ETH..]);
         self.advance_to(self.now + WIRE_GAP)?;
         self.frames.push(Frame {
             at: self.now,

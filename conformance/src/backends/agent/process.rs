@@ -7,7 +7,7 @@
 //! (`PR_SET_PDEATHSIG`) and is killed when dropped, so nothing is left
 //! behind after a crash, a hang, a panic or Ctrl-C.
 
-use super::protocol::{Reply, Request};
+use super::protocol::{self, Reply, ReplyError, Request};
 use crate::stack::StackError;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -75,8 +75,7 @@ impl AgentProcess {
                     match n {
                         Ok(0) => break,
                         Ok(_) => {
-                            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                            if tx.send(Ok(line)).is_err() {
+                            if tx.send(Ok(protocol::reply_line(&buf))).is_err() {
                                 break;
                             }
                         }
@@ -182,22 +181,17 @@ impl AgentProcess {
                 )));
             }
         };
-        let parsed: Reply = serde_json::from_str(&reply).map_err(|e| {
-            self.error(format!(
+        protocol::parse_reply(&reply).map_err(|e| match e {
+            ReplyError::NotAReply(e) => self.error(format!(
                 "protocol error: the reply to `{op}` is not a protocol reply ({e}): {}",
                 quote(&reply)
-            ))
-        })?;
-        if let Some(f) = &parsed.fatal {
-            return Err(self.error(format!("fatal error on `{op}`: {f}")));
-        }
-        if !parsed.ok && parsed.error.is_none() {
-            return Err(self.error(format!(
+            )),
+            ReplyError::Fatal(f) => self.error(format!("fatal error on `{op}`: {f}")),
+            ReplyError::FailedWithoutError => self.error(format!(
                 "protocol error: `ok: false` without `error` in reply to `{op}`: {}",
                 quote(&reply)
-            )));
-        }
-        Ok(parsed)
+            )),
+        })
     }
 
     /// How the child ended, waiting briefly for it.

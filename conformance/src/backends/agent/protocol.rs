@@ -3,6 +3,7 @@
 //! replies are read leniently (unknown fields ignored) so that agents can
 //! add fields without breaking older harnesses.
 
+use crate::wire::{PEER_MAC, SUT_MAC};
 use serde::{Deserialize, Serialize};
 use timewait_specs::format::SockState;
 
@@ -135,6 +136,53 @@ impl Reply {
             _ => Ok(()),
         }
     }
+}
+
+/// Why a reply line cannot be taken as a reply.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("not a protocol reply ({0})")]
+    NotAReply(#[from] serde_json::Error),
+    /// The agent cannot go on.
+    #[error("fatal error: {0}")]
+    Fatal(String),
+    #[error("`ok: false` without `error`")]
+    FailedWithoutError,
+}
+
+/// One line of an agent's stdout as text: invalid UTF-8 is replaced
+/// rather than refused, so that the error can quote what the agent wrote.
+pub fn reply_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim_end().to_string()
+}
+
+/// Reads one reply line. A reply with `ok: false` and `error` is a reply
+/// (the spec decides); `fatal`, or `ok: false` alone, is not.
+pub fn parse_reply(line: &str) -> Result<Reply, ReplyError> {
+    let reply: Reply = serde_json::from_str(line)?;
+    if let Some(f) = &reply.fatal {
+        return Err(ReplyError::Fatal(f.clone()));
+    }
+    if !reply.ok && reply.error.is_none() {
+        return Err(ReplyError::FailedWithoutError);
+    }
+    Ok(reply)
+}
+
+/// Ethernet header length: agents exchange bare IPv4 packets, captures
+/// and the wire parser use Ethernet frames.
+pub const ETH: usize = 14;
+
+/// The Ethernet frame (SUT to peer) around one reply frame, an IPv4 packet
+/// in hex.
+pub fn packet_frame(hex_packet: &str) -> Result<Vec<u8>, hex::FromHexError> {
+    let packet = hex::decode(hex_packet)?;
+    let mut frame = Vec::with_capacity(ETH + packet.len());
+    frame.extend_from_slice(&PEER_MAC);
+    frame.extend_from_slice(&SUT_MAC);
+    frame.extend_from_slice(&[0x08, 0x00]);
+    frame.extend_from_slice(&packet);
+    Ok(frame)
 }
 
 #[cfg(test)]
