@@ -20,7 +20,7 @@ fn fault_free(p: Preset, isns: &[u32]) -> VariantSpec {
 }
 
 fn verdicts(v: &VariantSpec) -> Vec<(PropertyId, Verdict)> {
-    check::verdicts(v, &PropertyId::ALL, &Limits::default(), &mut |_| {}).by_property
+    check::verdicts(v, &PropertyId::ALL, &Limits::single_threaded(), &mut |_| {}).by_property
 }
 
 /// One exploration with every ISN (about 7 million states) serves both
@@ -30,7 +30,7 @@ fn under_freebsds_restart_rule_the_default_isns_find_what_every_isn_finds_and_th
     let c = isn_cover::compare(
         &fault_free(Preset::TimeWaitRestartFinOnly, &[0, 4, 12]),
         &PropertyId::ALL,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     )
     .expect("16 ISNs fit");

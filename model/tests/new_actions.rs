@@ -10,7 +10,7 @@ fn check(base: Config, fin_wait_2_timeout: Option<u8>, p: PropertyId) -> Propert
     let mut v = VariantSpec::preset(Preset::Rfc1337, &base, base.msl).expect("valid parameters");
     v.cfg.behaviour.fin_wait_2_timeout = fin_wait_2_timeout;
     v.cfg.validate().expect("valid switches");
-    check::check_property(&v, p, None, &Limits::default(), &mut |_| {})
+    check::check_property(&v, p, None, &Limits::single_threaded(), &mut |_| {})
 }
 
 /// SO_LINGER 0 is what people use to skip TIME-WAIT, and it forfeits what
@@ -71,7 +71,7 @@ fn a_slow_application_leaves_rfc1337_safe() {
             PropertyId::NoHalfOpen,
         ],
         false,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     );
     assert_eq!(reports.len(), 3);
@@ -121,7 +121,7 @@ fn an_isn_clock_reopens_at_or_past_the_old_snd_nxt() {
         &v,
         PropertyId::NextIncarnationEstablished,
         None,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     );
     assert_eq!(r.verdict, Verdict::Holds);
@@ -137,7 +137,7 @@ fn an_isn_clock_reopens_at_or_past_the_old_snd_nxt() {
         &v,
         PropertyId::NoCrossIncarnationDelivery,
         None,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     );
     assert_eq!(
@@ -150,7 +150,7 @@ fn an_isn_clock_reopens_at_or_past_the_old_snd_nxt() {
 fn preset_check(p: Preset, property: PropertyId) -> PropertyReport {
     let base = Config::default();
     let v = VariantSpec::preset(p, &base, base.msl).expect("valid parameters");
-    check::check_property(&v, property, None, &Limits::default(), &mut |_| {})
+    check::check_property(&v, property, None, &Limits::single_threaded(), &mut |_| {})
 }
 
 /// tcp_tw_reuse: the client reuses its TIME-WAIT 4-tuple while the

@@ -11,7 +11,7 @@ use timewait_model::{Config, Preset, PropertyId, Verdict};
 
 fn check(p: Preset, base: Config, property: PropertyId) -> PropertyReport {
     let v = VariantSpec::preset(p, &base, base.msl).expect("valid parameters");
-    check::check_property(&v, property, None, &Limits::default(), &mut |_| {})
+    check::check_property(&v, property, None, &Limits::single_threaded(), &mut |_| {})
 }
 
 fn violated(r: PropertyReport, steps: usize) -> Trace {
@@ -269,7 +269,7 @@ fn every_isn_shortens_a_trace_only_through_the_listeners_isn() {
         &v,
         PropertyId::NoCrossIncarnationDelivery,
         None,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     );
     let t = violated(r, 11);

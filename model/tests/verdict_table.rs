@@ -20,7 +20,7 @@ fn check_table(p: Preset) {
         &variant(p),
         &PropertyId::ALL,
         true,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     );
     let wrong: Vec<String> = reports
@@ -106,7 +106,7 @@ fn rfc1337_holds_in(base: &Config) -> usize {
         &v,
         PropertyId::NoCrossIncarnationDelivery,
         None,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     );
     assert_eq!(r.verdict, Verdict::Holds);
@@ -145,7 +145,7 @@ fn shortest_reset_without_time_wait_is_the_six_step_reordering() {
     let r = check_one(
         Preset::NoTimeWait,
         PropertyId::ReliableTerminationReset,
-        &Limits::default(),
+        &Limits::single_threaded(),
     );
     assert_eq!(r.verdict, Verdict::Violated);
     let t = r.trace.expect("a counterexample");
@@ -171,7 +171,7 @@ fn correct_variants_hold_everything_without_faults() {
             .into_iter()
             .filter(|p| !p.is_witness())
             .collect();
-        for r in check::check_variant(&v, &always, false, &Limits::default(), &mut |_| {}) {
+        for r in check::check_variant(&v, &always, false, &Limits::single_threaded(), &mut |_| {}) {
             assert_eq!(r.verdict, Verdict::Holds, "{} / {}", r.variant, r.property);
         }
     }
@@ -182,7 +182,7 @@ fn correct_variants_hold_everything_without_faults() {
 fn a_state_limit_gives_an_incomplete_verdict() {
     let limits = Limits {
         max_states: Some(10_000),
-        ..Limits::default()
+        ..Limits::single_threaded()
     };
     let r = check_one(
         Preset::Rfc1337,
@@ -210,7 +210,7 @@ fn a_talking_last_incarnation_breaks_rfc1337_through_a_challenge_ack() {
         &v,
         PropertyId::NoCrossIncarnationDelivery,
         None,
-        &Limits::default(),
+        &Limits::single_threaded(),
         &mut |_| {},
     );
     assert_eq!(r.verdict, Verdict::Violated);
