@@ -388,11 +388,19 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         }
     );
     // The findings' evidence is what the stack does at the default MSL.
-    if whole && a.msl == suite::DEFAULT_MSL {
+    // A reports folder without findings (`--reports` elsewhere) has no
+    // evidence to refresh; one that has them must refresh cleanly.
+    let findings_dir = a.reports.join("findings");
+    if whole && a.msl == suite::DEFAULT_MSL && findings_dir.exists() {
         let root = std::env::current_dir().context("cannot read the current directory")?;
-        for path in findings::refresh_dir(kind, &results, &a.reports.join("findings"), &root)? {
+        for path in findings::refresh_dir(kind, &results, &findings_dir, &root)? {
             println!("refreshed the evidence in {}", path.display());
         }
+    } else if whole && a.msl == suite::DEFAULT_MSL {
+        println!(
+            "no findings under {}: no evidence to refresh",
+            a.reports.display()
+        );
     }
     let root = std::env::current_dir().context("cannot read the current directory")?;
     let mut records: Vec<_> = results

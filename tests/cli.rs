@@ -489,3 +489,16 @@ fn a_known_folder_without_the_stacks_file_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_reports_folder_without_findings_is_replayed_into_with_no_evidence_to_refresh() {
+    let s = Scratch::new("replay-no-findings");
+    let o = s.replay_smoltcp(&[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("no findings under"), "{out}");
+    assert!(std::path::Path::new(&s.path("reports"))
+        .join("results/smoltcp.json")
+        .is_file());
+}

@@ -69,7 +69,7 @@ pub fn about(kind: StackKind, version: &str) -> String {
         StackKind::Smoltcp => format!("{version} in this process on a virtual clock. {rfc}."),
         StackKind::Lwip => format!("{version}, unix port, through its agent on a virtual clock. {rfc}."),
         StackKind::Gvisor => format!("{version} through its agent on a virtual clock. {rfc}."),
-        StackKind::LwipTap => format!("{version}: its own TAP port (tapif) as a separate process in a namespace, real time. {rfc}."),
+        StackKind::LwipTap => format!("{version}: its own TAP port as a separate process in a namespace, real time. {rfc}."),
     }
 }
 

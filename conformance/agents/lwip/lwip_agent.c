@@ -8,9 +8,14 @@
  * packets leave through an IP-level netif whose output collects them for
  * the reply.
  *
- * Tap mode: lwIP runs as it would in a product, with its tcpip thread, its
- * own TAP port (tapif) on the interface the harness created, and real time.
- * The main thread takes the core lock around every raw API call.
+ * Tap mode: lwIP runs as it would in a product, with its tcpip thread, a
+ * TAP port on the interface the harness created, and real time. The main
+ * thread takes the core lock around every raw API call. This file reads
+ * the TAP port itself (not lwIP's tapif, whose thread hands frames over at
+ * its own pace): a reader thread feeds each frame to the stack as it
+ * arrives, and before every request the main thread takes every frame
+ * still queued, under the same lock, so no request overtakes a frame the
+ * harness sent before it.
  *
  * Requests are parsed and replies printed with cJSON (Debian's
  * libcjson): every field's presence and type is checked, and a request
@@ -18,10 +23,17 @@
  * expected.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -36,7 +48,7 @@
 #include "lwip/tcpip.h"
 #include "lwip/timeouts.h"
 #include "netif/etharp.h"
-#include "netif/tapif.h"
+#include "netif/ethernet.h"
 
 #define MAX_LINE (64 * 1024)
 /* The largest whole number a JSON number (a double, in cJSON) holds exactly. */
@@ -565,6 +577,104 @@ static void op_state(void)
     add(reply_ok(), "conns", conns);
 }
 
+/* ---- tap mode: the TAP port, read by this program ---- */
+
+static int tap_fd = -1;
+/* Held while queued frames are taken off the TAP port and fed to the
+ * stack: by the reader thread, and by the main thread before each request. */
+static pthread_mutex_t tap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static err_t tap_linkoutput(struct netif *n, struct pbuf *p)
+{
+    (void)n;
+    static u8_t buf[65536]; /* tot_len is a u16_t: any frame fits */
+    u16_t len = pbuf_copy_partial(p, buf, p->tot_len, 0);
+    return write(tap_fd, buf, len) == (ssize_t)len ? ERR_OK : ERR_IF;
+}
+
+static err_t tap_netif_init(struct netif *n)
+{
+    n->name[0] = 't';
+    n->name[1] = 'p';
+    n->output = etharp_output;
+    n->linkoutput = tap_linkoutput;
+    n->mtu = 1500;
+    n->hwaddr_len = 6;
+    n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    return ERR_OK;
+}
+
+/* Feeds every frame queued on the TAP port to the stack; the caller holds
+ * tap_lock. 0 once the queue is empty, -1 on a read error (errno set). */
+static int tap_drain(void)
+{
+    static u8_t buf[65536];
+    for (;;) {
+        ssize_t n = read(tap_fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        /* Out of pbufs, the frame is dropped, as a NIC would drop it. */
+        struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)n, PBUF_POOL);
+        if (!p)
+            continue;
+        pbuf_take(p, buf, (u16_t)n);
+        LOCK_TCPIP_CORE();
+        if (nif.input(p, &nif) != ERR_OK)
+            pbuf_free(p);
+        UNLOCK_TCPIP_CORE();
+    }
+}
+
+/* Takes every queued frame off the TAP port; a port that cannot be read
+ * ends the agent, which the harness reports with this reason. */
+static void tap_take_all(void)
+{
+    pthread_mutex_lock(&tap_lock);
+    int rc = tap_drain();
+    pthread_mutex_unlock(&tap_lock);
+    if (rc < 0) {
+        fprintf(stderr, "reading the TAP port: %s\n", strerror(errno));
+        _exit(1);
+    }
+}
+
+static void *tap_reader(void *arg)
+{
+    (void)arg;
+    struct pollfd pfd = {.fd = tap_fd, .events = POLLIN};
+    for (;;) {
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+            fprintf(stderr, "waiting on the TAP port: %s\n", strerror(errno));
+            _exit(1);
+        }
+        tap_take_all();
+    }
+    return NULL;
+}
+
+/* Attaches to the harness's TAP interface `name`; an error message or NULL. */
+static const char *tap_open(const char *name)
+{
+    static char why[160];
+    tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (tap_fd < 0) {
+        snprintf(why, sizeof why, "opening /dev/net/tun: %s", strerror(errno));
+        return why;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(tap_fd, TUNSETIFF, &ifr) < 0) {
+        snprintf(why, sizeof why, "attaching to TAP interface %s: %s", name, strerror(errno));
+        return why;
+    }
+    return NULL;
+}
+
 static void on_tcpip_ready(void *arg)
 {
     *(volatile int *)arg = 1;
@@ -610,15 +720,18 @@ static void op_hello(const cJSON *req)
         /* An interface name is shorter than IFNAMSIZ (16). */
         if (!tap || !*tap || strlen(tap) > 15 || !sut_mac || !parse_mac(sut_mac, mac))
             return reply_error("fatal", "tap mode needs \"tap\" (an interface name) and \"sut_mac\" (xx:xx:xx:xx:xx:xx)");
+        const char *why = tap_open(tap);
+        if (why)
+            return reply_error("fatal", why);
         mode = MODE_TAP;
-        /* tapif attaches to this interface and configures nothing on the host. */
-        setenv("PRECONFIGURED_TAPIF", tap, 1);
         volatile int ready = 0;
         tcpip_init(on_tcpip_ready, (void *)&ready);
         while (!ready)
             usleep(1000);
         LOCK_TCPIP_CORE();
-        netif_add(&nif, &sut_ip, &mask, &gw, NULL, tapif_init, tcpip_input);
+        /* Frames go in under the core lock (tap_drain), so straight to
+         * ethernet_input rather than through the tcpip thread's queue. */
+        netif_add(&nif, &sut_ip, &mask, &gw, NULL, tap_netif_init, ethernet_input);
         memcpy(nif.hwaddr, mac, 6);
         UNLOCK_TCPIP_CORE();
     } else {
@@ -629,12 +742,17 @@ static void op_hello(const cJSON *req)
     netif_set_default(&nif);
     netif_set_link_up(&nif);
     netif_set_up(&nif);
-    if (mode == MODE_TAP)
+    if (mode == MODE_TAP) {
         UNLOCK_TCPIP_CORE();
+        pthread_t reader;
+        if (pthread_create(&reader, NULL, tap_reader, NULL) != 0)
+            return reply_error("fatal", "cannot start the TAP reader thread");
+        pthread_detach(reader);
+    }
     cJSON *r = reply_ok();
     add(r, "version", cJSON_CreateNumber(1));
     add(r, "stack", cJSON_CreateString(mode == MODE_VIRTUAL ? "lwIP " LWIP_VERSION_STRING
-                                                            : "lwIP " LWIP_VERSION_STRING " (tapif)"));
+                                                            : "lwIP " LWIP_VERSION_STRING " (TAP port)"));
     add(r, "clock", cJSON_CreateString(mode == MODE_VIRTUAL ? "virtual" : "real"));
 }
 
@@ -706,8 +824,11 @@ static int handle(const char *line, size_t n)
     } else if ((strcmp(op, "frame") == 0 || strcmp(op, "advance") == 0) && mode != MODE_VIRTUAL) {
         reply_error("fatal", "frame and advance are for virtual mode");
     } else {
-        if (mode == MODE_TAP)
+        if (mode == MODE_TAP) {
+            /* Whatever the harness sent before this request comes first. */
+            tap_take_all();
             LOCK_TCPIP_CORE();
+        }
         forget_freed();
         dispatch(op, req);
         if (mode == MODE_TAP)

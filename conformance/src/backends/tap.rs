@@ -25,16 +25,6 @@ use timewait_specs::Spec;
 
 /// The TAP interface's name inside the harness's namespace.
 pub const TAP_IF: &str = "tw0";
-/// How long an application call waits after the last injected frame: the
-/// agent's stack takes frames off the TAP device in its own threads, so a
-/// call right after an inject could overtake the frame (Linux's kernel
-/// processes an injected frame before the send returns). This one is a
-/// timing allowance, not a wait for an event: neither the TAP device nor
-/// the agent protocol says when the agent's stack has taken a frame in.
-const SETTLE: Duration = Duration::from_millis(3);
-/// How long `accept` is retried while the handshake's last ACK is still on
-/// its way through the agent's stack.
-const ACCEPT_WAIT: Duration = Duration::from_millis(200);
 /// How long the agent may take to bring its end of the TAP link up.
 const LINK_READY: Duration = Duration::from_secs(5);
 
@@ -44,7 +34,6 @@ pub struct TapStack {
     ack_delay: Duration,
     wire: PacketSocket,
     process: AgentProcess,
-    last_inject: Option<Instant>,
     pub frames: Vec<Frame>,
     pub events: Vec<(Duration, String)>,
 }
@@ -85,7 +74,6 @@ impl TapStack {
             ack_delay: Duration::ZERO,
             wire,
             process,
-            last_inject: None,
             frames: Vec::new(),
             events: Vec::new(),
         })
@@ -192,25 +180,11 @@ impl Stack for TapStack {
     }
 
     fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
-        if let Some(t) = self.last_inject {
-            std::thread::sleep((t + SETTLE).saturating_duration_since(Instant::now()));
-        }
-        let give_up = Instant::now() + ACCEPT_WAIT;
-        loop {
-            match self.call(&app_request(call))?.app_outcome() {
-                Err(e)
-                    if call == App::Accept
-                        && e.contains("would block")
-                        && Instant::now() < give_up =>
-                {
-                    // The agent answers at once and has no blocking
-                    // accept, so the condition is polled, paced, to its
-                    // deadline.
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                outcome => return Ok(outcome),
-            }
-        }
+        // No wait after an inject: the packet socket bypasses the TAP
+        // device's queue, so a sent frame is on the TAP port when `send`
+        // returns, and the agent takes every queued frame into its stack
+        // before it answers a request (conformance/agents/PROTOCOL.md).
+        Ok(self.call(&app_request(call))?.app_outcome())
     }
 
     fn inject(&mut self, seg: &WireSegment) -> Result<(), StackError> {
@@ -223,7 +197,6 @@ impl Stack for TapStack {
             at: self.now(),
             data: frame,
         });
-        self.last_inject = Some(Instant::now());
         Ok(())
     }
 

@@ -75,6 +75,23 @@ impl PacketSocket {
             return Err(last_error());
         }
         setsockopt(&fd, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
+        // Frames go straight to the driver, past the device's queueing
+        // discipline: when `send` returns, a frame sent on a TAP device is
+        // on the TAP port, so a request that follows cannot overtake it.
+        let on: libc::c_int = 1;
+        // SAFETY: `on` lives across the call and its size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                &on as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(last_error());
+        }
         Ok(PacketSocket {
             fd,
             ifindex: ifindex as i32,
