@@ -241,18 +241,22 @@ fn an_inject_later_than_the_tolerance_is_timing_invalid_never_a_departure() {
     assert_eq!(r.judgement.mark, Mark::TimingInvalid, "{}", r.judgement.why);
 }
 
-#[test]
-fn lateness_within_the_tolerance_is_recorded_and_the_run_judged() {
-    let r = stalled(40, None);
-    assert_eq!(r.judgement.mark, Mark::Pass, "{}", r.judgement.why);
-    let latest = r
-        .run
+/// The run's latest action (a run without a harness error takes some).
+fn latest(r: &SpecResult) -> timewait_conformance::engine::Late {
+    r.run
         .as_ref()
         .expect("no harness error")
         .replay
         .latest
         .clone()
-        .expect("actions were taken");
+        .expect("actions were taken")
+}
+
+#[test]
+fn lateness_within_the_tolerance_is_recorded_and_the_run_judged() {
+    let r = stalled(40, None);
+    assert_eq!(r.judgement.mark, Mark::Pass, "{}", r.judgement.why);
+    let latest = latest(&r);
     assert_eq!((latest.step, latest.kind), (9, "inject"));
     assert_eq!(latest.by, Duration::from_millis(40));
 }
@@ -260,13 +264,6 @@ fn lateness_within_the_tolerance_is_recorded_and_the_run_judged() {
 #[test]
 fn an_honest_run_on_a_virtual_clock_is_never_late() {
     let r = run(spec(LOST_LAST_ACK), Fault::None, None);
-    let latest = r
-        .run
-        .as_ref()
-        .expect("no harness error")
-        .replay
-        .latest
-        .clone()
-        .expect("actions were taken");
+    let latest = latest(&r);
     assert_eq!(latest.by, Duration::ZERO, "{latest}");
 }

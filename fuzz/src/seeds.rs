@@ -89,6 +89,12 @@ pub fn regressions(target: Target, root: &Path) -> Result<Vec<Seed>, SeedError> 
         }
     }
     paths.sort();
+    read_seeds(root, paths)
+}
+
+/// Each file as a seed named by its path under `root`; a file that cannot
+/// be read is an error naming it.
+fn read_seeds(root: &Path, paths: Vec<PathBuf>) -> Result<Vec<Seed>, SeedError> {
     paths
         .into_iter()
         .map(|p| {
@@ -110,16 +116,7 @@ fn specs(root: &Path) -> Result<Vec<Seed>, SeedError> {
         .iter()
         .map(|d| root.join(d))
         .collect();
-    load::collect(&dirs)?
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).map_err(io(&p))?;
-            Ok(Seed {
-                name: rel(root, &p),
-                bytes,
-            })
-        })
-        .collect()
+    read_seeds(root, load::collect(&dirs)?)
 }
 
 fn captures(root: &Path) -> Result<Vec<Seed>, SeedError> {
