@@ -472,7 +472,7 @@ pub fn bench(n: usize) -> Result<ExitCode> {
     );
     println!("round trips ({n} each, same namespace, same run):");
     println!(
-        "  baseline: frame across the veth pair, no TCP: median {:.1} us, p99 {:.1} us",
+        "  baseline: frame into the SUT's TAP device, no TCP: median {:.1} us, p99 {:.1} us",
         us(w50),
         us(w99)
     );

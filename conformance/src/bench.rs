@@ -1,6 +1,6 @@
 //! Figures for `timewait bench replay`: the round trip of one injected
-//! segment to the SUT's reply, against the bare wire (a frame from one veth
-//! end to the other, no TCP) measured in the same run; and specs per second
+//! segment to the SUT's reply, against the bare wire (a frame handed to the
+//! SUT's TAP device and seen arriving on it, no TCP) measured in the same run; and specs per second
 //! for specs without waits.
 
 use crate::backends::linux::netns::{self, NetnsError};
@@ -16,7 +16,7 @@ use timewait_specs::values::Flags;
 pub struct RoundTrips {
     /// Inject a SYN to a listening socket, receive its SYN-ACK.
     pub tcp: Vec<Duration>,
-    /// A frame sent on the peer's end, received on the SUT's end.
+    /// A frame handed to the SUT's TAP device, seen arriving on it.
     pub wire: Vec<Duration>,
 }
 
@@ -79,7 +79,7 @@ pub fn round_trips(n: usize) -> Result<RoundTrips, NetnsError> {
                 let got = sut_side
                     .recv(start + Duration::from_secs(1))
                     .map_err(harness)?
-                    .ok_or_else(|| harness("the frame never crossed the veth"))?;
+                    .ok_or_else(|| harness("the frame never reached the SUT's device"))?;
                 if got.data == frame {
                     // Kernel-stamped, like the SYN-ACK's time above.
                     wire.push(got.at.saturating_duration_since(start));

@@ -184,7 +184,7 @@ pub fn parse_frame(frame: &[u8]) -> Option<WireSegment> {
 
 /// Completes the TCP checksum of a captured IPv4 frame in place. A sender
 /// with checksum offload hands the wire a partial checksum (the NIC would
-/// finish it); a veth never does, so captures are finished here to be
+/// finish it); a virtual device never does, so captures are finished here to be
 /// wire-accurate for tcpdump and Wireshark.
 pub fn complete_checksum(frame: &mut [u8]) {
     let Ok(p) = SlicedPacket::from_ethernet(frame) else {

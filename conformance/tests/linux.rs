@@ -517,6 +517,71 @@ fn check_frame_times_are_the_wire_s() -> Result<(), Failed> {
     }
 }
 
+/// The Linux wire's premise: a segment written to the SUT's TAP device is
+/// processed inside the write, so the SUT's answer is stamped before the
+/// write returns and no softirq queue (which load defers to `ksoftirqd`)
+/// can make the SUT look late. Fifty SYNs to a listening socket, each
+/// answered with a SYN-ACK, then removed with a RST.
+fn check_inject_answered_inside_write() -> Result<(), Failed> {
+    use timewait_conformance::backends::linux::LinuxStack;
+    use timewait_conformance::stack::Stack;
+    use timewait_conformance::wire::{WireSegment, PEER_ADDR, SUT_ADDR};
+    use timewait_specs::format::{App, Profile};
+    use timewait_specs::values::Flags;
+    let late = netns::run_in_new_netns("tw-sync".into(), || {
+        let fail = |e: String| netns::NetnsError::Command {
+            cmd: "inject".into(),
+            detail: e,
+        };
+        let mut stack = LinuxStack::new(&Profile::default())?;
+        stack
+            .app(App::Listen)
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(fail)?;
+        let mut late = Vec::new();
+        for i in 0..50u32 {
+            let syn = WireSegment {
+                src: PEER_ADDR,
+                dst: SUT_ADDR,
+                flags: Flags::SYN,
+                seq: 1_000_000 + i * 100_000,
+                ack: 0,
+                window: 65535,
+                options: Default::default(),
+                payload: Vec::new(),
+            };
+            stack.inject(&syn).map_err(|e| fail(e.to_string()))?;
+            let returned = stack.now();
+            let reply = stack
+                .recv(returned + Duration::from_secs(1))
+                .map_err(|e| fail(e.to_string()))?
+                .ok_or_else(|| fail(format!("SYN {i}: no SYN-ACK within 1 s")))?;
+            if reply.segment.flags.without_psh() != Flags::SYN.union(Flags::ACK) {
+                return Err(fail(format!("SYN {i}: answered {:?}", reply.segment.flags)));
+            }
+            if reply.at > returned {
+                late.push((i, reply.at - returned));
+            }
+            let rst = WireSegment {
+                flags: Flags::RST,
+                seq: syn.seq.wrapping_add(1),
+                ..syn
+            };
+            stack.inject(&rst).map_err(|e| fail(e.to_string()))?;
+        }
+        Ok(late)
+    })
+    .map_err(|e| e.to_string())?;
+    if late.is_empty() {
+        Ok(())
+    } else {
+        Err(
+            format!("SYN-ACKs stamped after the write that carried their SYN returned: {late:?}")
+                .into(),
+        )
+    }
+}
+
 /// A real-time stack's summary facts against the committed record: all of
 /// them exactly, except the ISNs (their count and whether they look
 /// predictable) and TIME-WAIT's length, which a real timer only bounds:
@@ -660,6 +725,7 @@ fn main() {
         "linux::checks::sigkill-leaves-no-namespace",
         "linux::checks::peer-side-is-silent",
         "linux::checks::a-frame-read-late-keeps-its-wire-time",
+        "linux::checks::an-inject-is-answered-inside-its-write",
     ];
     names.extend(checks.iter().map(|s| s.to_string()));
     // The same specs on Linux with tcp_rfc1337=1 and on lwIP over TAP, each
@@ -830,5 +896,6 @@ fn main() {
     trials.push(Trial::test(checks[5], check_sigkill_leaves_nothing));
     trials.push(Trial::test(checks[6], check_peer_side_is_silent));
     trials.push(Trial::test(checks[7], check_frame_times_are_the_wire_s));
+    trials.push(Trial::test(checks[8], check_inject_answered_inside_write));
     libtest_mimic::run(&args, trials).exit();
 }

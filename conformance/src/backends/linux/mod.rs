@@ -1,13 +1,18 @@
 //! The Linux adapter: the kernel's own TCP in a network namespace that the
-//! harness creates for one spec. Inside it, the SUT has 192.0.2.1 on one end
-//! of a veth pair; the other end has no address at all (so no IP stack
-//! answers for the peer) and a raw packet socket on it is the peer's wire.
-//! The SUT's neighbour entry for the peer is static, so no ARP is needed.
+//! harness creates for one spec. Inside it, the SUT has 192.0.2.1 on a TAP
+//! device whose descriptor the harness holds as the peer's wire (see
+//! [`tun`]): an injected segment is processed inside the write that hands
+//! it over, and the SUT's own frames are read from a packet socket on the
+//! device, which the kernel fills and stamps inside the SUT's transmit
+//! path. Neither direction waits for a softirq, so how loaded the machine
+//! is cannot make the SUT look late. No IP stack answers for the peer,
+//! and the SUT's neighbour entry for it is static, so no ARP is needed.
 
 pub mod diag;
 pub mod netns;
 pub mod packet;
 pub mod sut;
+pub mod tun;
 
 use crate::stack::{Received, Stack, StackError, StackRun, SutState};
 use crate::wire::{
@@ -19,12 +24,14 @@ use std::time::{Duration, Instant};
 use timewait_specs::format::{App, Profile, SockState};
 
 pub const SUT_IF: &str = "sut0";
-pub const PEER_IF: &str = "peer0";
 
 /// Linux's TCP in the calling thread's (fresh) namespace.
 pub struct LinuxStack {
     start: Instant,
-    wire: packet::PacketSocket,
+    /// The peer's end: what is written here enters the SUT.
+    wire: tun::Tap,
+    /// What the SUT sends, with the kernel's transmit stamps.
+    sent: packet::PacketSocket,
     app: sut::SutApp,
     /// Every frame in both directions, for the pcap.
     pub frames: Vec<Frame>,
@@ -54,23 +61,17 @@ impl LinuxStack {
         netns::sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
         netns::sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
         netns::ip(&["link", "set", "lo", "up"])?;
-        netns::ip(&[
-            "link",
-            "add",
-            SUT_IF,
-            "address",
-            &mac(SUT_MAC),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            PEER_IF,
-            "address",
-            &mac(PEER_MAC),
-        ])?;
+        let setup = |what: &str| {
+            let what = what.to_string();
+            move |e: std::io::Error| NetnsError::Command {
+                cmd: what,
+                detail: e.to_string(),
+            }
+        };
+        let wire = tun::Tap::create(SUT_IF).map_err(setup("create the TAP device"))?;
+        netns::ip(&["link", "set", SUT_IF, "address", &mac(SUT_MAC)])?;
         netns::ip(&["addr", "add", "192.0.2.1/24", "dev", SUT_IF])?;
         netns::ip(&["link", "set", SUT_IF, "up"])?;
-        netns::ip(&["link", "set", PEER_IF, "up"])?;
         netns::ip(&[
             "neigh",
             "replace",
@@ -85,14 +86,13 @@ impl LinuxStack {
         for (k, v) in sysctls(profile) {
             netns::sysctl(&k, &v)?;
         }
-        let wire = packet::PacketSocket::open(PEER_IF).map_err(|e| NetnsError::Command {
-            cmd: format!("packet socket on {PEER_IF}"),
-            detail: e.to_string(),
-        })?;
-        wait_for_wire(&wire)?;
+        let sent = packet::PacketSocket::open_reading(SUT_IF, packet::Direction::Outgoing)
+            .map_err(setup("packet socket on the SUT's device"))?;
+        wait_for_wire(&wire, &sent)?;
         Ok(LinuxStack {
             start: Instant::now(),
             wire,
+            sent,
             app: sut::SutApp::new(SUT_ADDR, PEER_ADDR),
             frames: Vec::new(),
         })
@@ -100,60 +100,71 @@ impl LinuxStack {
 }
 
 impl LinuxStack {
-    /// Sends a frame on the peer's wire as it is (for the benchmark's
+    /// Hands a frame to the SUT's device as it is (for the benchmark's
     /// baseline); it is not recorded.
     pub fn send_raw(&self, frame: &[u8]) -> std::io::Result<()> {
         self.wire.send(frame)
     }
 }
 
-/// How long a new veth pair may take to carry frames both ways.
+/// How long a new device may take to carry frames both ways.
 const WIRE_READY: Duration = Duration::from_secs(5);
 
-/// Waits until frames cross the veth pair in both directions. A link that
-/// was just set up drops frames until its carrier is up; a spec that starts
-/// earlier would lose its first segment (seen with 66 namespaces starting
-/// at once on two cores).
-fn wait_for_wire(wire: &packet::PacketSocket) -> Result<(), NetnsError> {
-    let failed = |what: &str| NetnsError::Command {
-        cmd: "veth readiness".into(),
-        detail: format!("{what} within {} s", WIRE_READY.as_secs()),
+/// Waits until the wire carries frames both ways with kernel stamps: an
+/// ARP request for the SUT's address, written to the TAP device, must be
+/// answered inside the write (the answer's stamp comes before the write
+/// returned). Until the device is up the request is dropped; until the
+/// kernel has turned receive stamping on (a moment after the first socket
+/// asks for it), the answer is stamped when it is read, after the write.
+fn wait_for_wire(wire: &tun::Tap, sent: &packet::PacketSocket) -> Result<(), NetnsError> {
+    let failed = |what: String| NetnsError::Command {
+        cmd: "wire readiness".into(),
+        detail: what,
     };
-    let io = |e: std::io::Error| NetnsError::Command {
-        cmd: "veth readiness".into(),
-        detail: e.to_string(),
-    };
-    let sut_side = packet::PacketSocket::open(SUT_IF).map_err(io)?;
-    // An IEEE 802 local experimental EtherType: no stack acts on it.
-    let probe = |src: [u8; 6], dst: [u8; 6]| {
-        let mut f = Vec::with_capacity(60);
-        f.extend_from_slice(&dst);
-        f.extend_from_slice(&src);
-        f.extend_from_slice(&[0x88, 0xb5]);
-        f.resize(60, 0);
-        f
-    };
+    let io = |e: std::io::Error| failed(e.to_string());
+    let request = arp_request().map_err(failed)?;
     let give_up = Instant::now() + WIRE_READY;
-    for (from, to, frame) in [
-        (wire, &sut_side, probe(PEER_MAC, SUT_MAC)),
-        (&sut_side, wire, probe(SUT_MAC, PEER_MAC)),
-    ] {
-        'crossed: loop {
-            if Instant::now() >= give_up {
-                return Err(failed("no probe frame crossed the veth pair"));
-            }
-            from.send(&frame).map_err(io)?;
-            let until = Instant::now() + Duration::from_millis(20);
-            while let Some(got) = to.recv(until).map_err(io)? {
-                if got.data == frame {
-                    break 'crossed;
+    let mut last = "no answer to an ARP request";
+    loop {
+        if Instant::now() >= give_up {
+            return Err(failed(format!("{last} within {} s", WIRE_READY.as_secs())));
+        }
+        wire.send(&request).map_err(io)?;
+        let written = Instant::now();
+        let until = written + Duration::from_millis(20);
+        while let Some(got) = sent.recv(until).map_err(io)? {
+            if got.data.get(12..14) == Some(&[0x08, 0x06]) {
+                if got.at <= written {
+                    // Drop anything else the SUT said while it came up.
+                    while sent.recv(Instant::now()).map_err(io)?.is_some() {}
+                    wire.drain().map_err(io)?;
+                    return Ok(());
                 }
+                last = "no ARP answer with a kernel stamp";
             }
         }
+        // Not answered inside the write (each try waited 20 ms for it):
+        // the device or stamping was not ready; a late answer waits on
+        // the device too.
+        wire.drain().map_err(io)?;
     }
-    // Drop any probe copies still queued on the peer's wire.
-    while wire.recv(Instant::now()).map_err(io)?.is_some() {}
-    Ok(())
+}
+
+/// An ARP request from the peer for the SUT's address.
+fn arp_request() -> Result<Vec<u8>, String> {
+    let arp = etherparse::ArpEthIpv4Packet {
+        operation: etherparse::ArpOperation::REQUEST,
+        sender_mac: PEER_MAC,
+        sender_ipv4: PEER_ADDR.ip().octets(),
+        target_mac: [0; 6],
+        target_ipv4: SUT_ADDR.ip().octets(),
+    };
+    let mut frame = Vec::with_capacity(42);
+    etherparse::PacketBuilder::ethernet2(PEER_MAC, [0xff; 6])
+        .arp(arp.into())
+        .write_to_vec(&mut frame)
+        .map_err(|e| format!("ARP request: {e}"))?;
+    Ok(frame)
 }
 
 fn harness(e: impl std::fmt::Display) -> StackError {
@@ -216,7 +227,9 @@ impl Stack for LinuxStack {
     fn recv(&mut self, deadline: Duration) -> Result<Option<Received>, StackError> {
         loop {
             let until = self.start + deadline;
-            let Some(arrival) = self.wire.recv(until).map_err(harness)? else {
+            // The same frames wait on the TAP descriptor, unstamped.
+            self.wire.drain().map_err(harness)?;
+            let Some(arrival) = self.sent.recv(until).map_err(harness)? else {
                 return Ok(None);
             };
             let at = arrival.at.saturating_duration_since(self.start);

@@ -1,6 +1,9 @@
 //! A raw packet socket (AF_PACKET, SOCK_RAW, ETH_P_ALL) bound to one
-//! interface: the peer's wire. It sends whole Ethernet frames and receives
-//! every frame that reaches the interface, with a deadline. libc is used
+//! interface. It sends whole Ethernet frames and receives, with a
+//! deadline, either every frame that reaches the interface (the peer's
+//! wire on a TAP device another program holds) or every frame this host
+//! sends out of it (the Linux SUT's own transmissions, which the kernel
+//! queues to the socket inside the transmit path, stamped then). libc is used
 //! directly for opening and sending because nix has no constructor for
 //! `sockaddr_ll`; each unsafe block is one system call on memory this module
 //! owns. Receiving goes through nix's `recvmsg` for the kernel's receive
@@ -19,12 +22,23 @@ use std::time::{Duration, Instant};
 pub struct PacketSocket {
     fd: OwnedFd,
     ifindex: i32,
+    /// Which frames `recv` returns.
+    direction: Direction,
     /// A frame read after the deadline it was asked for, which arrived
     /// after that deadline too: it belongs to the next call.
-    pending: RefCell<Option<(Instant, Vec<u8>)>>,
+    pending: RefCell<Option<Arrival>>,
 }
 
-/// A frame and when it arrived on the interface.
+/// Which of an interface's frames a socket reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Frames that reach the interface from its wire.
+    Incoming,
+    /// Frames this host sends out of the interface.
+    Outgoing,
+}
+
+/// A frame and when it crossed the interface.
 pub struct Arrival {
     pub at: Instant,
     pub data: Vec<u8>,
@@ -35,8 +49,15 @@ fn last_error() -> io::Error {
 }
 
 impl PacketSocket {
-    /// Opens a packet socket on `ifname` in the calling thread's namespace.
+    /// Opens a packet socket on `ifname` in the calling thread's namespace
+    /// that reads the frames reaching the interface.
     pub fn open(ifname: &str) -> io::Result<PacketSocket> {
+        PacketSocket::open_reading(ifname, Direction::Incoming)
+    }
+
+    /// Opens a packet socket on `ifname` in the calling thread's namespace
+    /// that reads the frames of `direction`.
+    pub fn open_reading(ifname: &str, direction: Direction) -> io::Result<PacketSocket> {
         let name = std::ffi::CString::new(ifname)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name"))?;
         // SAFETY: `name` is a valid NUL-terminated string.
@@ -95,6 +116,7 @@ impl PacketSocket {
         Ok(PacketSocket {
             fd,
             ifindex: ifindex as i32,
+            direction,
             pending: RefCell::new(None),
         })
     }
@@ -124,31 +146,33 @@ impl PacketSocket {
         Ok(())
     }
 
-    /// The next frame that arrived on the interface (not one this host
-    /// sent out of it) by `deadline`, with its arrival time, or `None`. A
+    /// The next frame of the socket's direction by `deadline`, with its arrival time, or `None`. A
     /// frame that arrived after `deadline` is kept for the next call even
     /// when this one reads it (the caller woke late), so what a deadline
     /// sees does not depend on how busy the harness's machine is.
     pub fn recv(&self, deadline: Instant) -> io::Result<Option<Arrival>> {
         let mut pending = self.pending.borrow_mut();
-        if let Some((at, data)) = pending.take() {
-            if at <= deadline {
-                return Ok(Some(Arrival { at, data }));
+        if let Some(a) = pending.take() {
+            if a.at <= deadline {
+                return Ok(Some(a));
             }
             // It arrived after `deadline`, which has therefore passed.
-            *pending = Some((at, data));
+            *pending = Some(a);
             return Ok(None);
         }
         let mut buf = vec![0u8; 65536];
         loop {
             match self.read_one(&mut buf)? {
                 Some((at, n)) => {
-                    let data = buf[..n].to_vec();
+                    let a = Arrival {
+                        at,
+                        data: buf[..n].to_vec(),
+                    };
                     if at > deadline {
-                        *pending = Some((at, data));
+                        *pending = Some(a);
                         return Ok(None);
                     }
-                    return Ok(Some(Arrival { at, data }));
+                    return Ok(Some(a));
                 }
                 None => {
                     if Instant::now() >= deadline {
@@ -160,8 +184,8 @@ impl PacketSocket {
         }
     }
 
-    /// One incoming frame's arrival time and length, skipping frames this
-    /// host sent; `None` when nothing is queued.
+    /// The next frame's time and length, skipping frames of the other
+    /// direction; `None` when nothing is queued.
     fn read_one(&self, buf: &mut [u8]) -> io::Result<Option<(Instant, usize)>> {
         loop {
             let mut cmsg = nix::cmsg_space!(TimeSpec);
@@ -177,10 +201,10 @@ impl PacketSocket {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             };
-            if msg
+            let outgoing = msg
                 .address
-                .is_some_and(|a| a.pkttype() == libc::PACKET_OUTGOING)
-            {
+                .is_some_and(|a| a.pkttype() == libc::PACKET_OUTGOING);
+            if outgoing != (self.direction == Direction::Outgoing) {
                 continue;
             }
             let stamp = msg.cmsgs().map_err(io::Error::from)?.find_map(|c| match c {
@@ -192,6 +216,9 @@ impl PacketSocket {
             // The stamp is CLOCK_REALTIME; how long ago it was is what
             // carries over to the monotonic clock. Without a stamp (which
             // the option asked for) the read time is the best there is.
+            // The kernel turns stamping on a moment after the first socket
+            // asks for it and stamps frames that came earlier when they are
+            // read; `LinuxStack::new` waits for real stamps.
             let at = match stamp {
                 Some(ts) => {
                     let stamped = std::time::UNIX_EPOCH
