@@ -16,6 +16,7 @@ pub mod pcap;
 pub mod probe;
 pub mod report;
 pub mod results;
+pub mod spawn;
 pub mod stack;
 pub mod suite;
 pub mod verdict;

@@ -17,9 +17,7 @@ pub fn kernel_release() -> String {
 
 /// The version of an installed Debian package, by `dpkg-query`.
 pub fn debian_package(name: &str) -> Result<String, String> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Version}", name])
-        .output()
+    let out = crate::spawn::output(Command::new("dpkg-query").args(["-W", "-f=${Version}", name]))
         .map_err(|e| format!("cannot run dpkg-query: {e}"))?;
     let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if out.status.success() && !v.is_empty() {

@@ -19,7 +19,7 @@ use timewait_conformance::backends::linux::{self, netns};
 use timewait_conformance::stack::{self, StackKind};
 use timewait_conformance::suite::{self, SpecResult};
 use timewait_conformance::verdict::{self, Departure};
-use timewait_conformance::{known, pcap, probe, results};
+use timewait_conformance::{known, pcap, probe, results, spawn};
 use timewait_model::Preset;
 use timewait_specs::{load, Spec};
 
@@ -182,9 +182,8 @@ fn check_result(kind: StackKind, r: &SpecResult) -> Result<(), Failed> {
 fn host_network() -> Result<String, Failed> {
     let mut out = String::new();
     for args in [&["-o", "link"][..], &["-o", "addr"], &["route"]] {
-        let o = Command::new("ip")
-            .args(args)
-            .output()
+        // Through the harness's spawn lock, like every child of this process.
+        let o = spawn::output(Command::new("ip").args(args))
             .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
         if !o.status.success() {
             return Err(format!(
@@ -383,10 +382,10 @@ fn check_engine_catches_a_wrong_expectation(all: &[(String, PathBuf, Spec)]) -> 
 fn check_sigkill_leaves_nothing() -> Result<(), Failed> {
     let before = host_network()?;
     let spec = root().join("../specs/reviewed/simultaneous-close.yaml");
-    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-        .env(CHILD_ENV, &spec)
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    let mut child = spawn::spawn(
+        Command::new(std::env::current_exe().map_err(|e| e.to_string())?).env(CHILD_ENV, &spec),
+    )
+    .map_err(|e| e.to_string())?;
     let pid = child.id();
     let start = Instant::now();
     let mut theirs = BTreeSet::new();

@@ -143,9 +143,7 @@ impl LinkEvents {
 fn wait_for_carrier(links: &LinkEvents) -> Result<(), NetnsError> {
     let give_up = Instant::now() + LINK_READY;
     loop {
-        let out = Command::new("ip")
-            .args(["-o", "link", "show", TAP_IF])
-            .output()
+        let out = crate::spawn::output(Command::new("ip").args(["-o", "link", "show", TAP_IF]))
             .map_err(setup)?;
         let text = String::from_utf8_lossy(&out.stdout);
         if text.contains("LOWER_UP") {

@@ -59,7 +59,7 @@ impl AgentProcess {
             });
         }
         let program = format!("{:?}", cmd.get_program());
-        let mut child = cmd.spawn().map_err(|e| StackError::Agent {
+        let mut child = crate::spawn::spawn(&mut cmd).map_err(|e| StackError::Agent {
             stack: name.into(),
             detail: format!("cannot start {program}: {e}"),
         })?;

@@ -79,15 +79,14 @@ impl Agent {
     /// upgrade rebuilds.
     fn toolchain(self) -> Result<Vec<String>, BuildError> {
         let (program, args, package, libraries) = self.toolchain_parts();
-        let out = Command::new(program)
-            .args(args)
-            .output()
-            .map_err(|source| BuildError::Tool {
+        let out = crate::spawn::output(Command::new(program).args(args)).map_err(|source| {
+            BuildError::Tool {
                 agent: self.name(),
                 program,
                 package,
                 source,
-            })?;
+            }
+        })?;
         let version = String::from_utf8_lossy(&out.stdout);
         let mut parts = vec![version.lines().next().unwrap_or_default().to_string()];
         for lib in libraries {
@@ -194,7 +193,7 @@ impl Agent {
             }
         };
         let (program, _, package, _) = self.toolchain_parts();
-        let out = cmd.output().map_err(|source| BuildError::Tool {
+        let out = crate::spawn::output(&mut cmd).map_err(|source| BuildError::Tool {
             agent: self.name(),
             program,
             package,

@@ -39,7 +39,7 @@ pub fn available() -> Result<(), String> {
         Ok(Err(e)) => return Err(format!("unshare(CLONE_NEWNET) failed: {e}")),
         Err(_) => return Err("unshare probe panicked".into()),
     }
-    if Command::new("ip").arg("-V").output().is_err() {
+    if crate::spawn::output(Command::new("ip").arg("-V")).is_err() {
         return Err("the `ip` command (iproute2) is missing".into());
     }
     Ok(())
@@ -68,10 +68,8 @@ where
 
 /// Runs `ip ARGS` in the calling thread's namespace.
 pub fn ip(args: &[&str]) -> Result<(), NetnsError> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| NetnsError::Command {
+    let out =
+        crate::spawn::output(Command::new("ip").args(args)).map_err(|e| NetnsError::Command {
             cmd: format!("ip {}", args.join(" ")),
             detail: e.to_string(),
         })?;

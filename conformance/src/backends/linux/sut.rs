@@ -73,6 +73,8 @@ impl SutApp {
         match accept4(&l, flags()) {
             Ok(fd) => {
                 self.conn = Some(fd);
+                let _closing = crate::spawn::closing();
+                drop(l);
                 Ok(())
             }
             Err(Errno::EAGAIN) => {
@@ -129,6 +131,8 @@ impl SutApp {
 
     pub fn close(&mut self) -> Result<(), String> {
         self.drain();
+        // Closed for real only with no child holding a copy (spawn.rs).
+        let _closing = crate::spawn::closing();
         if self.conn.take().is_none() {
             self.listener = None;
         }
@@ -147,6 +151,7 @@ impl SutApp {
             },
         )
         .map_err(|e| format!("SO_LINGER: {e}"))?;
+        let _closing = crate::spawn::closing();
         drop(c);
         Ok(())
     }
