@@ -581,6 +581,108 @@ fn check_inject_answered_inside_write() -> Result<(), Failed> {
     }
 }
 
+/// A child between fork and exec holds a copy of every descriptor of the
+/// process, so a SUT socket closed meanwhile sends no FIN until the child
+/// execs. The harness's spawn lock (conformance::spawn) keeps a close
+/// from running inside that window: here a child stays 300 ms between
+/// fork and exec while the SUT closes an established connection, and the
+/// FIN must still leave inside the close.
+fn check_close_beside_a_spawn() -> Result<(), Failed> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use timewait_conformance::backends::linux::LinuxStack;
+    use timewait_conformance::stack::Stack;
+    use timewait_conformance::wire::{WireSegment, PEER_ADDR, SUT_ADDR};
+    use timewait_specs::format::{App, Profile};
+    use timewait_specs::values::Flags;
+    let (fin_at, closed_at) = netns::run_in_new_netns("tw-fork".into(), || {
+        let fail = |e: String| netns::NetnsError::Command {
+            cmd: "close beside a spawn".into(),
+            detail: e,
+        };
+        let mut stack = LinuxStack::new(&Profile::default())?;
+        let seg = |flags: Flags, seq: u32, ack: u32| WireSegment {
+            src: PEER_ADDR,
+            dst: SUT_ADDR,
+            flags,
+            seq,
+            ack,
+            window: 65535,
+            options: Default::default(),
+            payload: Vec::new(),
+        };
+        let app = |stack: &mut LinuxStack, call: App| {
+            stack
+                .app(call)
+                .map_err(|e| fail(e.to_string()))?
+                .map_err(fail)
+        };
+        app(&mut stack, App::Listen)?;
+        stack
+            .inject(&seg(Flags::SYN, 1000, 0))
+            .map_err(|e| fail(e.to_string()))?;
+        let now = stack.now();
+        let syn_ack = stack
+            .recv(now + Duration::from_secs(1))
+            .map_err(|e| fail(e.to_string()))?
+            .ok_or_else(|| fail("no SYN-ACK".into()))?;
+        let ack = seg(Flags::ACK, 1001, syn_ack.segment.seq.wrapping_add(1));
+        stack.inject(&ack).map_err(|e| fail(e.to_string()))?;
+        app(&mut stack, App::Accept)?;
+        // A child that says when it has forked, then waits 300 ms before
+        // exec: the window in which it holds the SUT's socket too.
+        let (mut forked, tell) = std::io::pipe().map_err(|e| fail(e.to_string()))?;
+        let tell_fd = std::os::fd::AsRawFd::as_raw_fd(&tell);
+        let mut cmd = Command::new("true");
+        // SAFETY: the closure only makes async-signal-safe calls (write,
+        // nanosleep) on memory it owns, as a child of a threaded process must.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::write(tell_fd, [1u8].as_ptr() as *const libc::c_void, 1);
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 300_000_000,
+                };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        let spawner = std::thread::spawn(move || spawn::spawn(&mut cmd).and_then(|mut c| c.wait()));
+        let mut byte = [0u8; 1];
+        forked
+            .read_exact(&mut byte)
+            .map_err(|e| fail(e.to_string()))?;
+        drop(tell);
+        app(&mut stack, App::Close)?;
+        let closed_at = stack.now();
+        let fin = stack
+            .recv(closed_at + Duration::from_secs(2))
+            .map_err(|e| fail(e.to_string()))?
+            .ok_or_else(|| fail("no FIN within 2 s of the close".into()))?;
+        spawner
+            .join()
+            .map_err(|_| fail("the spawning thread panicked".into()))?
+            .map_err(|e| fail(e.to_string()))?;
+        if !fin.segment.flags.has(Flags::FIN) {
+            return Err(fail(format!(
+                "the SUT sent {:?}, not a FIN",
+                fin.segment.flags
+            )));
+        }
+        Ok((fin.at, closed_at))
+    })
+    .map_err(|e| e.to_string())?;
+    if fin_at <= closed_at {
+        Ok(())
+    } else {
+        Err(format!(
+            "the FIN left {:?} after the close returned (a child between fork and exec held the socket)",
+            fin_at - closed_at
+        )
+        .into())
+    }
+}
+
 /// A real-time stack's summary facts against the committed record: all of
 /// them exactly, except the ISNs (their count and whether they look
 /// predictable) and TIME-WAIT's length, which a real timer only bounds:
@@ -725,6 +827,7 @@ fn main() {
         "linux::checks::peer-side-is-silent",
         "linux::checks::a-frame-read-late-keeps-its-wire-time",
         "linux::checks::an-inject-is-answered-inside-its-write",
+        "linux::checks::a-close-beside-a-spawn-sends-its-fin-at-once",
     ];
     names.extend(checks.iter().map(|s| s.to_string()));
     // The same specs on Linux with tcp_rfc1337=1 and on lwIP over TAP, each
@@ -896,5 +999,6 @@ fn main() {
     trials.push(Trial::test(checks[6], check_peer_side_is_silent));
     trials.push(Trial::test(checks[7], check_frame_times_are_the_wire_s));
     trials.push(Trial::test(checks[8], check_inject_answered_inside_write));
+    trials.push(Trial::test(checks[9], check_close_beside_a_spawn));
     libtest_mimic::run(&args, trials).exit();
 }
