@@ -24,7 +24,7 @@ use crate::stack::{Received, Stack, StackError};
 use crate::wire::WireSegment;
 use std::fmt;
 use std::time::Duration;
-use timewait_specs::format::{Expect, Inject, Spec, Step, TcpOptions};
+use timewait_specs::format::{Expect, Inject, Spec, Step};
 use timewait_specs::observed::{Mismatch, Observed, Origins, SegmentSeen};
 use timewait_specs::values::{Flags, SeqValue};
 
@@ -530,7 +530,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             }
         }
         if let Some(o) = &e.options {
-            diffs.extend(option_diffs(o, &seg.options));
+            diffs.extend(o.departures(&seg.options));
         }
         if r.at < earliest {
             diffs.push(format!(
@@ -554,28 +554,4 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             )))
         }
     }
-}
-
-fn option_diffs(want: &TcpOptions, got: &TcpOptions) -> Vec<String> {
-    let mut d = Vec::new();
-    if want.mss.is_some() && want.mss != got.mss {
-        d.push(format!("mss {:?} (expected {:?})", got.mss, want.mss));
-    }
-    if want.wscale.is_some() && want.wscale != got.wscale {
-        d.push(format!(
-            "wscale {:?} (expected {:?})",
-            got.wscale, want.wscale
-        ));
-    }
-    if want.sack_ok && !got.sack_ok {
-        d.push("no SACK-permitted (expected it)".into());
-    }
-    if let Some(ts) = want.ts {
-        match got.ts {
-            Some(g) if g.ecr == ts.ecr => {}
-            Some(g) => d.push(format!("ts ecr {} (expected {})", g.ecr, ts.ecr)),
-            None => d.push("no timestamps (expected them)".into()),
-        }
-    }
-    d
 }

@@ -3,7 +3,9 @@
 //! move frames (a packet socket, a TAP, an in-process device) use
 //! [`build_frame`] and [`parse_frame`].
 
-use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice};
+use etherparse::{
+    NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TcpOptionReadError, TransportSlice,
+};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use timewait_specs::format::{TcpOptions, Timestamps};
@@ -161,13 +163,23 @@ pub fn parse_frame(frame: &[u8]) -> Option<WireSegment> {
         }
     }
     let mut options = TcpOptions::default();
-    for o in tcp.options_iterator().flatten() {
+    // Every other kind is kept by number, so an `expect` with `exact`
+    // options sees it; a malformed option ends the list (the reader stops).
+    for o in tcp.options_iterator() {
         match o {
-            TcpOptionElement::MaximumSegmentSize(m) => options.mss = Some(m),
-            TcpOptionElement::WindowScale(w) => options.wscale = Some(w),
-            TcpOptionElement::SelectiveAcknowledgementPermitted => options.sack_ok = true,
-            TcpOptionElement::Timestamp(val, ecr) => options.ts = Some(Timestamps { val, ecr }),
-            _ => {}
+            Ok(TcpOptionElement::MaximumSegmentSize(m)) => options.mss = Some(m),
+            Ok(TcpOptionElement::WindowScale(w)) => options.wscale = Some(w),
+            Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => options.sack_ok = true,
+            Ok(TcpOptionElement::Timestamp(val, ecr)) => options.ts = Some(Timestamps { val, ecr }),
+            Ok(TcpOptionElement::Noop) => {}
+            Ok(TcpOptionElement::SelectiveAcknowledgement(..)) => options.other.push(5),
+            Err(TcpOptionReadError::UnknownId(kind))
+            | Err(TcpOptionReadError::UnexpectedSize {
+                option_id: kind, ..
+            })
+            | Err(TcpOptionReadError::UnexpectedEndOfSlice {
+                option_id: kind, ..
+            }) => options.other.push(kind),
         }
     }
     Some(WireSegment {
@@ -245,9 +257,30 @@ mod tests {
                 wscale: Some(7),
                 sack_ok: true,
                 ts: Some(Timestamps { val: 100, ecr: 0 }),
+                other: Vec::new(),
             },
             payload: vec![1, 2, 3],
         }
+    }
+
+    #[test]
+    fn options_the_spec_cannot_name_are_kept_by_kind_for_exact_checks() {
+        let mut tcp = etherparse::TcpHeader::new(8000, 40000, 1, 65535);
+        tcp.syn = true;
+        // MSS 1460, NOP, NOP, SACK block (kind 5), then an unassigned kind 30.
+        tcp.set_options_raw(&[
+            2, 4, 5, 180, 1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 30, 4, 0, 0,
+        ])
+        .expect("options fit");
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .tcp_header(tcp)
+            .write_to_vec(&mut frame, &[])
+            .expect("frame");
+        let seg = parse_frame(&frame).expect("a TCP segment");
+        assert_eq!(seg.options.mss, Some(1460));
+        assert_eq!(seg.options.other, vec![5, 30]);
     }
 
     #[test]

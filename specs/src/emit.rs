@@ -132,7 +132,7 @@ fn expect(e: &Expect) -> String {
         f.push(format!("win: {v}"));
     }
     if let Some(o) = &e.options {
-        f.push(format!("options: {}", options(o)));
+        f.push(format!("options: {}", expect_options(o)));
     }
     if let Some(n) = e.incarnation {
         f.push(format!("incarnation: {n}"));
@@ -145,6 +145,28 @@ fn expect(e: &Expect) -> String {
     }
     if let Some(d) = e.tolerance {
         f.push(format!("tolerance: {d}"));
+    }
+    format!("{{{}}}", f.join(", "))
+}
+
+/// An `expect`'s options as YAML flow: `{mss: 1460, ts: absent, exact: true}`.
+fn expect_options(o: &crate::options::ExpectOptions) -> String {
+    use crate::options::Want;
+    fn one<T>(f: &mut Vec<String>, name: &str, w: Option<Want<T>>, show: impl Fn(T) -> String) {
+        match w {
+            None => {}
+            Some(Want::Absent) => f.push(format!("{name}: absent")),
+            Some(Want::Present) => f.push(format!("{name}: present")),
+            Some(Want::Is(v)) => f.push(format!("{name}: {}", show(v))),
+        }
+    }
+    let mut f = Vec::new();
+    one(&mut f, "mss", o.mss, |v| v.to_string());
+    one(&mut f, "wscale", o.wscale, |v| v.to_string());
+    one(&mut f, "sack-ok", o.sack_ok, |_| "present".into());
+    one(&mut f, "ts", o.ts, |t| format!("{{ecr: {}}}", t.ecr));
+    if o.exact {
+        f.push("exact: true".into());
     }
     format!("{{{}}}", f.join(", "))
 }

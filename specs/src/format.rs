@@ -270,6 +270,11 @@ pub struct TcpOptions {
     pub sack_ok: bool,
     /// RFC 7323 timestamps.
     pub ts: Option<Timestamps>,
+    /// Kinds of the other options on a segment the SUT sent (not NOP or
+    /// end of list), for `exact` in an `expect`; never written in a spec.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub other: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -294,8 +299,10 @@ pub struct Expect {
     pub len: Option<u16>,
     #[serde(default)]
     pub win: Option<u16>,
+    /// Options checked: each given one with its value, `present` or
+    /// `absent`; with `exact: true`, no others.
     #[serde(default)]
-    pub options: Option<TcpOptions>,
+    pub options: Option<crate::options::ExpectOptions>,
     #[serde(default)]
     pub incarnation: Option<u32>,
     /// Not before this long after the previous step (e.g. a retransmission timeout).
@@ -342,6 +349,9 @@ impl Expect {
         }
         if let Some(v) = self.len {
             s.push_str(&format!(" len={v}"));
+        }
+        if let Some(o) = &self.options {
+            s.push_str(&format!(" options[{}]", o.summary()));
         }
         s
     }

@@ -8,6 +8,7 @@ pub mod format;
 pub mod gen;
 pub mod load;
 pub mod observed;
+pub mod options;
 pub mod oracle;
 pub mod schema;
 pub mod validate;

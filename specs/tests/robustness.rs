@@ -7,6 +7,7 @@ use serde_saphyr::{Location, Spanned};
 use std::path::{Path, PathBuf};
 use timewait_model::Preset;
 use timewait_specs::format::*;
+use timewait_specs::options::{Bare, EchoedTs, ExpectOptions, Want};
 use timewait_specs::values::{Duration, Flags, SeqValue, Unit, MAX_RELATIVE};
 use timewait_specs::{emit, load};
 
@@ -47,6 +48,34 @@ fn options() -> impl Strategy<Value = TcpOptions> {
             wscale,
             sack_ok,
             ts: ts.map(|(val, ecr)| Timestamps { val, ecr }),
+            other: Vec::new(),
+        })
+}
+
+fn want<T: std::fmt::Debug + Clone + 'static>(
+    value: impl Strategy<Value = T> + 'static,
+) -> impl Strategy<Value = Option<Want<T>>> {
+    prop::option::of(prop_oneof![
+        Just(Want::Absent),
+        Just(Want::Present),
+        value.prop_map(Want::Is),
+    ])
+}
+
+fn expect_options() -> impl Strategy<Value = ExpectOptions> {
+    (
+        want(any::<u16>()),
+        want(any::<u8>()),
+        want(Just(Bare)),
+        want(any::<u32>().prop_map(|ecr| EchoedTs { ecr })),
+        any::<bool>(),
+    )
+        .prop_map(|(mss, wscale, sack_ok, ts, exact)| ExpectOptions {
+            mss,
+            wscale,
+            sack_ok,
+            ts,
+            exact,
         })
 }
 
@@ -87,7 +116,7 @@ fn step() -> impl Strategy<Value = Step> {
         prop::option::of(seq()),
         prop::option::of(seq()),
         prop::option::of(any::<u16>()),
-        prop::option::of(options()),
+        prop::option::of(expect_options()),
         prop::option::of(1u32..4),
         prop::option::of(duration(ANY_UNIT)),
         prop::option::of(duration(ANY_UNIT)),
