@@ -52,7 +52,53 @@ impl Flags {
         Flags(self.0 & !Flags::PSH.0)
     }
 
+    /// Parses flag letters; a near miss (`syn`, `SYN-ACK`, `F|A`, `S.`)
+    /// gets its letters suggested.
     pub fn parse(s: &str) -> Result<Flags, String> {
+        Flags::parse_letters(s).map_err(|e| match Flags::meant(s) {
+            Some(f) => format!("{e}; did you mean `{f}`?"),
+            None => e,
+        })
+    }
+
+    /// The flags a near miss means: lower-case letters, flag names (SYN,
+    /// ACK, FIN, RST, PSH, RESET, PUSH) joined by nothing or by `-`, `|`,
+    /// `,`, `+`, `/`, `_` or spaces, and tcpdump's `.` for ACK.
+    fn meant(s: &str) -> Option<Flags> {
+        const NAMES: [(&str, Flags); 7] = [
+            ("SYN", Flags::SYN),
+            ("ACK", Flags::ACK),
+            ("FIN", Flags::FIN),
+            ("RST", Flags::RST),
+            ("PSH", Flags::PSH),
+            ("RESET", Flags::RST),
+            ("PUSH", Flags::PSH),
+        ];
+        let up = s.to_ascii_uppercase();
+        let mut rest = up.as_str();
+        let mut out = Flags(0);
+        loop {
+            rest = rest.trim_start_matches([' ', '-', '|', ',', '+', '/', '_']);
+            if rest.is_empty() {
+                break;
+            }
+            if let Some(r) = rest.strip_prefix('.') {
+                out = out.union(Flags::ACK);
+                rest = r;
+            } else if let Some((n, f)) = NAMES.iter().find(|(n, _)| rest.starts_with(n)) {
+                out = out.union(*f);
+                rest = &rest[n.len()..];
+            } else {
+                let c = rest.chars().next()?;
+                let &(_, f) = Flags::LETTERS.iter().find(|(l, _)| *l == c)?;
+                out = out.union(f);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        (out.0 != 0).then_some(out)
+    }
+
+    fn parse_letters(s: &str) -> Result<Flags, String> {
         if s.is_empty() {
             return Err(
                 "empty flags, expected letters from S, A, F, R, P such as \"SA\" or \"FA\"".into(),
@@ -412,6 +458,28 @@ mod tests {
             .contains("unknown flag 'N'"));
         assert!(Flags::parse("AA").unwrap_err().contains("twice"));
         assert!(Flags::parse("").is_err());
+    }
+
+    #[test]
+    fn flag_names_lower_case_and_tcpdump_dots_get_their_letters_suggested() {
+        for (written, meant) in [
+            ("SYN", "S"),
+            ("syn-ack", "SA"),
+            ("FIN|ACK", "FA"),
+            ("S.", "SA"),
+            ("sa", "SA"),
+            ("RESET", "R"),
+            ("AA", "A"),
+        ] {
+            let e = Flags::parse(written).expect_err(written);
+            assert!(
+                e.ends_with(&format!("; did you mean `{meant}`?")),
+                "{written}: {e}"
+            );
+        }
+        // Nothing is suggested where no reading makes sense.
+        let e = Flags::parse("FNI").expect_err("N is no flag");
+        assert!(!e.contains("did you mean"), "{e}");
     }
 
     #[test]
