@@ -181,13 +181,26 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Spec, LoadError> {
     // budgets see every node and alias expansion whatever the typed pass
     // would stop at first, and the shape pass reports every unknown field,
     // step kind and mistyped value at once.
-    let tree = serde_saphyr::from_str_with_options::<Node>(text, options())
-        .map_err(|e| LoadError::Invalid(vec![yaml_diagnostic(path, &e)]))?;
+    let tree = read_tree(path, text)?;
     let problems = shape::check(path, &tree);
     if !problems.is_empty() {
         return Err(LoadError::Invalid(problems));
     }
+    typed_parse(path, text)
+}
+
+/// The typed parse alone, without the shape pass: it stops at the first
+/// problem. The loader runs it only on documents the shape pass found
+/// nothing in; tests compare the two passes with it.
+pub fn typed_parse(path: &Path, text: &str) -> Result<Spec, LoadError> {
     serde_saphyr::from_str_with_options(text, options())
+        .map_err(|e| LoadError::Invalid(vec![yaml_diagnostic(path, &e)]))
+}
+
+/// The located YAML tree of a document, read with the loader's options and
+/// budgets; syntax errors are diagnostics as in [`load_str`].
+pub fn read_tree(path: &Path, text: &str) -> Result<Node, LoadError> {
+    serde_saphyr::from_str_with_options::<Node>(text, options())
         .map_err(|e| LoadError::Invalid(vec![yaml_diagnostic(path, &e)]))
 }
 
