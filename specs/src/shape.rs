@@ -334,7 +334,13 @@ impl<'a> Walker<'a> {
             .copied()
             .collect();
         let unknown = |w: &str| {
-            let tail = suggest::hint(w, &all);
+            let tail = match (
+                suggest::closest(w, all.iter().copied()),
+                self.nested(w, data),
+            ) {
+                (None, Some(n)) => format!("; did you mean `{n}`?"),
+                _ => suggest::hint(w, &all),
+            };
             format!("unknown {noun} `{w}` in {what}{tail}")
         };
         match &node.value {
@@ -390,6 +396,28 @@ impl<'a> Walker<'a> {
                 self.mistyped(node, what, &expected);
             }
         }
+    }
+}
+
+impl Walker<'_> {
+    /// A word that names a kind one level down, written where its parent
+    /// kind belongs: `- close` or `- sendd: 10` for `app: close` and
+    /// `app: {send: ...}`.
+    fn nested(&self, w: &str, data: &[(&str, &Json)]) -> Option<String> {
+        for (parent, s) in data {
+            let (def, s) = self.deref(s);
+            let (unit, inner): (Vec<&str>, Vec<&str>) = match self.shape(s, def) {
+                Shape::Tagged { data, unit } => (unit, data.iter().map(|(n, _)| *n).collect()),
+                _ => continue,
+            };
+            if let Some(u) = suggest::closest(w, unit.iter().copied()) {
+                return Some(format!("{parent}: {u}"));
+            }
+            if let Some(d) = suggest::closest(w, inner.iter().copied()) {
+                return Some(format!("{parent}: {{{d}: ...}}"));
+            }
+        }
+        None
     }
 }
 
@@ -567,10 +595,21 @@ mod tests {
             steps("  - app: listen\n  - expcet: {flags: SA}\n"),
             ["8:5: unknown step kind `expcet` in step 2; did you mean `expect`?"]
         );
-        let far = steps("  - sendd: 10\n");
+        let far = steps("  - retransmit: 10\n");
         assert!(
-            far[0].starts_with("7:5: unknown step kind `sendd` in step 1, expected one of"),
+            far[0].starts_with("7:5: unknown step kind `retransmit` in step 1, expected one of"),
             "{far:?}"
+        );
+    }
+
+    #[test]
+    fn an_app_call_written_as_a_step_kind_is_pointed_to_app() {
+        assert_eq!(
+            steps("  - close\n  - sendd: 10\n"),
+            [
+                "7:5: unknown step kind `close` in step 1; did you mean `app: close`?",
+                "8:5: unknown step kind `sendd` in step 2; did you mean `app: {send: ...}`?",
+            ]
         );
     }
 
