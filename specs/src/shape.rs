@@ -196,9 +196,19 @@ impl<'a> Walker<'a> {
             _ if node.value == Value::Null => {
                 self.err(node.at, format!("{what} has no value"));
             }
-            Shape::Leaf(check) => match (&node.value, object_alternative(s)) {
+            Shape::Leaf(check) => match (&node.value, object_alternative(s, &node.value)) {
                 // `{abs: N}`: a mapping is checked field by field.
                 (Value::Map(_), Some(obj)) => self.node(obj, None, node, what, named),
+                (Value::Map(entries), None) if !object_keys(s).is_empty() => {
+                    let keys = object_keys(s);
+                    for (k, _) in entries
+                        .iter()
+                        .filter(|(k, _)| !keys.contains(&k.name.as_str()))
+                    {
+                        let tail = suggest::hint(&k.name, &keys);
+                        self.err(k.at, format!("unknown field `{}` in {what}{tail}", k.name));
+                    }
+                }
                 (v, _) => {
                     if let Err(e) = check(v) {
                         self.err(node.at, e);
@@ -508,12 +518,38 @@ fn tagged(alts: &[Json]) -> Shape<'_> {
     }
 }
 
-/// The object alternative of a `oneOf` (`{abs: N}` of a sequence number).
-fn object_alternative(s: &Json) -> Option<&Json> {
-    s.get("oneOf")?
-        .as_array()?
-        .iter()
-        .find(|a| a.get("type").and_then(Json::as_str) == Some("object"))
+/// The object alternatives of a `oneOf` (`{abs: N}` of a sequence number).
+fn objects(s: &Json) -> impl Iterator<Item = &Json> {
+    s.get("oneOf")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.get("type").and_then(Json::as_str) == Some("object"))
+}
+
+/// The field names of every object alternative.
+fn object_keys(s: &Json) -> Vec<&str> {
+    objects(s)
+        .filter_map(|a| a.get("properties").and_then(Json::as_object))
+        .flat_map(|p| p.keys().map(String::as_str))
+        .collect()
+}
+
+/// The object alternative a mapping is written in: the only one, or the
+/// one that has one of its keys.
+fn object_alternative<'s>(s: &'s Json, v: &Value) -> Option<&'s Json> {
+    let all: Vec<&Json> = objects(s).collect();
+    let Value::Map(entries) = v else {
+        return None;
+    };
+    let has = |a: &Json, k: &str| a.get("properties").and_then(|p| p.get(k)).is_some();
+    match all.as_slice() {
+        [one] => Some(one),
+        _ => all
+            .iter()
+            .find(|a| entries.iter().any(|(k, _)| has(a, &k.name)))
+            .copied(),
+    }
 }
 
 /// Runs `T`'s own `Deserialize` on a scalar of the tree.
@@ -639,6 +675,34 @@ mod tests {
                 "7:37: `len` of `inject` (step 1) must be an integer from 0 to 65535, found `five`",
                 "7:48: `win` of `inject` (step 1) must be an integer from 0 to 65535, found `-1`",
             ]
+        );
+    }
+
+    #[test]
+    fn a_mapping_is_read_in_the_object_alternative_that_has_its_key() {
+        let s = serde_json::json!({"oneOf": [
+            {"type": "integer"},
+            {"type": "object", "properties": {"abs": {"type": "integer"}}},
+            {"type": "object", "properties": {"snd-nxt": {"type": "integer"}}},
+        ]});
+        let map = |k: &str| {
+            let tree: Node = serde_saphyr::from_str(&format!("{{{k}: 1}}")).expect("YAML");
+            tree.value
+        };
+        let props = |a: Option<&Json>| a.and_then(|a| a.get("properties")).cloned();
+        assert_eq!(
+            props(object_alternative(&s, &map("snd-nxt"))),
+            Some(serde_json::json!({"snd-nxt": {"type": "integer"}}))
+        );
+        assert_eq!(props(object_alternative(&s, &map("abz"))), None);
+        assert_eq!(object_keys(&s), ["abs", "snd-nxt"]);
+    }
+
+    #[test]
+    fn a_fraction_where_an_integer_is_wanted_is_shown_as_written() {
+        assert_eq!(
+            steps("  - inject: {flags: S, seq: 0, len: 5.0}\n"),
+            ["7:37: `len` of `inject` (step 1) must be an integer from 0 to 65535, found `5.0`"]
         );
     }
 

@@ -49,7 +49,8 @@ impl Value {
             Value::Null => Some("~".into()),
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(f.to_string()),
+            // `5.0`, not `5`: the author wrote a fraction.
+            Value::Float(f) => Some(format!("{f:?}")),
             Value::Str(s) => Some(s.clone()),
             Value::Seq(_) | Value::Map(_) => None,
         }
