@@ -249,7 +249,34 @@ impl Duration {
             "s" => Unit::Seconds,
             "msl" => Unit::Msl,
             "tw" => Unit::TimeWait,
-            other => return Err(format!("unknown unit {other:?} in {s:?}, {expected}")),
+            other => {
+                // Units as people spell them elsewhere, to suggest ours.
+                const SPELLINGS: [(&str, &str); 8] = [
+                    ("sec", "s"),
+                    ("secs", "s"),
+                    ("second", "s"),
+                    ("seconds", "s"),
+                    ("msec", "ms"),
+                    ("msecs", "ms"),
+                    ("millis", "ms"),
+                    ("milliseconds", "ms"),
+                ];
+                let lower = other.to_ascii_lowercase();
+                let meant = SPELLINGS
+                    .iter()
+                    .find(|(w, _)| *w == lower)
+                    .map(|(_, u)| *u)
+                    // `1MSL`: ours in the wrong case. Units are too short
+                    // for edit distances (`h` is one edit from `s`).
+                    .or_else(|| ["ms", "s", "msl", "tw"].into_iter().find(|u| *u == lower));
+                return Err(match meant {
+                    Some(u) => format!(
+                        "unknown unit {other:?} in {s:?}, {expected}; did you mean `{}{u}`?",
+                        num.trim()
+                    ),
+                    None => format!("unknown unit {other:?} in {s:?}, {expected}"),
+                });
+            }
         };
         let (whole, frac) = match num.split_once('.') {
             Some((w, f)) => (w, f),
@@ -498,6 +525,19 @@ mod tests {
         assert!(Duration::parse("-1s").unwrap_err().contains("negative"));
         assert!(Duration::parse("5").unwrap_err().contains("no unit"));
         assert!(Duration::parse("5h").unwrap_err().contains("unknown unit"));
+        assert!(
+            Duration::parse("5h").unwrap_err().ends_with("0.5tw"),
+            "no suggestion for h"
+        );
+        assert!(Duration::parse("5sec")
+            .unwrap_err()
+            .ends_with("did you mean `5s`?"));
+        assert!(Duration::parse("200 millis")
+            .unwrap_err()
+            .ends_with("did you mean `200ms`?"));
+        assert!(Duration::parse("1MSL")
+            .unwrap_err()
+            .ends_with("did you mean `1msl`?"));
         assert!(Duration::parse("1.2345s").is_err());
         assert!(Duration::parse("100000000s")
             .unwrap_err()
