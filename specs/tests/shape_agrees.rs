@@ -3,7 +3,8 @@
 //! these tests pin that the schema and the format types say the same. Every
 //! committed spec passes both; every invalid spec's first typed error is
 //! among the shape pass's; and thousands of single mistakes made in the
-//! reviewed specs are rejected by both passes or by neither.
+//! reviewed specs and in a spec that uses every field are rejected by both
+//! passes or by neither.
 
 use serde_json::{Map, Number, Value as Json};
 use std::path::{Path, PathBuf};
@@ -188,14 +189,82 @@ fn count(n: &Node) -> usize {
     }
 }
 
+/// A spec that uses every field and step kind of the format, so that the
+/// mistakes below are made in each (the reviewed specs use no `sack-ok`,
+/// for one). It need not make sense as a script, only parse.
+const EVERY_FIELD: &str = "
+name: every-field
+description: every field of the format once
+tags: [a]
+role: active-closer
+profile: {tcp_rfc1337: 1, tcp_timestamps: 1, tcp_max_tw_buckets: 5, tcp_invalid_ratelimit: 500,
+  tcp_tw_reuse: 1, tcp_fin_timeout: 60, tcp_orphan_retries: 3}
+msl: 1s
+time-wait: 2msl
+tolerance: 100ms
+peer-isn: 5
+model: {pass: [rfc9293], fail: [linux]}
+steps:
+  - app: listen
+  - app: {send: 3}
+  - app-refused: connect
+  - inject: {flags: S, seq: 0, ack: 1, len: 0, win: 100, incarnation: 1,
+      options: {mss: 1460, wscale: 7, sack-ok: true, ts: {val: 1, ecr: 2}}}
+  - expect: {flags: SA, seq: {abs: 7}, ack: 1, len: 0, win: 100, incarnation: 1, options: {mss: 1},
+      after: 1s, within: 2s, tolerance: 10ms}
+  - expect-none: {for: 1s, flags: R}
+  - wait: 1tw
+  - expect-state: {state: TIME-WAIT, remaining: {min: 1s, max: 2s}, tolerance: 1s}
+  - incarnation: {peer-isn: 100}
+  - note: text
+";
+
+#[test]
+fn the_every_field_seed_names_every_field_and_step_kind_of_the_schema() {
+    let schema: Json = serde_json::from_str(&timewait_specs::schema::json()).expect("schema");
+    fn names(j: &Json, out: &mut Vec<String>) {
+        match j {
+            Json::Object(m) => {
+                if let Some(Json::Object(p)) = m.get("properties") {
+                    out.extend(p.keys().cloned());
+                }
+                m.values().for_each(|v| names(v, out));
+            }
+            Json::Array(a) => a.iter().for_each(|v| names(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    names(&schema, &mut all);
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|n| !EVERY_FIELD.contains(&format!("{n}:")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "add {missing:?} to EVERY_FIELD, so that mistakes are made in them too"
+    );
+    let p = Path::new("every-field.yaml");
+    let tree = load::read_tree(p, EVERY_FIELD).expect("YAML");
+    assert!(shape::check(p, &tree).is_empty());
+    load::typed_parse(p, EVERY_FIELD).expect("the typed parse reads it");
+}
+
 #[test]
 fn single_mistakes_in_the_reviewed_specs_are_rejected_by_both_passes_or_neither() {
     let mut tried = 0;
     let mut disagreements = Vec::new();
     let path = Path::new("mutant.yaml");
-    for f in files("reviewed") {
-        let text = std::fs::read_to_string(&f).expect("read spec");
-        let tree = load::read_tree(&f, &text).expect("YAML");
+    let mut seeds: Vec<(PathBuf, String)> = files("reviewed")
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).expect("read spec");
+            (f, text)
+        })
+        .collect();
+    seeds.push((PathBuf::from("every-field.yaml"), EVERY_FIELD.to_string()));
+    for (f, text) in &seeds {
+        let tree = load::read_tree(f, text).expect("YAML");
         for at in 0..count(&tree) {
             for m in MISTAKES {
                 let mut t = tree.clone();
@@ -214,7 +283,7 @@ fn single_mistakes_in_the_reviewed_specs_are_rejected_by_both_passes_or_neither(
                 if shape.is_empty() != typed.is_ok() {
                     disagreements.push(format!(
                         "{} node {at} {m:?}: shape pass {:?}, typed parse {:?}",
-                        f.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
+                        f.display(),
                         shape.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
                         typed.as_ref().err().map(|e| e.to_string()),
                     ));
