@@ -543,10 +543,9 @@ pub struct BenchArgs {
 fn parse_preset(s: &str) -> Result<Preset, String> {
     Preset::from_name(s).ok_or_else(|| {
         let names: Vec<_> = Preset::ALL.iter().map(|p| p.name()).collect();
-        format!(
-            "unknown variant {s:?}, expected one of: {}",
-            names.join(", ")
-        )
+        // The linter's wording and "did you mean" for the same names.
+        let hint = timewait_specs::suggest::hint(s, &names);
+        format!("unknown model variant `{s}`{hint}")
     })
 }
 

@@ -19,10 +19,21 @@ fn msl_zero_is_a_usage_error_with_exit_2() {
 
 #[test]
 fn unknown_variant_is_a_usage_error_listing_the_known_ones() {
-    let o = timewait(&["check", "--variant", "rfc793"]);
+    let o = timewait(&["check", "--variant", "bsd"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("rfc1337"), "{err}");
+}
+
+#[test]
+fn a_misspelt_variant_is_a_usage_error_naming_the_closest_one() {
+    let o = timewait(&["check", "--variant", "rfc793"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("unknown model variant `rfc793`; did you mean `rfc9293`?"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,6 +155,30 @@ fn specs_lint_prints_every_problem_with_its_location_and_exits_2() {
         err.contains("several-problems.yaml:18:5: wait must be positive"),
         "{err}"
     );
+}
+
+#[test]
+fn nine_mistakes_of_different_kinds_in_one_file_are_reported_in_one_run() {
+    let file = in_repo("specs/testdata/invalid/several-kinds-of-mistakes.yaml");
+    let o = timewait(&["specs", "lint", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 9, "{err}");
+    // In file order, each with its line and column.
+    for (line, want) in lines.iter().zip([
+        ":5:1: unknown field `tolerence`",
+        ":7:10: unknown model variant `rfc793`",
+        ":10:21: unknown flag 'Y'",
+        ":11:5: unknown step kind `expcet` in step 3; did you mean `expect`?",
+        ":12:45: `len` of `inject` (step 4) must be an integer",
+        ":15:41: unknown field `sq`",
+        ":16:60: `sack-ok` of `options` of `inject` (step 8) must be true or false",
+        ":18:11: duration 5 has no unit",
+        ":19:27: unknown state `TIMEWAIT`; did you mean `TIME-WAIT`?",
+    ]) {
+        assert!(line.contains(want), "{line} lacks {want}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! timewait's trace specs: the YAML format ([`format`]), loading with exact
-//! error locations ([`load`], [`validate`]), the model as oracle
+//! error locations ([`load`]: first the shape pass over the YAML tree,
+//! [`shape`], then the typed parse and [`validate`]), the model as oracle
 //! ([`oracle`]), and the JSON Schema for editors ([`schema`]).
 
 pub mod diag;
@@ -11,6 +12,9 @@ pub mod observed;
 pub mod options;
 pub mod oracle;
 pub mod schema;
+pub mod shape;
+pub mod suggest;
+pub mod tree;
 pub mod validate;
 pub mod values;
 

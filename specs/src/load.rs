@@ -1,11 +1,14 @@
 //! Reading spec files: size, depth, node and alias budgets first (so that a
 //! hostile document fails fast instead of exhausting memory), then strict
-//! YAML (no YAML 1.1 booleans, no duplicate keys, no unknown fields), then
-//! the semantic checks of [`crate::validate`].
+//! YAML (no YAML 1.1 booleans, no duplicate keys), then the shape pass over
+//! the YAML tree ([`crate::shape`]: every unknown field, step kind and
+//! mistyped value at once), then the typed parse and the semantic checks
+//! of [`crate::validate`].
 
 use crate::diag::Diagnostic;
 use crate::format::Spec;
-use crate::validate;
+use crate::tree::Node;
+use crate::{shape, validate};
 use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -54,7 +57,9 @@ impl LoadError {
     }
 }
 
-fn options() -> Options {
+/// The parser's options for every pass over a spec (the shape pass's tests
+/// read with them too).
+pub(crate) fn options() -> Options {
     let mut budget = Budget::default();
     budget.max_depth = MAX_DEPTH;
     budget.max_nodes = MAX_NODES;
@@ -172,11 +177,30 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Spec, LoadError> {
             "empty document, expected a spec (a mapping with name, description, role, msl, model and steps)",
         )]));
     }
-    // A first pass that only walks the document lets the budgets see every
-    // node and alias expansion, whatever the typed pass would stop at first.
-    serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(text, options())
-        .map_err(|e| LoadError::Invalid(vec![yaml_diagnostic(path, &e)]))?;
+    // The first pass reads the whole document as a located tree, so the
+    // budgets see every node and alias expansion whatever the typed pass
+    // would stop at first, and the shape pass reports every unknown field,
+    // step kind and mistyped value at once.
+    let tree = read_tree(path, text)?;
+    let problems = shape::check(path, &tree);
+    if !problems.is_empty() {
+        return Err(LoadError::Invalid(problems));
+    }
+    typed_parse(path, text)
+}
+
+/// The typed parse alone, without the shape pass: it stops at the first
+/// problem. The loader runs it only on documents the shape pass found
+/// nothing in; tests compare the two passes with it.
+pub fn typed_parse(path: &Path, text: &str) -> Result<Spec, LoadError> {
     serde_saphyr::from_str_with_options(text, options())
+        .map_err(|e| LoadError::Invalid(vec![yaml_diagnostic(path, &e)]))
+}
+
+/// The located YAML tree of a document, read with the loader's options and
+/// budgets; syntax errors are diagnostics as in [`load_str`].
+pub fn read_tree(path: &Path, text: &str) -> Result<Node, LoadError> {
+    serde_saphyr::from_str_with_options::<Node>(text, options())
         .map_err(|e| LoadError::Invalid(vec![yaml_diagnostic(path, &e)]))
 }
 

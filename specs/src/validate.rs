@@ -221,7 +221,8 @@ fn steps(c: &mut Checker, spec: &Spec) {
                     c.err(
                         loc,
                         format!(
-                            "expects a {} segment from a socket that was never opened; the SUT must `listen` or `connect` first (only a RST can come from a closed port)",
+                            "expects {} {} segment from a socket that was never opened; the SUT must `listen` or `connect` first (only a RST can come from a closed port)",
+                            article(e.flags),
                             e.flags
                         ),
                     );
@@ -339,6 +340,16 @@ fn incarnation(c: &mut Checker, loc: Location, given: Option<u32>, n: u32) -> Op
     Some(target)
 }
 
+/// "a" or "an" before flag letters, as they are spoken: "an FA segment"
+/// (eff-ay), "an S segment", "a PA segment" (pee-ay).
+fn article(flags: Flags) -> &'static str {
+    if flags.to_string().starts_with('P') {
+        "a"
+    } else {
+        "an"
+    }
+}
+
 fn ack_mismatch(flags: Flags, has_ack: bool) -> String {
     if has_ack {
         format!("ack given but flags {flags} lack A; add A or drop ack")
@@ -404,5 +415,20 @@ fn app_call(c: &mut Checker, loc: Location, app: App, inc: &mut Inc) {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_letters_take_the_article_of_their_spoken_names() {
+        let f = |s| article(Flags::parse(s).expect("flags"));
+        assert_eq!(f("A"), "an");
+        assert_eq!(f("FA"), "an");
+        assert_eq!(f("SA"), "an");
+        assert_eq!(f("R"), "an");
+        assert_eq!(f("PA"), "a");
     }
 }

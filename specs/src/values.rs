@@ -52,7 +52,53 @@ impl Flags {
         Flags(self.0 & !Flags::PSH.0)
     }
 
+    /// Parses flag letters; a near miss (`syn`, `SYN-ACK`, `F|A`, `S.`)
+    /// gets its letters suggested.
     pub fn parse(s: &str) -> Result<Flags, String> {
+        Flags::parse_letters(s).map_err(|e| match Flags::meant(s) {
+            Some(f) => format!("{e}; did you mean `{f}`?"),
+            None => e,
+        })
+    }
+
+    /// The flags a near miss means: lower-case letters, flag names (SYN,
+    /// ACK, FIN, RST, PSH, RESET, PUSH) joined by nothing or by `-`, `|`,
+    /// `,`, `+`, `/`, `_` or spaces, and tcpdump's `.` for ACK.
+    fn meant(s: &str) -> Option<Flags> {
+        const NAMES: [(&str, Flags); 7] = [
+            ("SYN", Flags::SYN),
+            ("ACK", Flags::ACK),
+            ("FIN", Flags::FIN),
+            ("RST", Flags::RST),
+            ("PSH", Flags::PSH),
+            ("RESET", Flags::RST),
+            ("PUSH", Flags::PSH),
+        ];
+        let up = s.to_ascii_uppercase();
+        let mut rest = up.as_str();
+        let mut out = Flags(0);
+        loop {
+            rest = rest.trim_start_matches([' ', '-', '|', ',', '+', '/', '_']);
+            if rest.is_empty() {
+                break;
+            }
+            if let Some(r) = rest.strip_prefix('.') {
+                out = out.union(Flags::ACK);
+                rest = r;
+            } else if let Some((n, f)) = NAMES.iter().find(|(n, _)| rest.starts_with(n)) {
+                out = out.union(*f);
+                rest = &rest[n.len()..];
+            } else {
+                let c = rest.chars().next()?;
+                let &(_, f) = Flags::LETTERS.iter().find(|(l, _)| *l == c)?;
+                out = out.union(f);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        (out.0 != 0).then_some(out)
+    }
+
+    fn parse_letters(s: &str) -> Result<Flags, String> {
         if s.is_empty() {
             return Err(
                 "empty flags, expected letters from S, A, F, R, P such as \"SA\" or \"FA\"".into(),
@@ -203,7 +249,34 @@ impl Duration {
             "s" => Unit::Seconds,
             "msl" => Unit::Msl,
             "tw" => Unit::TimeWait,
-            other => return Err(format!("unknown unit {other:?} in {s:?}, {expected}")),
+            other => {
+                // Units as people spell them elsewhere, to suggest ours.
+                const SPELLINGS: [(&str, &str); 8] = [
+                    ("sec", "s"),
+                    ("secs", "s"),
+                    ("second", "s"),
+                    ("seconds", "s"),
+                    ("msec", "ms"),
+                    ("msecs", "ms"),
+                    ("millis", "ms"),
+                    ("milliseconds", "ms"),
+                ];
+                let lower = other.to_ascii_lowercase();
+                let meant = SPELLINGS
+                    .iter()
+                    .find(|(w, _)| *w == lower)
+                    .map(|(_, u)| *u)
+                    // `1MSL`: ours in the wrong case. Units are too short
+                    // for edit distances (`h` is one edit from `s`).
+                    .or_else(|| ["ms", "s", "msl", "tw"].into_iter().find(|u| *u == lower));
+                return Err(match meant {
+                    Some(u) => format!(
+                        "unknown unit {other:?} in {s:?}, {expected}; did you mean `{}{u}`?",
+                        num.trim()
+                    ),
+                    None => format!("unknown unit {other:?} in {s:?}, {expected}"),
+                });
+            }
         };
         let (whole, frac) = match num.split_once('.') {
             Some((w, f)) => (w, f),
@@ -415,6 +488,28 @@ mod tests {
     }
 
     #[test]
+    fn flag_names_lower_case_and_tcpdump_dots_get_their_letters_suggested() {
+        for (written, meant) in [
+            ("SYN", "S"),
+            ("syn-ack", "SA"),
+            ("FIN|ACK", "FA"),
+            ("S.", "SA"),
+            ("sa", "SA"),
+            ("RESET", "R"),
+            ("AA", "A"),
+        ] {
+            let e = Flags::parse(written).expect_err(written);
+            assert!(
+                e.ends_with(&format!("; did you mean `{meant}`?")),
+                "{written}: {e}"
+            );
+        }
+        // Nothing is suggested where no reading makes sense.
+        let e = Flags::parse("FNI").expect_err("N is no flag");
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
     fn durations_parse_every_unit_and_print_back() {
         for s in ["500ms", "2s", "1.5msl", "0.25tw", "60s", "0.001s"] {
             assert_eq!(Duration::parse(s).map(|d| d.to_string()), Ok(s.to_string()));
@@ -430,6 +525,19 @@ mod tests {
         assert!(Duration::parse("-1s").unwrap_err().contains("negative"));
         assert!(Duration::parse("5").unwrap_err().contains("no unit"));
         assert!(Duration::parse("5h").unwrap_err().contains("unknown unit"));
+        assert!(
+            Duration::parse("5h").unwrap_err().ends_with("0.5tw"),
+            "no suggestion for h"
+        );
+        assert!(Duration::parse("5sec")
+            .unwrap_err()
+            .ends_with("did you mean `5s`?"));
+        assert!(Duration::parse("200 millis")
+            .unwrap_err()
+            .ends_with("did you mean `200ms`?"));
+        assert!(Duration::parse("1MSL")
+            .unwrap_err()
+            .ends_with("did you mean `1msl`?"));
         assert!(Duration::parse("1.2345s").is_err());
         assert!(Duration::parse("100000000s")
             .unwrap_err()
