@@ -13,10 +13,8 @@
 //! (here), the specs, conformance and the binary all reach; it knows nothing
 //! of TCP.
 
-use svg::node::element::{
-    Definitions, Group, Line, Marker, Polygon, Rectangle, TSpan, Text as TextEl, Title,
-};
-use svg::Document;
+use svg::node::element::{Definitions, Element, Group, Line, Marker, Polygon, Rectangle};
+use svg::{Document, Node};
 
 /// How a row is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,7 +242,7 @@ impl Diagram {
                 "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
             )
             .set("font-size", 12)
-            .add(Title::new(self.title.clone()))
+            .add(text_node("title", &self.title, &[]))
             .add(
                 Definitions::new()
                     .add(arrow_marker("tw-arrow", "#222"))
@@ -258,13 +256,16 @@ impl Diagram {
                     .set("fill", "#fff"),
             );
         if !self.title.is_empty() {
-            doc = doc.add(
-                TextEl::new(self.title.clone())
-                    .set("x", fmt(MARGIN))
-                    .set("y", fmt(MARGIN + 12.0))
-                    .set("font-weight", "bold")
-                    .set("font-size", 14),
-            );
+            doc = doc.add(text_node(
+                "text",
+                &self.title,
+                &[
+                    ("x", fmt(MARGIN)),
+                    ("y", fmt(MARGIN + 12.0)),
+                    ("font-weight", "bold".into()),
+                    ("font-size", "14".into()),
+                ],
+            ));
         }
         for (i, name) in self.lifelines.iter().enumerate() {
             let x = xs[i];
@@ -432,33 +433,47 @@ fn head(x: f64, y: f64, name: &str, w: f64) -> Group {
                 .set("fill", "#eaeefa")
                 .set("stroke", "#6677aa"),
         )
-        .add(
-            TextEl::new(name)
-                .set("x", fmt(x))
-                .set("y", fmt(y + 15.0))
-                .set("text-anchor", "middle")
-                .set("font-weight", "bold"),
-        )
+        .add(text_node(
+            "text",
+            name,
+            &[
+                ("x", fmt(x)),
+                ("y", fmt(y + 15.0)),
+                ("text-anchor", "middle".into()),
+                ("font-weight", "bold".into()),
+            ],
+        ))
 }
 
-/// Centred lines of text, the first baseline at `y`. Spaces are kept
-/// (`xml:space`), so columns in a label stay aligned.
-fn text_block(text: &str, x: f64, y: f64, colour: &str, bold: bool) -> TextEl {
-    let mut t = TextEl::new("")
-        .set("x", fmt(x))
-        .set("y", fmt(y))
-        .set("text-anchor", "middle")
-        .set("fill", colour)
-        .set("xml:space", "preserve");
+/// An element holding `content` as its one text node. svg 0.18's own
+/// `Text`, `TSpan` and `Title` put line breaks around their content, which
+/// a renderer draws as spaces; a plain element with a text node does not.
+/// The text node escapes `&`, `<` and `>`, and attributes are escaped too.
+fn text_node(tag: &str, content: &str, attrs: &[(&str, String)]) -> Element {
+    let mut e = Element::new(tag);
+    for (k, v) in attrs {
+        e.assign(*k, v.clone());
+    }
+    e.append(svg::node::Text::new(content));
+    e
+}
+
+/// Centred lines of text, the first baseline at `y`.
+fn text_block(text: &str, x: f64, y: f64, colour: &str, bold: bool) -> Element {
+    let mut t = Element::new("text");
+    t.assign("x", fmt(x));
+    t.assign("y", fmt(y));
+    t.assign("text-anchor", "middle");
+    t.assign("fill", colour);
     if bold {
-        t = t.set("font-weight", "bold");
+        t.assign("font-weight", "bold");
     }
     for (i, line) in text.lines().enumerate() {
-        let mut span = TSpan::new(line).set("x", fmt(x));
+        let mut attrs = vec![("x", fmt(x))];
         if i > 0 {
-            span = span.set("dy", fmt(LINE_H));
+            attrs.push(("dy", fmt(LINE_H)));
         }
-        t = t.add(span);
+        t.append(text_node("tspan", line, &attrs));
     }
     t
 }

@@ -170,6 +170,40 @@ impl Trace {
     }
 }
 
+/// Every abbreviation the traces use (text form and diagrams), with what it
+/// means: the legend of reports/model.md. A test checks the report uses
+/// none that is missing here.
+pub const LEGEND: &[(&str, &str)] = &[
+    ("A, B", "the two endpoints; A is the side whose application is first offered the close"),
+    ("network", "the segments in flight: in the diagrams a segment is sent into the network and delivered (or lost) from it later, so reordering, duplication and loss are visible"),
+    ("`A>B`", "a segment from A to B"),
+    ("SYN, FIN, RST, ACK", "the control bits set in a segment (`FIN|ACK`: both); `-` none"),
+    ("`seq=`", "SEG.SEQ, the segment's sequence number (RFC 9293 3.4)"),
+    ("`ack=`", "SEG.ACK, shown only when ACK is set"),
+    ("`len=`", "payload bytes (SYN and FIN occupy one sequence number each on top)"),
+    ("`inc`", "incarnation: the connection on the same 4-tuple that sent a segment (`inc 2`) or that a TCB belongs to (`inc2`); a ghost field the protocol cannot see"),
+    ("`age`", "ticks the segment has spent in the network; it dies (is lost) when its age reaches MSL"),
+    ("retransmission", "sent by the retransmission timer, not by the network duplicating"),
+    ("abort", "the RST of an application's ABORT (SO_LINGER 0)"),
+    ("`iss=`", "ISS, the initial send sequence number of this incarnation"),
+    ("`una=`", "SND.UNA, the oldest unacknowledged sequence number"),
+    ("`nxt=`", "SND.NXT, the next sequence number to send"),
+    ("`rcv=`", "RCV.NXT, the next sequence number expected"),
+    ("`rtx=`", "ticks left on the retransmission timer; `(retry N)`: N retransmissions of the head segment so far"),
+    ("`tw=`", "ticks left on the TIME-WAIT timer"),
+    ("`fin-timeout=`", "ticks left on the FIN-WAIT-2 orphan timeout (Linux `tcp_fin_timeout`)"),
+    ("`held=`", "in-window segments held ahead of RCV.NXT until the gap fills"),
+    ("`[app closed]`", "the application has closed this incarnation"),
+    ("`[app saw an error]`", "the application's incarnation ended in a reset or a timeout, not a close it asked for"),
+    ("`[listen for incN iss=X]`", "the application listens for incarnation N with ISS X, waiting for TIME-WAIT to end"),
+    ("tick, `t=`", "the model's discrete time; `t=3 (1.5 MSL)` is the time after the third tick, in ticks and in MSLs"),
+    ("MSL", "maximum segment lifetime (RFC 9293 3.4.2); TIME-WAIT lasts 2 MSL"),
+    ("RTO", "retransmission timeout, doubled at each retry"),
+    ("in flight", "the segments in the network after the step (text form)"),
+    ("`=>`", "what the last state shows: the violation, or what a witness reaches"),
+    ("`<- cycle starts here`", "a lasso: the steps from here on repeat forever"),
+];
+
 /// Lifelines of a model diagram: A, the network, B.
 pub const LIFELINES: [&str; 3] = ["A", "network", "B"];
 const NET: usize = 1;
@@ -214,7 +248,7 @@ pub fn time_label(ticks: u32, msl: u8) -> String {
     let whole = ticks / msl;
     let part = ticks % msl;
     let in_msl = match (whole, part) {
-        (0, 0) => "0".to_string(),
+        (0, 0) => return "t=0".to_string(),
         (w, 0) => format!("{w} MSL"),
         (0, p) => format!("{p}/{msl} MSL"),
         (w, p) => format!("{w} {p}/{msl} MSL"),
