@@ -225,3 +225,66 @@ pub fn write_diagrams(
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::StackKind;
+
+    fn smoltcp_run(spec: &str) -> SpecResult {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let path = root.join(spec);
+        let spec = timewait_specs::load::load_file(&path)
+            .expect("spec")
+            .at_network_msl(crate::suite::DEFAULT_MSL);
+        crate::suite::run_one(path, spec, StackKind::Smoltcp, None)
+    }
+
+    #[test]
+    fn a_report_draws_each_run_that_did_not_pass_and_writes_its_svg() {
+        // smoltcp lets a RST close TIME-WAIT (a divergence without its
+        // known entry here); it passes the plain active close.
+        let failed = smoltcp_run("specs/reviewed/rst-in-window-in-time-wait.yaml");
+        let passed = smoltcp_run("specs/generated/close-active-sut-connects.yaml");
+        assert_eq!(failed.judgement.mark, Mark::Diverges);
+        assert_eq!(passed.judgement.mark, Mark::Pass);
+        let results = [failed, passed];
+        let md = markdown("smoltcp", "about.", &results, Duration::ZERO);
+        let section = md
+            .split("### rst-in-window-in-time-wait: DIVERGES\n\n```mermaid\nsequenceDiagram\n")
+            .nth(1)
+            .expect("the failing run is drawn");
+        assert!(section.contains("rect rgb(255, 222, 222)"), "{section}");
+        assert!(
+            section.contains("✗ step 13 (expect-state, line 31:5)"),
+            "{section}"
+        );
+        assert!(section.contains(
+            "Diagram: [`diagrams/smoltcp/rst-in-window-in-time-wait.svg`](diagrams/smoltcp/rst-in-window-in-time-wait.svg)."
+        ));
+        assert!(
+            !md.contains("### close-active-sut-connects"),
+            "a pass is not drawn"
+        );
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stale = dir.path().join("diagrams/smoltcp/passes-now.svg");
+        std::fs::create_dir_all(stale.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&stale, "<svg/>").expect("write");
+        let written = write_diagrams(dir.path(), "smoltcp", &results).expect("written");
+        assert_eq!(
+            written,
+            [dir.path()
+                .join("diagrams/smoltcp/rst-in-window-in-time-wait.svg")]
+        );
+        assert!(
+            !stale.exists(),
+            "the SVG of a run that passes now is removed"
+        );
+        let svg = std::fs::read_to_string(&written[0]).expect("read");
+        let doc = roxmltree::Document::parse(&svg).expect("the SVG parses");
+        assert!(doc
+            .descendants()
+            .any(|n| n.text() == Some("1.100s  got: it is in CLOSED")));
+    }
+}
