@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use timewait_model::check::PropertyReport;
+use timewait_model::trace::{Trace, LEGEND};
 use timewait_model::{Config, Preset, Verdict};
 
 pub fn thousands(n: usize) -> String {
@@ -151,6 +152,7 @@ pub fn markdown(
         cfg.give_up_after(),
         cfg.data_sends
     );
+    legend(&mut out, cfg);
     let _ = writeln!(out, "## Variants\n");
     let mut seen = Vec::new();
     for r in reports {
@@ -195,7 +197,7 @@ pub fn markdown(
     for r in reports {
         if let (Some(t), Verdict::Violated) = (&r.trace, r.verdict) {
             let _ = writeln!(out, "### {} / {}\n", r.variant, r.property);
-            let _ = writeln!(out, "```\n{}```\n", t.render(""));
+            trace_md(&mut out, t);
         }
     }
     if let Some(r) = beyond {
@@ -214,7 +216,7 @@ pub fn markdown(
         if let (Some(t), Verdict::Holds) = (&r.trace, r.verdict) {
             shown.push(r.property);
             let _ = writeln!(out, "### {} ({})\n", r.property, r.variant);
-            let _ = writeln!(out, "```\n{}```\n", t.render(""));
+            trace_md(&mut out, t);
         }
     }
     out
@@ -263,6 +265,143 @@ RFC 7323 timestamps on both ends, PAWS drops the old ACK, whose TSval predates t
 connection's. A spec cannot replay that side: the stack under test picks its ISN.\n\n",
     );
     if let Some(t) = &r.trace {
-        let _ = writeln!(out, "```\n{}```\n", t.render(""));
+        trace_md(out, t);
+    }
+}
+
+/// How to read the traces: the tick unit and every abbreviation.
+fn legend(out: &mut String, cfg: &Config) {
+    let _ = writeln!(out, "## How to read the traces\n");
+    let _ = writeln!(
+        out,
+        "Each trace is a sequence diagram (GitHub draws the Mermaid source) of A, the network and B, with the numbered steps of the text form below it. Time is discrete: **one tick is MSL / {0}** (MSL is {0} ticks here, so at Linux's MSL of 30 s a tick is {1} s; specs/README.md scales ticks the same way). A segment dies when its age reaches MSL; TIME-WAIT is 2 MSL = {2} ticks unless a variant says otherwise.\n",
+        cfg.msl,
+        30.0 / f64::from(cfg.msl.max(1)),
+        2 * u32::from(cfg.msl)
+    );
+    let _ = writeln!(out, "| abbreviation | meaning |");
+    let _ = writeln!(out, "|---|---|");
+    for (k, v) in LEGEND {
+        let _ = writeln!(
+            out,
+            "| {} | {} |",
+            k.replace('|', "\\|"),
+            v.replace('|', "\\|")
+        );
+    }
+    out.push('\n');
+}
+
+/// A trace in the report: its sequence diagram, then the text form folded.
+fn trace_md(out: &mut String, t: &Trace) {
+    let _ = writeln!(out, "```mermaid\n{}```\n", t.diagram.to_mermaid());
+    let _ = writeln!(
+        out,
+        "<details><summary>The same trace as numbered steps</summary>\n\n```\n{}```\n\n</details>\n",
+        t.render("")
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use timewait_model::check::{check_variant, Limits, VariantSpec};
+    use timewait_model::PropertyId;
+
+    /// The abbreviations a report's traces use: every `key=`, every
+    /// bracketed tag (`[app closed]`) and the words of a segment's and an
+    /// endpoint's parentheses.
+    fn abbreviations(md: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let chars: Vec<char> = md.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            if *c == '=' {
+                let mut j = i;
+                while j > 0 && (chars[j - 1].is_ascii_lowercase() || chars[j - 1] == '-') {
+                    j -= 1;
+                }
+                if j < i {
+                    out.push(format!("`{}=`", chars[j..i].iter().collect::<String>()));
+                }
+            }
+            if *c == '[' {
+                let tag: String = chars[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_lowercase() || **c == ' ')
+                    .collect();
+                if !tag.trim().is_empty() {
+                    out.push(format!("`[{tag}"));
+                }
+            }
+        }
+        for word in ["(inc ", " age ", "(retry ", "retransmission", "abort"] {
+            if md.contains(word) {
+                out.push(word.trim_matches(|c| c == '(' || c == ' ').to_string());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn check_legend(md: &str) {
+        let trace_text: String = md
+            .split("```")
+            .skip(1)
+            .step_by(2)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let legend: String = LEGEND.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
+        let found = abbreviations(&trace_text);
+        assert!(found.iter().any(|a| a == "`seq=`"), "{found:?}");
+        let missing: Vec<&String> = found
+            .iter()
+            .filter(|a| !legend.contains(a.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "no legend entry for {missing:?}");
+        assert!(md.contains("## How to read the traces"));
+        assert!(
+            md.contains("one tick is MSL / 2"),
+            "the tick unit is stated"
+        );
+    }
+
+    #[test]
+    fn every_abbreviation_in_the_committed_model_report_has_a_legend_entry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/reports/model.md");
+        let md = std::fs::read_to_string(path).expect("reports/model.md");
+        check_legend(&md);
+        // TIME-WAIT's timer, the question the issue asked, is among them.
+        assert!(abbreviations(&md).iter().any(|a| a == "`tw=`"));
+        assert!(md.contains("```mermaid\nsequenceDiagram\n"));
+    }
+
+    #[test]
+    fn a_fresh_report_draws_each_counterexample_and_keeps_its_steps() {
+        let base = Config {
+            data_sends: 0,
+            ..Config::default()
+        };
+        let v = VariantSpec::preset(Preset::NoTimeWait, &base, base.msl).expect("valid");
+        let reports = check_variant(
+            &v,
+            &[PropertyId::ReliableTerminationReset],
+            true,
+            &Limits::default(),
+            &mut |_| {},
+        );
+        let md = markdown(&reports, None, &v.cfg, "timewait test");
+        check_legend(&md);
+        let t = reports[0].trace.as_ref().expect("a counterexample");
+        let section = md
+            .split("### no-time-wait / reliable-termination/reset\n")
+            .nth(1)
+            .expect("the counterexample's section")
+            .trim_start();
+        assert!(section.starts_with(&format!(
+            "```mermaid\n{}```\n\n<details><summary>The same trace as numbered steps</summary>\n\n```\n{}```",
+            t.diagram.to_mermaid(),
+            t.render("")
+        )), "{section}");
     }
 }

@@ -375,6 +375,8 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     if whole {
         let md = report::markdown(stack, &about, &results, wall);
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+        report::write_diagrams(&a.reports, stack, &results)
+            .with_context(|| format!("cannot write the diagrams under {}", a.reports.display()))?;
     }
     println!(
         "\n{stack}: {} specs in {:.1} s: {summary}. {} {}",

@@ -2,8 +2,10 @@
 //! evidence is not: each finding names the stack and the spec that
 //! reproduces it in a marker, and `timewait replay` rewrites the block
 //! between the markers with that spec's run (the failing step and the
-//! exchange), so a finding cannot drift from what the stack does. A test
-//! checks the blocks against fresh runs of the virtual-time stacks.
+//! exchange, then the same run as a sequence diagram: Mermaid in the block,
+//! and an SVG beside the finding in `diagrams/`), so a finding cannot drift
+//! from what the stack does. A test checks the blocks and the SVGs against
+//! fresh runs of the virtual-time stacks.
 //!
 //! ```text
 //! <!-- evidence: stack=smoltcp spec=specs/reviewed/rst-in-window-in-time-wait.yaml -->
@@ -13,6 +15,7 @@
 
 use crate::stack::StackRun;
 use std::path::{Path, PathBuf};
+use timewait_model::diagram::Diagram;
 
 const OPEN: &str = "<!-- evidence: ";
 const CLOSE: &str = "<!-- end evidence -->";
@@ -58,7 +61,7 @@ pub fn blocks(text: &str) -> Result<Vec<Evidence>, String> {
 }
 
 /// The block for one run: the verdict line, the failing step and the
-/// exchange, as the replay log shows it.
+/// exchange, as the replay log shows it, then its sequence diagram.
 pub fn render(e: &Evidence, run: &Result<StackRun, String>) -> String {
     let mut o = format!(
         "Replayed by `timewait replay --stack {} {}`:\n\n```text\n",
@@ -84,11 +87,39 @@ pub fn render(e: &Evidence, run: &Result<StackRun, String>) -> String {
         }
     }
     o.push_str("```\n\n");
+    if let Some(d) = diagram(e, run) {
+        o.push_str(&format!(
+            "```mermaid\n{}```\n\nDiagram: [`{1}`]({1}).\n",
+            d.to_mermaid(),
+            diagram_name(e)
+        ));
+    }
     o.push_str(&format!(
         "Capture: [`{0}`]({0}) (time counted from the spec's start).\n",
         capture_name(e)
     ));
     o
+}
+
+/// The run of an evidence block as a sequence diagram (none for a harness
+/// error, which has no exchange).
+pub fn diagram(e: &Evidence, run: &Result<StackRun, String>) -> Option<Diagram> {
+    let run = run.as_ref().ok()?;
+    let stem = e.spec.file_stem().unwrap_or(e.spec.as_os_str());
+    let title = format!("{} on {}", stem.to_string_lossy(), e.stack);
+    Some(crate::diagram::of_replay(
+        &title,
+        &e.stack,
+        &run.replay,
+        None,
+    ))
+}
+
+/// The SVG of an evidence block's run, beside the findings
+/// (`diagrams/STACK-SPEC.svg`, relative to reports/findings/).
+pub fn diagram_name(e: &Evidence) -> String {
+    let stem = e.spec.file_stem().unwrap_or(e.spec.as_os_str());
+    format!("diagrams/{}-{}.svg", e.stack, stem.to_string_lossy())
 }
 
 /// The capture of an evidence block's run, beside the findings
@@ -165,6 +196,23 @@ pub enum RefreshError {
     Markers { path: PathBuf, message: String },
     #[error("{}: {message}", path.display())]
     Capture { path: PathBuf, message: String },
+    #[error("cannot write the diagram {}", path.display())]
+    Diagram {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Writes `svg` to `path`, creating its folder.
+fn write_svg(path: &Path, svg: &str) -> Result<(), RefreshError> {
+    let err = |source| RefreshError::Diagram {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, svg).map_err(err)
 }
 
 /// Rewrites the evidence blocks about `stack` in every finding under `dir`
@@ -217,6 +265,11 @@ pub fn refresh_dir(
                         path: pcap,
                         message,
                     });
+                }
+            }
+            if let Some(d) = diagram(e, &r.run) {
+                if let Err(err) = write_svg(&dir.join(diagram_name(e)), &d.to_svg()) {
+                    capture_error = Some(err);
                 }
             }
             Some(render(e, &r.run))

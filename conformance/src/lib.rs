@@ -4,10 +4,12 @@
 //! by side in [`backends`] (Linux in a namespace the harness creates,
 //! smoltcp in process, agents, TAP). [`suite`] runs many specs at once,
 //! [`verdict`] judges each against the model's prediction, [`report`],
-//! [`matrix`], [`findings`] and [`pcap`] write what people read.
+//! [`matrix`], [`findings`] and [`pcap`] write what people read, with
+//! [`diagram`] drawing each run that did not pass as a sequence diagram.
 
 pub mod backends;
 pub mod bench;
+pub mod diagram;
 pub mod engine;
 pub mod findings;
 pub mod known;

@@ -284,6 +284,7 @@ fn check_evidence(
     text: &str,
 ) -> Result<(), Failed> {
     let mut error = None;
+    let mut stale_svg = Vec::new();
     let fresh = findings::refresh(text, |e| {
         let Some(kind) = StackKind::from_name(&e.stack) else {
             error = Some(format!("evidence names an unknown stack `{}`", e.stack));
@@ -295,7 +296,18 @@ fn check_evidence(
         match load::load_file(&repo.join(&e.spec)) {
             Ok(spec) => {
                 let spec = spec.at_network_msl(suite::DEFAULT_MSL);
-                Some(findings::render(e, &suite::replay_on(&spec, kind)))
+                let run = suite::replay_on(&spec, kind);
+                // The SVG beside the finding is the run's diagram too.
+                if let Some(d) = findings::diagram(e, &run) {
+                    let svg = path
+                        .parent()
+                        .unwrap_or(std::path::Path::new("."))
+                        .join(findings::diagram_name(e));
+                    if std::fs::read_to_string(&svg).ok() != Some(d.to_svg()) {
+                        stale_svg.push(svg.display().to_string());
+                    }
+                }
+                Some(findings::render(e, &run))
             }
             Err(err) => {
                 error = Some(format!("the evidence's spec cannot be read: {err}"));
@@ -311,6 +323,14 @@ fn check_evidence(
         return Err(format!(
             "{}: the evidence is not what the stack does now; run `timewait replay --stack STACK` and review",
             path.display()
+        )
+        .into());
+    }
+    if !stale_svg.is_empty() {
+        return Err(format!(
+            "{}: the diagrams {} are not what the stack does now; run `timewait replay --stack STACK` and review",
+            path.display(),
+            stale_svg.join(", ")
         )
         .into());
     }

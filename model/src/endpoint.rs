@@ -393,6 +393,74 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint in RFC 9293's terms, one fact a line, as the Explorer
+    /// shows it: the connection state, the send and receive sequence
+    /// variables (section 3.3.1), the timers in ticks, the out-of-order
+    /// queue, and what the application has done.
+    pub fn rfc_view(&self) -> Vec<String> {
+        let mut v = vec![format!("{}, incarnation {}", self.state, self.inc)];
+        if self.state.has_tcb() {
+            v.push(format!(
+                "ISS {}  SND.UNA {}  SND.NXT {}  RCV.NXT {}",
+                self.iss, self.snd_una, self.snd_nxt, self.rcv_nxt
+            ));
+        }
+        if self.rtx > 0 {
+            let retry = if self.retries > 0 {
+                format!(", retransmission {} of the head segment sent", self.retries)
+            } else {
+                String::new()
+            };
+            v.push(format!(
+                "retransmission timer: {} tick(s) left{retry}",
+                self.rtx
+            ));
+        }
+        if self.state == TcpState::TimeWait {
+            v.push(format!("TIME-WAIT timer: {} tick(s) left", self.tw));
+        } else if self.state == TcpState::FinWait2 && self.tw > 0 {
+            v.push(format!(
+                "FIN-WAIT-2 timeout (tcp_fin_timeout): {} tick(s) left",
+                self.tw
+            ));
+        }
+        for h in &self.held {
+            v.push(format!(
+                "held ahead of RCV.NXT: seq {} len {}{} (incarnation {})",
+                h.seq,
+                h.len,
+                if h.fin { " with FIN" } else { "" },
+                h.inc
+            ));
+        }
+        if let Some(ts) = self.ts_recent {
+            v.push(format!("TS.Recent {ts} (RFC 7323)"));
+        }
+        if let Some(floor) = self.isn_floor {
+            v.push(format!("ISN clock: a new ISS must be at or after {floor}"));
+        }
+        let role = match self.role {
+            Role::Initial => "the first incarnation",
+            Role::Listener => "opened by a passive OPEN (listen)",
+            Role::Connector => "opened by an active OPEN (connect)",
+        };
+        let app = if self.failed {
+            format!("saw incarnation {} end in an error", self.app_inc)
+        } else if self.app_closed {
+            format!("has closed incarnation {}", self.app_inc)
+        } else {
+            format!("in incarnation {}, open", self.app_inc)
+        };
+        v.push(format!("application: {app} ({role})"));
+        if let Some(iss) = self.listen_iss {
+            v.push(format!(
+                "listening for incarnation {} with ISS {iss} once TIME-WAIT ends",
+                self.app_inc
+            ));
+        }
+        v
+    }
+
     /// One line for traces: `ESTABLISHED inc1 una=1 nxt=2 rcv=9 rtx=1`.
     pub fn describe(&self) -> String {
         let mut s = format!("{} inc{}", self.state, self.inc);

@@ -21,6 +21,7 @@
 
 pub mod check;
 pub mod config;
+pub mod diagram;
 pub mod endpoint;
 pub mod isn_cover;
 pub mod properties;

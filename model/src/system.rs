@@ -55,8 +55,9 @@ impl Observe {
     };
 }
 
-/// A state of the whole system.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// A state of the whole system. Its `{:#?}` form is the RFC 9293 view the
+/// Explorer shows (see the `Debug` impl); `{:?}` is the plain field dump.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct State {
     pub eps: [Endpoint; 2],
     /// The segments in flight, kept sorted so that equal multisets are equal
@@ -90,6 +91,93 @@ impl State {
             }
             Err(_) => false,
         }
+    }
+}
+
+/// `{:?}` dumps the fields as a derived `Debug` would; `{:#?}`, which
+/// stateright's Explorer uses for "Current State", shows the state in RFC
+/// 9293's terms instead: each endpoint's state and sequence variables, the
+/// segments in flight with their ages, the budgets left and what the step
+/// into this state did.
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !f.alternate() {
+            return f
+                .debug_struct("State")
+                .field("eps", &self.eps)
+                .field("net", &self.net)
+                .field("losses_left", &self.losses_left)
+                .field("dups_left", &self.dups_left)
+                .field("data_left", &self.data_left)
+                .field("idle_left", &self.idle_left)
+                .field("ghost", &self.ghost)
+                .finish();
+        }
+        for side in Side::BOTH {
+            let lines = self.ep(side).rfc_view();
+            for (i, l) in lines.iter().enumerate() {
+                let head = if i == 0 {
+                    format!("{side}:")
+                } else {
+                    String::new()
+                };
+                writeln!(f, "{head:<3}{l}")?;
+            }
+        }
+        if self.net.is_empty() {
+            writeln!(f, "network: nothing in flight")?;
+        } else {
+            writeln!(
+                f,
+                "network: {} segment(s) in flight (age in ticks; a segment dies when its age reaches MSL)",
+                self.net.len()
+            )?;
+            for g in &self.net {
+                writeln!(f, "   {}", g.describe())?;
+            }
+        }
+        writeln!(
+            f,
+            "budgets left: {} loss(es), {} duplicate(s), {} data segment(s), {} idle tick(s)",
+            self.losses_left, self.dups_left, self.data_left, self.idle_left
+        )?;
+        let g = &self.ghost;
+        let mut seen = Vec::new();
+        if let Some(c) = g.cross {
+            let what = match c.kind {
+                crate::rules::CrossKind::Data => "data",
+                crate::rules::CrossKind::Fin => "a FIN",
+                crate::rules::CrossKind::Rst => "a RST",
+                crate::rules::CrossKind::Syn => "a SYN",
+                crate::rules::CrossKind::Ack => "an ACK",
+            };
+            seen.push(format!(
+                "{} (incarnation {}) took {what} sent by incarnation {}",
+                c.at, c.to_inc, c.from_inc
+            ));
+        }
+        if let Some(r) = g.reset {
+            seen.push(format!(
+                "{}'s application saw incarnation {} reset in {}",
+                r.at, r.inc, r.state
+            ));
+        }
+        if let Some(t) = g.timeout {
+            seen.push(format!(
+                "{} gave up retransmitting in {} (incarnation {})",
+                t.at, t.state, t.inc
+            ));
+        }
+        if g.fin_reacked_in_time_wait {
+            seen.push("a retransmitted FIN was re-ACKed from TIME-WAIT".to_string());
+        }
+        if g.old_dup_discarded_in_time_wait {
+            seen.push("TIME-WAIT discarded an old duplicate".to_string());
+        }
+        if !seen.is_empty() {
+            writeln!(f, "this step: {}", seen.join("; "))?;
+        }
+        Ok(())
     }
 }
 
@@ -417,6 +505,24 @@ impl Model for TeardownModel {
     fn format_action(&self, action: &Action) -> String {
         action.describe()
     }
+
+    /// What the Explorer shows after a step: the step, then the state in
+    /// RFC terms (the `{:#?}` form of [`State`]).
+    fn format_step(&self, last: &State, action: Action) -> Option<String> {
+        let what = action.describe();
+        self.next_state(last, action)
+            .map(|s| format!("after: {what}\n\n{s:#?}"))
+    }
+
+    /// The Explorer's path as a sequence diagram of A, the network and B
+    /// (the diagram reports/model.md shows for each counterexample).
+    fn as_svg(&self, path: stateright::Path<State, Action>) -> Option<String> {
+        let (states, actions): (Vec<State>, Vec<Option<Action>>) =
+            path.into_vec().into_iter().unzip();
+        let actions: Vec<Action> = actions.into_iter().flatten().collect();
+        let d = crate::trace::path_diagram(self, "the path so far", &states, &actions, None);
+        Some(d.to_svg())
+    }
 }
 
 impl TeardownModel {
@@ -477,5 +583,82 @@ impl TeardownModel {
             }
         }
         Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    fn explorer_model() -> TeardownModel {
+        TeardownModel::observing_all(Config::default())
+    }
+
+    #[test]
+    fn the_explorer_shows_a_state_in_rfc_terms_not_a_field_dump() {
+        let m = explorer_model();
+        let s0 = m.init_states().remove(0);
+        let s1 = m.step(&s0, Action::Close(Side::A)).expect("close");
+        let shown = format!("{s1:#?}");
+        assert!(
+            shown.starts_with("A: FIN-WAIT-1, incarnation 1\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("ISS 0  SND.UNA 1  SND.NXT 2  RCV.NXT 1"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("retransmission timer: 2 tick(s) left"),
+            "{shown}"
+        );
+        assert!(shown.contains("B: ESTABLISHED, incarnation 1\n"), "{shown}");
+        assert!(
+            shown.contains("network: 1 segment(s) in flight")
+                && shown.contains("   A>B FIN|ACK seq=1 ack=1 (inc 1, age 0)"),
+            "{shown}"
+        );
+        assert!(!shown.contains("snd_nxt"), "no Rust field names: {shown}");
+        // The plain form stays a field dump for debugging.
+        assert!(format!("{s1:?}").starts_with("State { eps: ["));
+        let step = m.format_step(&s0, Action::Close(Side::A)).expect("enabled");
+        assert!(
+            step.starts_with("after: A: application closes\n\nA: FIN-WAIT-1"),
+            "{step}"
+        );
+    }
+
+    #[test]
+    fn the_explorer_draws_its_path_as_a_sequence_diagram() {
+        let m = explorer_model();
+        let s0 = m.init_states().remove(0);
+        let fin = Segment {
+            from: Side::A,
+            flags: crate::segment::Flags::FIN | crate::segment::Flags::ACK,
+            seq: 1,
+            ack: 1,
+            len: 0,
+            ts: None,
+            age: 0,
+            inc: 1,
+            rexmit: false,
+            abort: false,
+        };
+        let path =
+            stateright::Path::from_actions(&m, s0, &[Action::Close(Side::A), Action::Deliver(fin)])
+                .expect("a path of the model");
+        let svg = m.as_svg(path).expect("an SVG");
+        let doc = roxmltree::Document::parse(&svg).expect("the SVG parses");
+        let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+        for want in [
+            "A",
+            "network",
+            "B",
+            "1. application closes",
+            "2. FIN|ACK seq=1 ack=1 (inc 1, age 0)",
+        ] {
+            assert!(texts.contains(&want), "{want:?} not in {texts:?}");
+        }
     }
 }
