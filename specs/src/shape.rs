@@ -14,6 +14,7 @@
 
 use crate::diag::Diagnostic;
 use crate::format::Spec;
+use crate::options::{Bare, EchoedTs, Want};
 use crate::suggest;
 use crate::tree::{Node, Value};
 use crate::values::{Duration, Flags, SeqValue};
@@ -50,10 +51,14 @@ type LeafCheck = fn(&Value) -> Result<(), String>;
 /// The definitions whose schema is a pattern or an alternative the typed
 /// parse reads with hand-written code; the tree's scalar goes through that
 /// same code.
-const LEAVES: [(&str, LeafCheck); 3] = [
+const LEAVES: [(&str, LeafCheck); 7] = [
     ("Flags", leaf::<Flags>),
     ("Duration", leaf::<Duration>),
     ("SeqValue", leaf::<SeqValue>),
+    ("Want_uint16", leaf::<Want<u16>>),
+    ("Want_uint8", leaf::<Want<u8>>),
+    ("Want_Bare", leaf::<Want<Bare>>),
+    ("Want_EchoedTs", leaf::<Want<EchoedTs>>),
 ];
 
 /// Every unknown field, unknown step kind and mistyped value in `root`, read
@@ -559,6 +564,13 @@ fn leaf<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<(), String> {
         .map_err(|e: de::value::Error| e.to_string())
 }
 
+impl<'de> de::IntoDeserializer<'de, de::value::Error> for Scalar<'_> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
 /// A tree scalar offered to a `Deserialize` impl as serde-saphyr offers it:
 /// typed to `deserialize_any`, as its text to a string reader.
 struct Scalar<'v>(&'v Value);
@@ -577,7 +589,11 @@ impl<'de> Deserializer<'de> for Scalar<'_> {
             Value::Float(f) => v.visit_f64(*f),
             Value::Str(s) => v.visit_str(s),
             Value::Seq(_) => Err(de::Error::invalid_type(Unexpected::Seq, &v)),
-            Value::Map(_) => Err(de::Error::invalid_type(Unexpected::Map, &v)),
+            // A value type written as a small mapping (`ts: {ecr: N}`):
+            // its fields are offered as they are, keys as strings.
+            Value::Map(m) => v.visit_map(de::value::MapDeserializer::new(
+                m.iter().map(|(k, n)| (k.name.clone(), Scalar(&n.value))),
+            )),
         }
     }
 

@@ -7,7 +7,7 @@ use serde_saphyr::{Location, Spanned};
 use std::path::{Path, PathBuf};
 use timewait_model::Preset;
 use timewait_specs::format::*;
-use timewait_specs::options::{Bare, EchoedTs, ExpectOptions, Want};
+use timewait_specs::options::{EchoedTs, ExpectOptions, Want};
 use timewait_specs::values::{Duration, Flags, SeqValue, Unit, MAX_RELATIVE};
 use timewait_specs::{emit, load};
 
@@ -66,7 +66,8 @@ fn expect_options() -> impl Strategy<Value = ExpectOptions> {
     (
         want(any::<u16>()),
         want(any::<u8>()),
-        want(Just(Bare)),
+        // A bare option is only there or not: `present` reads as Present.
+        prop::option::of(prop_oneof![Just(Want::Absent), Just(Want::Present)]),
         want(any::<u32>().prop_map(|ecr| EchoedTs { ecr })),
         any::<bool>(),
     )

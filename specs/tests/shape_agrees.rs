@@ -210,7 +210,8 @@ steps:
   - app-refused: connect
   - inject: {flags: S, seq: 0, ack: 1, len: 0, win: 100, incarnation: 1,
       options: {mss: 1460, wscale: 7, sack-ok: true, ts: {val: 1, ecr: 2}}}
-  - expect: {flags: SA, seq: {abs: 7}, ack: 1, len: 0, win: 100, incarnation: 1, options: {mss: 1},
+  - expect: {flags: SA, seq: {abs: 7}, ack: 1, len: 0, win: 100, incarnation: 1,
+      options: {mss: 1, wscale: present, sack-ok: absent, ts: {ecr: 3}, exact: true},
       after: 1s, within: 2s, tolerance: 10ms}
   - expect-none: {for: 1s, flags: R}
   - wait: 1tw
