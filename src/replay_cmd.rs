@@ -400,15 +400,14 @@ struct Probing {
 /// starts the probes (announced, with progress on stderr).
 fn start_facts(kind: StackKind, a: &ReplayArgs, whole: bool, version: &str) -> FactsPlan {
     let stack = kind.name();
+    // Facts that are not probed are said once, with the run's summary.
     if a.no_facts {
-        eprintln!("facts: not probed (--no-facts); the recorded ones are kept");
-        return FactsPlan::NotRun("not probed (--no-facts)");
+        return FactsPlan::NotRun("not probed (--no-facts); the recorded ones are kept");
     }
     if !whole {
-        eprintln!(
-            "facts: not probed (a subset of the specs; the probes run only for the whole suite)"
+        return FactsPlan::NotRun(
+            "not probed (a subset of the specs; the probes run only for the whole suite)",
         );
-        return FactsPlan::NotRun("not probed (a subset of the specs)");
     }
     let key = facts_cache::Key::of(kind, version);
     let cache = match facts_cache::root() {

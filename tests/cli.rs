@@ -547,7 +547,7 @@ fn a_subset_run_writes_only_the_captures_it_names_and_probes_nothing() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("facts: not probed (a subset of the specs)"),
+        stdout.contains("facts: not probed (a subset of the specs;"),
         "{stdout}"
     );
     assert!(!stderr.contains("facts: probing"), "{stderr}");
@@ -735,7 +735,7 @@ fn a_linux_subset_replays_in_seconds_without_probes() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("facts: not probed (a subset of the specs)"),
+        stdout.contains("facts: not probed (a subset of the specs;"),
         "{stdout}"
     );
     // The probes alone wait out a 60 s TIME-WAIT; the spec takes 0.2 s.
