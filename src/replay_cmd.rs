@@ -460,11 +460,16 @@ fn start_facts(kind: StackKind, a: &ReplayArgs, whole: bool, version: &str) -> F
     let facts = std::thread::spawn(move || probe::facts_reporting(kind, Some(tx)));
     let watcher = std::thread::spawn(move || {
         let mut left: Vec<&str> = probe::PROBES.to_vec();
+        // Every 5 s, however many probes end in between.
+        let every = Duration::from_secs(5);
+        let mut next = started + every;
         loop {
-            match rx.recv_timeout(Duration::from_secs(5)) {
+            let wait = next.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
                 Ok(done) => left.retain(|p| *p != done),
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    next += every;
                     let elapsed = started.elapsed();
                     let remaining = match estimate {
                         Some(e) if e > elapsed => {
