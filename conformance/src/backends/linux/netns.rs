@@ -85,8 +85,10 @@ pub fn ip(args: &[&str]) -> Result<(), NetnsError> {
 
 /// Runs several `ip` commands in the calling thread's namespace with one
 /// `ip -batch -` (each a list of arguments): one process instead of one a
-/// command, which a spec's set-up pays for on a busy machine. `ip` stops
-/// at the first command that fails, and its error names that command.
+/// command, which a spec's set-up pays for on a busy machine (and every
+/// spawn holds up SUT closes on other threads, see [`crate::spawn`]).
+/// `ip` stops at the first command that fails, and its error names that
+/// command.
 pub fn ip_batch(commands: &[&[&str]]) -> Result<(), NetnsError> {
     use std::io::Write;
     let script: String = commands.iter().map(|c| c.join(" ") + "\n").collect();
@@ -95,13 +97,14 @@ pub fn ip_batch(commands: &[&[&str]]) -> Result<(), NetnsError> {
         cmd: what(),
         detail,
     };
-    let mut child = Command::new("ip")
-        .args(["-batch", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| failed(e.to_string()))?;
+    let mut child = crate::spawn::spawn(
+        Command::new("ip")
+            .args(["-batch", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    )
+    .map_err(|e| failed(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(script.as_bytes())
