@@ -68,8 +68,19 @@ pub struct ReplayArgs {
     #[arg(long, default_value = "reports")]
     pub reports: PathBuf,
     /// Skip the summary probes (TIME-WAIT length, RST and SYN reactions).
+    /// They run only for the whole suite (no PATHS) anyway.
     #[arg(long)]
     pub no_facts: bool,
+    /// Probe the summary facts again even when the cache holds them for
+    /// this stack's version ($TIMEWAIT_FACTS_CACHE, else
+    /// ~/.cache/timewait/facts).
+    #[arg(long, conflicts_with = "no_facts")]
+    pub fresh_facts: bool,
+    /// One timing tolerance (ms or s, e.g. 5ms) for every spec and step,
+    /// in place of their own: a run of a few specs at once can be held
+    /// tighter than the whole suite can.
+    #[arg(long, value_parser = parse_tolerance)]
+    pub tolerance: Option<timewait_specs::values::Duration>,
     /// Known divergences, one file per stack [default: conformance/known
     /// when run in the checkout, else the lists built into the binary].
     #[arg(long)]
@@ -658,6 +669,21 @@ impl ModelArgs {
             && self.short_time_wait.is_none_or(|t| t == self.msl)
             && self.base_config() == Config::default()
     }
+}
+
+/// A tolerance for `replay --tolerance`: a duration in ms or s, above 0.
+fn parse_tolerance(s: &str) -> Result<timewait_specs::values::Duration, String> {
+    use timewait_specs::values::{Duration, Unit};
+    let d = Duration::parse(s)?;
+    if !matches!(d.unit, Unit::Millis | Unit::Seconds) {
+        return Err(format!(
+            "{s:?}: a tolerance is a time (such as 5ms or 0.1s), not in msl or tw"
+        ));
+    }
+    if d.to_ms(0, 0) == 0 {
+        return Err(format!("{s:?}: a tolerance of 0 ms no real clock can meet"));
+    }
+    Ok(d)
 }
 
 /// An MSL for `replay --msl`: a duration in ms or s, at least 1 s.

@@ -537,3 +537,244 @@ fn a_reports_folder_without_findings_is_replayed_into_with_no_evidence_to_refres
         .join("results/smoltcp.json")
         .is_file());
 }
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_subset_run_writes_only_the_captures_it_names_and_probes_nothing() {
+    let s = Scratch::new("replay-subset-writes");
+    let (reports, out) = (s.path("deep/reports"), s.path("deep/pcap"));
+    let specs = [
+        in_repo("specs/reviewed/simultaneous-close.yaml"),
+        in_repo("specs/reviewed/abort-sends-rst.yaml"),
+    ];
+    let o = timewait(&[
+        "replay",
+        "--stack",
+        "smoltcp",
+        "--reports",
+        &reports,
+        "--out",
+        &out,
+        &specs[0],
+        &specs[1],
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("facts: not probed (a subset of the specs;"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("facts: probing"), "{stderr}");
+    // What it says it wrote is exactly what is on disk.
+    let said: Vec<String> = stdout
+        .lines()
+        .skip_while(|l| *l != "wrote:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim().to_string())
+        .collect();
+    let on_disk: Vec<String> = files_under(&s.0).into_iter().map(|f| s.path(&f)).collect();
+    let mut said_sorted = said.clone();
+    said_sorted.sort();
+    assert_eq!(said_sorted, on_disk, "{stdout}");
+    assert_eq!(said.len(), 2, "{stdout}");
+    assert!(
+        !std::path::Path::new(&reports).exists(),
+        "a subset writes no report"
+    );
+    assert!(!stdout.contains("conformance-smoltcp.md"), "{stdout}");
+}
+
+#[test]
+fn missing_reports_and_out_folders_are_created_for_a_whole_suite_run() {
+    let s = Scratch::new("replay-folders");
+    let (reports, out) = (s.path("a/b/reports"), s.path("c/d/pcap"));
+    let o = timewait(&[
+        "replay",
+        "--stack",
+        "smoltcp",
+        "--no-facts",
+        "--reports",
+        &reports,
+        "--out",
+        &out,
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let written = std::path::Path::new(&reports).join("results/smoltcp.json");
+    assert!(written.is_file());
+    assert!(
+        stdout.contains(&format!("  {}", written.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("facts: not probed (--no-facts)"),
+        "{stdout}"
+    );
+    assert!(std::path::Path::new(&out).join("smoltcp").is_dir());
+}
+
+#[test]
+fn an_out_folder_that_cannot_be_created_is_an_error_naming_it() {
+    let s = Scratch::new("replay-bad-out");
+    let file = s.write("a-file", "not a folder");
+    let out = format!("{file}/pcap");
+    let spec = in_repo("specs/reviewed/simultaneous-close.yaml");
+    let o = timewait(&["replay", "--stack", "smoltcp", "--out", &out, &spec]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot create the --out folder {out}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn whole_suite_facts_are_probed_once_then_taken_from_the_cache_until_forced() {
+    let s = Scratch::new("replay-facts-cache");
+    let cache = s.path("cache");
+    let (reports, out) = (s.path("reports"), s.path("pcap"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "replay",
+            "--stack",
+            "smoltcp",
+            "--reports",
+            &reports,
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        let o = Command::new(env!("CARGO_BIN_EXE_timewait"))
+            .args(&args)
+            .env("TIMEWAIT_FACTS_CACHE", &cache)
+            .output()
+            .expect("the binary runs");
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+        let record =
+            std::fs::read_to_string(std::path::Path::new(&reports).join("results/smoltcp.json"))
+                .expect("the record");
+        let v: serde_json::Value = serde_json::from_str(&record).expect("JSON");
+        (stdout, stderr, v["facts"].clone())
+    };
+    // A miss: probed, announced, then kept.
+    let (stdout, stderr, probed) = run(&[]);
+    assert!(
+        stderr.contains("facts: probing smoltcp (none cached for this version): 13 probes"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("facts: probed in "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("; cached in {cache}/smoltcp-")),
+        "{stdout}"
+    );
+    assert!(probed.is_object(), "facts recorded: {probed}");
+    // A hit: not probed, the same facts recorded.
+    let (stdout, stderr, cached) = run(&[]);
+    assert!(
+        stderr.contains(&format!("facts: from the cache {cache}/smoltcp-")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("facts: probing"), "{stderr}");
+    assert!(
+        stdout.contains("facts: from the cache (smoltcp "),
+        "{stdout}"
+    );
+    assert_eq!(cached, probed);
+    // Forced: probed again.
+    let (_, stderr, _) = run(&["--fresh-facts"]);
+    assert!(
+        stderr.contains("facts: probing smoltcp (--fresh-facts)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_replay_header_names_the_tolerance_in_force() {
+    let s = Scratch::new("replay-tolerance");
+    let spec = in_repo("specs/reviewed/simultaneous-close.yaml");
+    let own = in_repo("specs/reviewed/peer-never-acks-fin.yaml");
+    let o = s.replay_smoltcp(&[&spec]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("a virtual clock), tolerance 100ms (the specs' own);"),
+        "{err}"
+    );
+    let o = s.replay_smoltcp(&[&spec, &own]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("tolerance: the specs' own, 100ms (1 specs), 200ms (1 specs)")
+            || err.contains("tolerance: the specs' own, 200ms (1 specs), 100ms (1 specs)"),
+        "{err}"
+    );
+    let o = s.replay_smoltcp(&["--tolerance", "5ms", &spec, &own]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("tolerance 5ms on every spec and step (--tolerance)"),
+        "{err}"
+    );
+    let o = timewait(&["replay", "--stack", "smoltcp", "--tolerance", "1msl", &spec]);
+    assert_eq!(o.status.code(), Some(2), "a tolerance in msl is refused");
+}
+
+#[test]
+fn a_linux_subset_replays_in_seconds_without_probes() {
+    use timewait_conformance::stack::{self, StackKind};
+    if let Some(why) = StackKind::Linux.unavailable() {
+        assert!(
+            !stack::skips_forbidden(),
+            "CI=true forbids skipping the Linux subset replay: {why}"
+        );
+        eprintln!("a_linux_subset_replays_in_seconds_without_probes skipped: {why}");
+        return;
+    }
+    let s = Scratch::new("replay-linux-subset");
+    let (reports, out) = (s.path("reports"), s.path("pcap"));
+    let spec = in_repo("specs/generated/close-active-sut-connects.yaml");
+    let started = std::time::Instant::now();
+    let o = timewait(&[
+        "replay",
+        "--stack",
+        "linux",
+        "--reports",
+        &reports,
+        "--out",
+        &out,
+        &spec,
+    ]);
+    let wall = started.elapsed();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("facts: not probed (a subset of the specs;"),
+        "{stdout}"
+    );
+    // The probes alone wait out a 60 s TIME-WAIT; the spec takes 0.2 s.
+    // The bound leaves a loaded machine room without letting probes in.
+    assert!(wall.as_secs() < 20, "{wall:?}\n{stdout}");
+    assert!(!std::path::Path::new(&reports).exists());
+}

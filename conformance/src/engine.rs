@@ -16,9 +16,12 @@
 //!
 //! The harness's own lateness: an inject or application call that happens
 //! later than its due time moves every timer the stack runs from it, so the
-//! engine records how late each action was. Past the spec's tolerance the
-//! replay stops with [`Replay::timing_invalid`]: the run says nothing about
-//! the stack and is to be rerun, never judged as the stack's departure.
+//! engine records how late each action was. A `wait` (or `expect-none`)
+//! that ends later than due is lateness too: what follows it, a state
+//! check or a timer the stack runs, then meets the stack later than the
+//! script says. Past the spec's tolerance the replay stops with
+//! [`Replay::timing_invalid`]: the run says nothing about the stack and is
+//! to be rerun, never judged as the stack's departure.
 
 use crate::stack::{Received, Stack, StackError};
 use crate::wire::WireSegment;
@@ -58,8 +61,8 @@ impl fmt::Display for Failure {
     }
 }
 
-/// How late the harness was with one action (inject or application call)
-/// against the time the script put it at.
+/// How late the harness was with one action (inject or application call),
+/// or with the end of a wait, against the time the script put it at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Late {
     /// 0-based index into the steps.
@@ -114,7 +117,8 @@ struct Engine<'a, S: Stack + ?Sized> {
     incs: Vec<Origins>,
     /// When the next step is due (stack time): see the module's doc.
     due: Duration,
-    /// How late the step just run was with its action, if it had one.
+    /// How late the step just run was with its action or with the end of
+    /// its wait, if it had either.
     late: Option<Duration>,
     log: Vec<String>,
     /// Segments that arrived while a state check waited, for the next step.
@@ -250,6 +254,13 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
         now
     }
 
+    /// Records how far past `until` a wait that ran out has ended. A real
+    /// clock wakes the harness some time after the deadline (a busy machine
+    /// can make that long); a virtual one stops on it.
+    fn overshoot(&mut self, until: Duration) {
+        self.late = Some(self.stack.now().saturating_sub(until));
+    }
+
     fn note(&mut self, at: Duration, text: String) {
         self.log.push(format!("{:>9.3}s  {text}", at.as_secs_f64()));
     }
@@ -321,6 +332,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                         self.seen(&r.segment, self.cur()),
                     )));
                 }
+                self.overshoot(until);
                 Ok(Ok(()))
             }
             Step::ExpectNone(e) => {
@@ -339,6 +351,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                     }
                     self.note(r.at, format!("SUT > peer  {shown} (not checked)"));
                 }
+                self.overshoot(until);
                 Ok(Ok(()))
             }
             Step::App(call) => {

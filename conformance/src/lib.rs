@@ -11,6 +11,7 @@ pub mod backends;
 pub mod bench;
 pub mod diagram;
 pub mod engine;
+pub mod facts_cache;
 pub mod findings;
 pub mod known;
 pub mod matrix;

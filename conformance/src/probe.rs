@@ -250,6 +250,19 @@ impl<'a> Probe<'a> {
     }
 }
 
+/// The sysctl profile the probes run Linux with: the defaults, with
+/// `tcp_rfc1337=1` for linux-rfc1337 (other stacks have none).
+pub fn profile(kind: StackKind) -> Profile {
+    Profile {
+        tcp_rfc1337: (kind == StackKind::LinuxRfc1337).then_some(1),
+        ..Profile::default()
+    }
+}
+
+/// The probes' code as built: the facts measured by another version of
+/// this file may differ, so a cached measurement names it.
+pub const SOURCE: &str = include_str!("probe.rs");
+
 /// Opens a fresh stack of `kind` and runs `f` on it, in a namespace of its
 /// own for the real-time stacks.
 pub fn with_stack<T, F>(kind: StackKind, f: F) -> Result<T, String>
@@ -258,11 +271,8 @@ where
     F: FnOnce(&mut dyn Stack) -> Result<T, String> + Send + 'static,
 {
     let tw = kind.time_wait();
-    let linux_in_netns = |rfc1337: bool, f: F| {
-        let profile = Profile {
-            tcp_rfc1337: rfc1337.then_some(1),
-            ..Profile::default()
-        };
+    let linux_in_netns = |f: F| {
+        let profile = profile(kind);
         netns::run_in_new_netns(format!("probe-{}", kind.name()), move || {
             let mut s = linux::LinuxStack::new(&profile)?;
             Ok(f(&mut s))
@@ -270,8 +280,7 @@ where
         .map_err(err)?
     };
     match kind {
-        StackKind::Linux => linux_in_netns(false, f),
-        StackKind::LinuxRfc1337 => linux_in_netns(true, f),
+        StackKind::Linux | StackKind::LinuxRfc1337 => linux_in_netns(f),
         StackKind::Smoltcp => f(&mut SmoltcpStack::new()),
         StackKind::Lwip | StackKind::Gvisor => {
             let agent = if kind == StackKind::Lwip {
@@ -405,9 +414,53 @@ fn syn_into_time_wait(
     })
 }
 
+/// Every probe [`facts`] runs, by the name its progress reports.
+pub const PROBES: [&str; 13] = [
+    "exact RST",
+    "in-window RST",
+    "out-of-window RST",
+    "lost last ACK",
+    "TIME-WAIT's length",
+    "retransmitted FINs",
+    "higher SYN, listener",
+    "higher SYN, no listener",
+    "lower SYN, listener",
+    "lower SYN, no listener",
+    "higher SYN at once",
+    "in-window SYN with an ACK field",
+    "ISNs 1 s apart",
+];
+
 /// Every fact, each probe on a fresh stack, the probes in parallel (a
 /// real-time stack's TIME-WAIT measurement sets the wall time).
 pub fn facts(kind: StackKind) -> Result<Facts, String> {
+    facts_reporting(kind, None)
+}
+
+/// Runs `f` on a thread of its own; when it ends, sends `name` (one of
+/// [`PROBES`]) to `done`, if anyone listens.
+fn probe_thread<T: Send + 'static>(
+    name: &'static str,
+    done: &Option<std::sync::mpsc::Sender<&'static str>>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let done = done.clone();
+    std::thread::spawn(move || {
+        let out = f();
+        if let Some(tx) = done {
+            // A watcher that went away is no reason to lose the fact.
+            let _ = tx.send(name);
+        }
+        out
+    })
+}
+
+/// [`facts`], sending the name of each probe (from [`PROBES`]) to `done`
+/// as it ends, so that people watching see what is left.
+pub fn facts_reporting(
+    kind: StackKind,
+    done: Option<std::sync::mpsc::Sender<&'static str>>,
+) -> Result<Facts, String> {
     type Job = Box<dyn FnOnce() -> Result<Reaction, String> + Send>;
     let rst = |off: u32| -> Job {
         Box::new(move || {
@@ -430,8 +483,8 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
             })
         }),
     ];
-    let tw = std::thread::spawn(move || time_wait(kind));
-    let fins = std::thread::spawn(move || {
+    let tw = probe_thread(PROBES[4], &done, move || time_wait(kind));
+    let fins = probe_thread(PROBES[5], &done, move || {
         in_time_wait(kind, move |p| {
             let copies = 5;
             let mut acks = 0;
@@ -461,11 +514,14 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
         (true, true, Duration::ZERO, REOPEN_DATA),
     ]
     .into_iter()
-    .map(|(above, listener, after, data)| {
-        std::thread::spawn(move || syn_into_time_wait(kind, above, listener, after, data))
+    .zip(&PROBES[6..11])
+    .map(|((above, listener, after, data), name)| {
+        probe_thread(name, &done, move || {
+            syn_into_time_wait(kind, above, listener, after, data)
+        })
     })
     .collect();
-    let in_window_syn = std::thread::spawn(move || {
+    let in_window_syn = probe_thread(PROBES[11], &done, move || {
         in_time_wait(kind, move |p| {
             let ack = p.snd_nxt().wrapping_add(1000);
             let mut syn = seg(Flags::SYN, p.rcv_nxt().wrapping_add(100), ack);
@@ -473,8 +529,12 @@ pub fn facts(kind: StackKind) -> Result<Facts, String> {
             p.react(syn)
         })
     });
-    let isns = std::thread::spawn(move || isn_samples(kind));
-    let handles: Vec<_> = jobs.into_iter().map(std::thread::spawn).collect();
+    let isns = probe_thread(PROBES[12], &done, move || isn_samples(kind));
+    let handles: Vec<_> = jobs
+        .into_iter()
+        .zip(&PROBES[..4])
+        .map(|(job, name)| probe_thread(name, &done, job))
+        .collect();
     let join = |h: std::thread::JoinHandle<Result<Reaction, String>>| {
         h.join().map_err(|_| "probe panicked".to_string())?
     };

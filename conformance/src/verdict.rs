@@ -145,8 +145,9 @@ pub enum Mark {
     /// A known entry whose departure did not happen.
     Stale,
     HarnessError,
-    /// The harness was later than the tolerance with an inject or an
-    /// application call: the run says nothing about the stack; rerun it.
+    /// The harness was later than the tolerance with an inject, an
+    /// application call or the end of a wait: the run says nothing about
+    /// the stack; rerun it.
     TimingInvalid,
     /// The spec sets Linux sysctls, which this stack has no equivalent of.
     NotApplicable,

@@ -31,12 +31,18 @@ enum Fault {
     /// next step (what a descheduled thread on a loaded machine does):
     /// the stack's clock runs on, and what it sends meanwhile waits.
     StallAfter(usize, Duration),
+    /// The `n`th time a deadline passes with nothing from the SUT (a wait
+    /// running out), the harness wakes this much after it: the stack's
+    /// clock runs on, and what it sends meanwhile waits.
+    OversleepAfter(usize, Duration),
 }
 
 struct Double {
     inner: SmoltcpStack,
     fault: Fault,
     sent: usize,
+    /// Deadlines that passed with nothing from the SUT.
+    quiet: usize,
     /// What the SUT sent during a stall, in order.
     stalled: std::collections::VecDeque<Received>,
 }
@@ -63,6 +69,16 @@ impl Stack for Double {
         }
         loop {
             let Some(mut r) = self.inner.recv(deadline)? else {
+                let n = self.quiet;
+                self.quiet += 1;
+                if let Fault::OversleepAfter(i, by) = self.fault {
+                    if i == n {
+                        let until = self.inner.now() + by;
+                        while let Some(later) = self.inner.recv(until)? {
+                            self.stalled.push_back(later);
+                        }
+                    }
+                }
                 return Ok(None);
             };
             let n = self.sent;
@@ -111,6 +127,7 @@ fn run(spec: Spec, fault: Fault, entry: Option<&known::Entry>) -> SpecResult {
                 inner: SmoltcpStack::new(),
                 fault,
                 sent: 0,
+                quiet: 0,
                 stalled: Default::default(),
             };
             let replay =
@@ -266,4 +283,77 @@ fn an_honest_run_on_a_virtual_clock_is_never_late() {
     let r = run(spec(LOST_LAST_ACK), Fault::None, None);
     let latest = latest(&r);
     assert_eq!(latest.by, Duration::ZERO, "{latest}");
+}
+
+/// LOST_LAST_ACK, then a wait of 1 s and a state check: nothing the
+/// harness does after the wait would show that it ended late.
+fn waits_then_checks() -> Spec {
+    spec(&format!(
+        "{LOST_LAST_ACK}- wait: 1s\n- expect-state: {{state: TIME-WAIT}}\n"
+    ))
+}
+
+#[test]
+fn a_wait_that_ends_later_than_the_tolerance_is_timing_invalid_never_a_departure() {
+    // The first deadline that passes in silence is the wait's.
+    let r = run(
+        waits_then_checks(),
+        Fault::OversleepAfter(0, Duration::from_millis(500)),
+        None,
+    );
+    assert_eq!(r.judgement.mark, Mark::TimingInvalid, "{}", r.judgement.why);
+    assert_eq!(
+        r.judgement.why,
+        "the harness was late: step 12 (wait, line 18) was 500.0 ms late (tolerance 100.0 ms); rerun"
+    );
+    let replay = &r.run.as_ref().expect("no harness error").replay;
+    assert!(replay.failure.is_none(), "the stack is not blamed");
+}
+
+#[test]
+fn a_wait_overshoot_within_the_tolerance_is_the_runs_largest_lateness() {
+    let r = run(
+        waits_then_checks(),
+        Fault::OversleepAfter(0, Duration::from_millis(40)),
+        None,
+    );
+    assert_eq!(r.judgement.mark, Mark::Pass, "{}", r.judgement.why);
+    let latest = latest(&r);
+    assert_eq!((latest.step, latest.kind), (11, "wait"));
+    assert_eq!(latest.by, Duration::from_millis(40));
+}
+
+#[test]
+fn a_tighter_tolerance_override_makes_the_same_lateness_timing_invalid() {
+    // 40 ms late passes the spec's own 100 ms ...
+    assert_eq!(stalled(40, None).judgement.mark, Mark::Pass);
+    // ... and not a 10 ms tolerance in force for the run.
+    let tight = spec(LOST_LAST_ACK).with_tolerance(timewait_specs::values::Duration::ms(10));
+    let r = run(tight, Fault::StallAfter(2, Duration::from_millis(40)), None);
+    assert_eq!(r.judgement.mark, Mark::TimingInvalid, "{}", r.judgement.why);
+    assert!(
+        r.judgement
+            .why
+            .ends_with("was 40.0 ms late (tolerance 10.0 ms); rerun"),
+        "{}",
+        r.judgement.why
+    );
+}
+
+#[test]
+fn a_tolerance_override_replaces_every_steps_own() {
+    use timewait_specs::format::Step;
+    let text = LOST_LAST_ACK.replace(
+        "- expect: {flags: SA, seq: 0, ack: 1}",
+        "- expect: {flags: SA, seq: 0, ack: 1, tolerance: 2s}",
+    ) + "- expect-state: {state: TIME-WAIT, tolerance: 3s}\n";
+    let s = spec(&text).with_tolerance(timewait_specs::values::Duration::ms(5));
+    assert_eq!(s.tolerance(), timewait_specs::values::Duration::ms(5));
+    for step in &s.steps {
+        match &step.value {
+            Step::Expect(e) => assert_eq!(e.tolerance, None),
+            Step::ExpectState(e) => assert_eq!(e.tolerance, None),
+            _ => {}
+        }
+    }
 }

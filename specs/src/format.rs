@@ -488,6 +488,29 @@ impl Spec {
         s
     }
 
+    /// The spec with `tolerance` (ms or s) in force everywhere: as its own
+    /// and in place of every step's (`replay --tolerance`), so that a run
+    /// of few specs at once can hold the stack, and the harness, tighter.
+    pub fn with_tolerance(&self, tolerance: Duration) -> Spec {
+        let mut s = self.clone();
+        let at = s.tolerance.as_ref().map_or(
+            (
+                serde_saphyr::Location::UNKNOWN,
+                serde_saphyr::Location::UNKNOWN,
+            ),
+            |t| (t.referenced, t.defined),
+        );
+        s.tolerance = Some(Spanned::new(tolerance, at.0, at.1));
+        for step in &mut s.steps {
+            match &mut step.value {
+                Step::Expect(e) => e.tolerance = None,
+                Step::ExpectState(e) => e.tolerance = None,
+                _ => {}
+            }
+        }
+        s
+    }
+
     /// MSL in milliseconds (validation makes sure `msl` is in ms or s).
     pub fn msl_ms(&self) -> u64 {
         self.msl.value.to_ms(0, 0)

@@ -51,9 +51,11 @@ impl TapStack {
     pub fn new(name: &str, cmd: Command, time_wait: Duration) -> Result<TapStack, NetnsError> {
         netns::sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
         netns::sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
-        netns::ip(&["link", "set", "lo", "up"])?;
-        netns::ip(&["tuntap", "add", "dev", TAP_IF, "mode", "tap"])?;
-        netns::ip(&["link", "set", TAP_IF, "up"])?;
+        netns::ip_batch(&[
+            &["link", "set", "lo", "up"],
+            &["tuntap", "add", "dev", TAP_IF, "mode", "tap"],
+            &["link", "set", TAP_IF, "up"],
+        ])?;
         // Subscribed before the agent starts, so its attach is not missed.
         let links = LinkEvents::subscribe()?;
         // The child inherits this thread's namespace.

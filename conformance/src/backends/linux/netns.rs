@@ -83,6 +83,45 @@ pub fn ip(args: &[&str]) -> Result<(), NetnsError> {
     }
 }
 
+/// Runs several `ip` commands in the calling thread's namespace with one
+/// `ip -batch -` (each a list of arguments): one process instead of one a
+/// command, which a spec's set-up pays for on a busy machine (and every
+/// spawn holds up SUT closes on other threads, see [`crate::spawn`]).
+/// `ip` stops at the first command that fails, and its error names that
+/// command.
+pub fn ip_batch(commands: &[&[&str]]) -> Result<(), NetnsError> {
+    use std::io::Write;
+    let script: String = commands.iter().map(|c| c.join(" ") + "\n").collect();
+    let what = || format!("ip -batch - ({})", script.trim_end().replace('\n', "; "));
+    let failed = |detail: String| NetnsError::Command {
+        cmd: what(),
+        detail,
+    };
+    let mut child = crate::spawn::spawn(
+        Command::new("ip")
+            .args(["-batch", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped()),
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| failed(e.to_string()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
 /// Writes a sysctl of the calling thread's namespace, e.g.
 /// `net.ipv4.tcp_rfc1337`.
 pub fn sysctl(name: &str, value: &str) -> Result<(), NetnsError> {
@@ -91,4 +130,36 @@ pub fn sysctl(name: &str, value: &str) -> Result<(), NetnsError> {
         name: name.to_string(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ip_batch_runs_every_command_and_names_the_one_that_fails() {
+        if let Err(why) = available() {
+            assert!(
+                !crate::stack::skips_forbidden(),
+                "CI=true forbids skipping the ip batch test: {why}"
+            );
+            eprintln!("an_ip_batch_runs_every_command_and_names_the_one_that_fails skipped: {why}");
+            return;
+        }
+        let r = run_in_new_netns("ip-batch-test".into(), || {
+            ip_batch(&[
+                &["link", "set", "lo", "up"],
+                &["addr", "add", "192.0.2.9/32", "dev", "lo"],
+            ])?;
+            // The address is there: adding it again fails, and says which.
+            let again = ip_batch(&[&["addr", "add", "192.0.2.9/32", "dev", "lo"]]);
+            Ok(again.map_err(|e| e.to_string()))
+        })
+        .expect("the namespace runs");
+        let err = r.expect_err("a second add of the same address fails");
+        assert!(
+            err.contains("ip -batch - (addr add 192.0.2.9/32 dev lo)"),
+            "{err}"
+        );
+    }
 }
