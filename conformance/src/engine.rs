@@ -270,7 +270,7 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
     }
 
     fn rel(v: u32, base: Option<u32>) -> String {
-        SeqValue::relative(v, base).to_string()
+        SeqValue::readable(v, base).to_string()
     }
 
     /// A segment in the spec's relative numbers of the current incarnation.

@@ -279,7 +279,7 @@ impl Oracle<'_> {
         } else {
             (Some(isns.peer), isns.sut)
         };
-        let rel = |v, base| SeqValue::relative(v, base).to_string();
+        let rel = |v, base| SeqValue::readable(v, base).to_string();
         let flags = spec_flags(seg.flags);
         let mut s = format!("{flags} seq={}", rel(seg.seq, own));
         if seg.flags.has(MFlags::ACK) {

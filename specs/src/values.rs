@@ -393,6 +393,17 @@ impl SeqValue {
         }
     }
 
+    /// `v` for a log line: relative to `base` when a spec could write it
+    /// so (within [`MAX_RELATIVE`]), else absolute. A segment from another
+    /// connection or a forged one is then `{abs: 3818015709}`, not a
+    /// relative `-476951587` that means nothing to the reader.
+    pub fn readable(v: u32, base: Option<u32>) -> SeqValue {
+        match SeqValue::relative(v, base) {
+            SeqValue::Rel(r) if r.abs() > MAX_RELATIVE => SeqValue::Abs(v),
+            other => other,
+        }
+    }
+
     /// The 32-bit number, a relative one counting from `base`.
     pub fn resolve(self, base: u32) -> u32 {
         match self {
@@ -507,6 +518,19 @@ mod tests {
         // Nothing is suggested where no reading makes sense.
         let e = Flags::parse("FNI").expect_err("N is no flag");
         assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn a_number_far_from_its_isn_reads_as_absolute_in_logs() {
+        let isn = 1_000_000u32;
+        assert_eq!(SeqValue::readable(isn + 2, Some(isn)).to_string(), "2");
+        assert_eq!(SeqValue::readable(isn - 5, Some(isn)).to_string(), "-5");
+        let far = isn.wrapping_sub(476_951_587) ^ 0x8000_0000;
+        assert_eq!(
+            SeqValue::readable(far, Some(isn)).to_string(),
+            format!("{{abs: {far}}}")
+        );
+        assert_eq!(SeqValue::readable(7, None).to_string(), "{abs: 7}");
     }
 
     #[test]
