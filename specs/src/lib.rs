@@ -1,6 +1,7 @@
 //! timewait's trace specs: the YAML format ([`format`]), loading with exact
 //! error locations ([`load`], [`validate`]), the model as oracle
-//! ([`oracle`]), and the JSON Schema for editors ([`schema`]).
+//! ([`oracle`]), the JSON Schema for editors ([`schema`]), and packetdrill
+//! scripts in and out ([`packetdrill`]).
 
 pub mod diag;
 pub mod emit;
@@ -9,6 +10,7 @@ pub mod gen;
 pub mod load;
 pub mod observed;
 pub mod oracle;
+pub mod packetdrill;
 pub mod schema;
 pub mod validate;
 pub mod values;

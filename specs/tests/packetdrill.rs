@@ -1,0 +1,197 @@
+//! packetdrill export and import of every committed spec. Each spec is
+//! written as a packetdrill script and read back; the steps must come back
+//! the same (up to the equivalences packetdrill forces, listed in
+//! `normalised`). Steps packetdrill cannot run travel as `// timewait:`
+//! comments; which specs have such steps, and why, is pinned in
+//! `testdata/packetdrill/not-exported.txt`, so a change in what reaches
+//! packetdrill shows up as a diff to explain.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use timewait_specs::format::{Expect, Inject, Spec, Step};
+use timewait_specs::packetdrill;
+use timewait_specs::values::{Duration, SeqValue};
+use timewait_specs::{load, Diagnostic};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn committed() -> Vec<(PathBuf, Spec)> {
+    let dirs = [root().join("reviewed"), root().join("generated")];
+    let files = load::collect(&dirs).unwrap_or_else(|e| panic!("cannot list the specs: {e}"));
+    assert!(files.len() > 50, "only {} specs found", files.len());
+    files
+        .into_iter()
+        .map(|f| {
+            let s = load::load_file(&f).unwrap_or_else(|e| panic!("{e}"));
+            (f, s)
+        })
+        .collect()
+}
+
+/// A step with what packetdrill cannot keep apart made equal: durations in
+/// milliseconds (packetdrill has no `msl` or `tw` unit), an inject's window
+/// given (packetdrill needs one; the format's default is 65535), an
+/// expect's payload length given (packetdrill always checks it; unchecked
+/// is written as 0).
+fn normalised(spec: &Spec, s: &Step) -> Step {
+    let ms = |d: Duration| Duration::ms(spec.ms(d));
+    match s {
+        Step::Wait(d) => Step::Wait(ms(*d)),
+        Step::ExpectNone(e) => {
+            let mut e = e.clone();
+            e.duration = ms(e.duration);
+            Step::ExpectNone(e)
+        }
+        Step::ExpectState(e) => {
+            let mut e = e.clone();
+            if let Some(r) = &mut e.remaining {
+                r.min = ms(r.min);
+                r.max = ms(r.max);
+            }
+            e.tolerance = e.tolerance.map(ms);
+            Step::ExpectState(e)
+        }
+        Step::Inject(i) => Step::Inject(Inject {
+            win: Some(i.win.unwrap_or(65535)),
+            ..i.clone()
+        }),
+        Step::Expect(e) => Step::Expect(Expect {
+            len: Some(e.len.unwrap_or(0)),
+            after: e.after.map(ms),
+            within: e.within.map(ms),
+            tolerance: e.tolerance.map(ms),
+            ..e.clone()
+        }),
+        other => other.clone(),
+    }
+}
+
+fn round_trip(file: &Path, spec: &Spec) -> Result<packetdrill::Exported, String> {
+    let out = packetdrill::export(spec, &file.display().to_string());
+    let pkt = file.with_extension("pkt");
+    let back = packetdrill::import_str(&pkt, &out.script, &spec.name.value).map_err(|e| {
+        let d: Vec<String> = e.iter().map(Diagnostic::to_string).collect();
+        format!(
+            "the exported script does not import:\n{}\n{}",
+            d.join("\n"),
+            out.script
+        )
+    })?;
+    let b = &back.spec;
+    let head = |s: &Spec| {
+        (
+            s.name.value.clone(),
+            s.role.value,
+            s.msl.value,
+            s.time_wait.as_ref().map(|t| t.value),
+            s.peer_isn,
+            s.profile(),
+            s.ms(s.tolerance()),
+        )
+    };
+    if head(spec) != head(b) {
+        return Err(format!(
+            "header differs: {:?} became {:?}",
+            head(spec),
+            head(b)
+        ));
+    }
+    let before: Vec<Step> = spec
+        .steps
+        .iter()
+        .map(|s| normalised(spec, &s.value))
+        .collect();
+    let after: Vec<Step> = b.steps.iter().map(|s| normalised(b, &s.value)).collect();
+    if before != after {
+        let first = before
+            .iter()
+            .zip(&after)
+            .position(|(x, y)| x != y)
+            .unwrap_or(before.len().min(after.len()));
+        return Err(format!(
+            "steps differ from step {}: {:?} became {:?} ({} steps became {})\n{}",
+            first + 1,
+            before.get(first),
+            after.get(first),
+            before.len(),
+            after.len(),
+            out.script
+        ));
+    }
+    Ok(out)
+}
+
+/// One line per spec with steps packetdrill does not run: the reasons'
+/// keys with their counts.
+fn not_exported_line(name: &str, out: &packetdrill::Exported) -> Option<String> {
+    if out.not_exported.is_empty() {
+        return None;
+    }
+    let mut keys: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &out.not_exported {
+        *keys.entry(n.key.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = keys.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+    Some(format!("{name}: {}", parts.join(", ")))
+}
+
+#[test]
+fn every_committed_spec_survives_export_and_import_with_the_same_steps() {
+    let mut failures = Vec::new();
+    for (file, spec) in committed() {
+        if let Err(e) = round_trip(&file, &spec) {
+            failures.push(format!("{}: {e}", file.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_steps_packetdrill_cannot_run_are_exactly_the_listed_ones() {
+    let mut lines = Vec::new();
+    for (file, spec) in committed() {
+        let out = packetdrill::export(&spec, &file.display().to_string());
+        lines.extend(not_exported_line(&spec.name.value, &out));
+    }
+    lines.sort();
+    let got = lines.join("\n") + "\n";
+    let pinned_file = root().join("testdata/packetdrill/not-exported.txt");
+    if std::env::var_os("TIMEWAIT_BLESS").is_some() {
+        std::fs::write(&pinned_file, &got).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let pinned = std::fs::read_to_string(&pinned_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", pinned_file.display()));
+    let pinned: Vec<&str> = pinned.lines().filter(|l| !l.starts_with('#')).collect();
+    let got: Vec<&str> = got.lines().collect();
+    let missing: Vec<&&str> = pinned.iter().filter(|l| !got.contains(l)).collect();
+    let new: Vec<&&str> = got.iter().filter(|l| !pinned.contains(l)).collect();
+    assert!(
+        missing.is_empty() && new.is_empty(),
+        "the specs with steps packetdrill cannot run changed (TIMEWAIT_BLESS=1 rewrites the list)\n\
+         no longer so:\n  {}\nnew:\n  {}",
+        missing.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n  "),
+        new.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+#[test]
+fn an_exported_script_numbers_a_reused_tuple_as_packetdrill_does() {
+    // The SUT connects again on its bound port: packetdrill's new socket
+    // learns the new ISN from its SYN, and the peer's SYN-ACK is absolute.
+    let spec =
+        load::load_file(&root().join("reviewed/tw-bound-connect-reuses-time-wait-at-once.yaml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let out = packetdrill::export(&spec, "x");
+    assert!(
+        out.script
+            .contains("< S 0:0(0) win 65535 <nop,nop,TS val 1 ecr 0>"),
+        "{}",
+        out.script
+    );
+    let kept: Vec<&str> = out.not_exported.iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(kept[0], "state");
+    assert!(kept.contains(&"isn-other-incarnation"), "{kept:?}");
+    let _ = SeqValue::Rel(0);
+}
