@@ -56,6 +56,9 @@ struct Exporter<'a> {
     listener: Option<i64>,
     /// A listener whose SYN has not arrived yet.
     awaiting_syn: bool,
+    /// The first listener, left open at accept because the spec listens
+    /// again at this step (for a SYN on the same 4-tuple).
+    kept_for: Option<usize>,
     conn: Option<i64>,
     had_connection: bool,
     inc: u32,
@@ -79,6 +82,7 @@ pub fn export(spec: &Spec, source: &str) -> Exported {
         next_fd: 3,
         listener: None,
         awaiting_syn: false,
+        kept_for: None,
         conn: None,
         had_connection: false,
         inc: 1,
@@ -310,6 +314,12 @@ impl Exporter<'_> {
     fn app(&mut self, s: &Step, a: App, refused: bool) {
         match (a, refused) {
             (App::Listen, false) => {
+                if self.kept_for == Some(self.step) {
+                    // packetdrill's first listener is still open: the SYN
+                    // reaches the old connection's socket, on its 4-tuple.
+                    self.kept_for = None;
+                    return self.hint(s);
+                }
                 if self.had_connection {
                     return self.poison(
                         s,
@@ -335,9 +345,16 @@ impl Exporter<'_> {
                 };
                 let fd = self.new_fd();
                 self.event(&format!("accept({l}, ..., ...) = {fd}"));
-                // The spec's accept closes the listener.
-                self.event(&format!("close({l}) = 0"));
                 self.conn = Some(fd);
+                match self.relisten() {
+                    // A spec cannot keep its listener open across accepts
+                    // yet; packetdrill can. Where the spec listens again
+                    // for the next incarnation and no SYN comes before,
+                    // the open listener is the same as the spec's second.
+                    Some(k) => self.kept_for = Some(k),
+                    // The spec's accept closes the listener.
+                    None => self.event(&format!("close({l}) = 0")),
+                }
             }
             (App::Connect, _) => {
                 let fd = self.new_fd();
@@ -395,6 +412,23 @@ impl Exporter<'_> {
                 "a refused call other than connect or send has no packetdrill form here",
             ),
         }
+    }
+
+    /// The step at which the spec listens again after an incarnation
+    /// marker, if no SYN, connect or accept comes before it.
+    fn relisten(&self) -> Option<usize> {
+        let mut marker = false;
+        for (k, st) in self.spec.steps.iter().enumerate().skip(self.step + 1) {
+            match &st.value {
+                Step::Incarnation(_) => marker = true,
+                Step::App(App::Listen) if marker => return Some(k),
+                Step::App(App::Listen | App::Connect | App::Accept)
+                | Step::AppRefused(App::Connect) => return None,
+                Step::Inject(i) if i.flags.has(Flags::SYN) => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     fn peer_abs(&self, inc: u32, v: SeqValue) -> Option<u32> {

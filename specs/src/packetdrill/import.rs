@@ -100,6 +100,12 @@ struct Importer<'a> {
     /// An `incarnation` hint opened the current incarnation and nothing has
     /// used it yet.
     hinted_marker: bool,
+    /// A `listen` hint: the spec listens again, which packetdrill's open
+    /// first listener stands for.
+    relisten: bool,
+    /// The peer's SYN of the current incarnation has been seen (a second
+    /// one with the same number is its retransmission).
+    syn_seen: bool,
     /// Index of an `incarnation` step whose peer ISN comes with the SYN-ACK.
     pending_marker: Option<usize>,
     /// Script time of the previous event, and the time taken by hinted
@@ -141,6 +147,8 @@ pub fn import_str(file: &Path, text: &str, name: &str) -> Result<Imported, Vec<D
         inc: 1,
         peer_isn: vec![None],
         hinted_marker: false,
+        relisten: false,
+        syn_seen: false,
         pending_marker: None,
         prev_us: 0,
         hinted_us: 0,
@@ -388,6 +396,7 @@ impl Importer<'_> {
         match &step {
             Step::Wait(d) => self.hinted_us += d.to_ms(msl, tw) * 1000,
             Step::ExpectNone(e) => self.hinted_us += e.duration.to_ms(msl, tw) * 1000,
+            Step::App(App::Listen) => self.relisten = true,
             Step::Incarnation(m) => {
                 let prev = self.peer_isn.last().copied().flatten();
                 self.peer_isn.push(match (m.peer_isn, prev) {
@@ -396,6 +405,7 @@ impl Importer<'_> {
                 });
                 self.inc += 1;
                 self.hinted_marker = true;
+                self.syn_seen = false;
             }
             _ => {}
         }
@@ -416,6 +426,7 @@ impl Importer<'_> {
         }));
         self.peer_isn.push(peer_isn);
         self.inc += 1;
+        self.syn_seen = false;
         Some(self.steps.len() - 1)
     }
 
@@ -874,13 +885,14 @@ impl Importer<'_> {
                 });
                 self.had_connection = true;
                 self.hinted_marker = false;
+                self.syn_seen = true;
                 seq_v = Self::rel(seq, base);
             } else if let Some(space) = self.space {
-                if self
+                let open = self
                     .fds
                     .values()
-                    .any(|f| *f == Fd::Listener { accepted: true })
-                {
+                    .any(|f| *f == Fd::Listener { accepted: true });
+                if open && !self.relisten {
                     self.err(
                         line,
                         col,
@@ -891,10 +903,15 @@ impl Importer<'_> {
                     return;
                 }
                 // A SYN on the 4-tuple of a connection: a new incarnation,
-                // written in the old socket's numbers as packetdrill does.
-                self.new_incarnation(Some(seq));
-                if self.peer_isn[self.inc as usize - 1].is_none() {
-                    self.peer_isn[self.inc as usize - 1] = Some(seq);
+                // written in the old socket's numbers as packetdrill does,
+                // unless it repeats the current incarnation's SYN.
+                let repeat = self.syn_seen && self.peer_isn[self.inc as usize - 1] == Some(seq);
+                if !repeat {
+                    self.new_incarnation(Some(seq));
+                    if self.peer_isn[self.inc as usize - 1].is_none() {
+                        self.peer_isn[self.inc as usize - 1] = Some(seq);
+                    }
+                    self.syn_seen = true;
                 }
                 let base = self.peer_isn[self.inc as usize - 1].unwrap_or(seq);
                 seq_v = Self::rel(seq, base);
