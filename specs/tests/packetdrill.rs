@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use timewait_specs::format::{Expect, Inject, Spec, Step};
+use timewait_specs::format::{Spec, Step};
 use timewait_specs::packetdrill;
-use timewait_specs::values::{Duration, SeqValue};
+use timewait_specs::values::SeqValue;
 use timewait_specs::{load, Diagnostic};
 
 fn root() -> PathBuf {
@@ -28,44 +28,6 @@ fn committed() -> Vec<(PathBuf, Spec)> {
             (f, s)
         })
         .collect()
-}
-
-/// A step with what packetdrill cannot keep apart made equal: durations in
-/// milliseconds (packetdrill has no `msl` or `tw` unit), an inject's window
-/// given (packetdrill needs one; the format's default is 65535), an
-/// expect's payload length given (packetdrill always checks it; unchecked
-/// is written as 0).
-fn normalised(spec: &Spec, s: &Step) -> Step {
-    let ms = |d: Duration| Duration::ms(spec.ms(d));
-    match s {
-        Step::Wait(d) => Step::Wait(ms(*d)),
-        Step::ExpectNone(e) => {
-            let mut e = e.clone();
-            e.duration = ms(e.duration);
-            Step::ExpectNone(e)
-        }
-        Step::ExpectState(e) => {
-            let mut e = e.clone();
-            if let Some(r) = &mut e.remaining {
-                r.min = ms(r.min);
-                r.max = ms(r.max);
-            }
-            e.tolerance = e.tolerance.map(ms);
-            Step::ExpectState(e)
-        }
-        Step::Inject(i) => Step::Inject(Inject {
-            win: Some(i.win.unwrap_or(65535)),
-            ..i.clone()
-        }),
-        Step::Expect(e) => Step::Expect(Expect {
-            len: Some(e.len.unwrap_or(0)),
-            after: e.after.map(ms),
-            within: e.within.map(ms),
-            tolerance: e.tolerance.map(ms),
-            ..e.clone()
-        }),
-        other => other.clone(),
-    }
 }
 
 fn round_trip(file: &Path, spec: &Spec) -> Result<packetdrill::Exported, String> {
@@ -98,18 +60,14 @@ fn round_trip(file: &Path, spec: &Spec) -> Result<packetdrill::Exported, String>
             head(b)
         ));
     }
-    let before: Vec<Step> = spec
-        .steps
-        .iter()
-        .map(|s| normalised(spec, &s.value))
-        .collect();
-    let after: Vec<Step> = b.steps.iter().map(|s| normalised(b, &s.value)).collect();
-    if before != after {
-        let first = before
-            .iter()
-            .zip(&after)
-            .position(|(x, y)| x != y)
-            .unwrap_or(before.len().min(after.len()));
+    if let Some(first) = packetdrill::export::first_difference(spec, b) {
+        let norm = |s: &Spec| -> Vec<Step> {
+            s.steps
+                .iter()
+                .map(|st| packetdrill::export::normalised(s, &st.value))
+                .collect()
+        };
+        let (before, after) = (norm(spec), norm(b));
         return Err(format!(
             "steps differ from step {}: {:?} became {:?} ({} steps became {})\n{}",
             first + 1,
@@ -215,4 +173,89 @@ fn an_exported_script_numbers_a_reused_tuple_as_packetdrill_does() {
     assert_eq!(kept[0], "state");
     assert!(kept.contains(&"isn-other-incarnation"), "{kept:?}");
     let _ = SeqValue::Rel(0);
+}
+
+fn import_testdata(name: &str) -> Result<packetdrill::Imported, Vec<Diagnostic>> {
+    let file = root()
+        .join("testdata/packetdrill")
+        .join(format!("{name}.pkt"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    packetdrill::import_str(&file, &text, name)
+}
+
+fn passes(spec: &Spec, variant: &str) -> bool {
+    spec.model
+        .value
+        .pass
+        .iter()
+        .any(|v| v.value.0.name() == variant)
+}
+
+#[test]
+fn packetdrill_scripts_of_time_wait_tests_import_into_specs_the_model_judges_as_linux_behaves() {
+    // Each script passes under packetdrill on Linux with its sysctls; the
+    // imported spec must be valid and the Linux variant with the same
+    // tcp_rfc1337 must pass it.
+    for (name, pass, fail) in [
+        (
+            "retransmitted-fin-in-time-wait",
+            "linux-rfc1337",
+            "no-time-wait",
+        ),
+        ("rst-in-time-wait-rfc1337-0", "linux", "linux-rfc1337"),
+        ("rst-in-time-wait-rfc1337-1", "linux-rfc1337", "linux"),
+        ("connect-write-close", "linux", ""),
+    ] {
+        let imported = import_testdata(name).unwrap_or_else(|e| {
+            panic!(
+                "{name}: {}",
+                e.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+        let spec = &imported.spec;
+        let yaml = timewait_specs::emit::to_yaml(spec);
+        let path = PathBuf::from(format!("{name}.yaml"));
+        if let Err(e) = load::load_str(&path, &yaml) {
+            panic!("{name}: the imported spec does not lint:\n{e}\n{yaml}");
+        }
+        assert!(passes(spec, pass), "{name} must pass {pass}:\n{yaml}");
+        assert!(
+            fail.is_empty() || !passes(spec, fail),
+            "{name} must fail {fail}:\n{yaml}"
+        );
+    }
+}
+
+#[test]
+fn a_time_range_on_an_outbound_segment_becomes_after_and_within() {
+    let spec = import_testdata("retransmitted-fin-in-time-wait")
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .spec;
+    let last = spec
+        .steps
+        .last()
+        .map(|s| timewait_specs::emit::step(&s.value));
+    assert_eq!(
+        last.as_deref(),
+        Some("expect: {flags: A, seq: 2, ack: 2, len: 0, within: 200ms}")
+    );
+    assert_eq!(
+        spec.tolerance.map(|t| t.value.to_string()),
+        Some("100ms".into())
+    );
+}
+
+#[test]
+fn three_untranslatable_constructs_are_reported_in_one_run() {
+    let errors = import_testdata("untranslatable").err().unwrap_or_default();
+    let at: Vec<(u64, u64)> = errors.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(at, vec![(3, 1), (15, 4), (16, 9)], "{errors:?}");
+    for d in &errors {
+        assert!(d.message.starts_with("cannot translate "), "{d}");
+        assert!(d.message.contains(": "), "no reason given: {d}");
+        assert!(d.to_string().contains("untranslatable.pkt:"), "{d}");
+    }
 }

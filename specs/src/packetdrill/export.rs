@@ -16,6 +16,7 @@
 use super::parse::{HEADER, HINT};
 use crate::emit;
 use crate::format::{App, Expect, Inject, Spec, Step, TcpOptions};
+use crate::values::Duration;
 use crate::values::{Flags, SeqValue};
 use std::fmt::Write;
 
@@ -67,6 +68,10 @@ struct Exporter<'a> {
     space: Option<Space>,
     /// Why the export stopped: the reason's key and text.
     poisoned: Option<(String, String)>,
+    /// The peer's bytes the connection has received in order (the highest
+    /// end of its data, relative to the peer's ISN) and those read.
+    received: u32,
+    read: u32,
     /// Microseconds since the last event line, spent in steps kept as comments.
     pending_us: u64,
     step: usize,
@@ -89,6 +94,8 @@ pub fn export(spec: &Spec, source: &str) -> Exported {
         peer_isn: vec![Some(0)],
         space: None,
         poisoned: None,
+        received: 0,
+        read: 0,
         pending_us: 0,
         step: 0,
     };
@@ -219,7 +226,7 @@ impl Exporter<'_> {
     }
 
     fn ms_us(&self, d: crate::values::Duration) -> u64 {
-        self.spec.ms(d) * 1000
+        self.spec.ms(d).saturating_mul(1000)
     }
 
     /// An event line after the time spent since the previous one.
@@ -246,7 +253,7 @@ impl Exporter<'_> {
             why: why.into(),
         });
         match s {
-            Step::Wait(d) => self.pending_us += self.ms_us(*d),
+            Step::Wait(d) => self.pending_us = self.pending_us.saturating_add(self.ms_us(*d)),
             Step::ExpectNone(e) => self.pending_us += self.ms_us(e.duration),
             _ => {}
         }
@@ -346,6 +353,8 @@ impl Exporter<'_> {
                 let fd = self.new_fd();
                 self.event(&format!("accept({l}, ..., ...) = {fd}"));
                 self.conn = Some(fd);
+                self.received = 0;
+                self.read = 0;
                 match self.relisten() {
                     // A spec cannot keep its listener open across accepts
                     // yet; packetdrill can. Where the spec listens again
@@ -365,8 +374,10 @@ impl Exporter<'_> {
                 self.event(&format!("bind({fd}, ..., ...) = 0"));
                 self.event(&format!("fcntl({fd}, F_SETFL, O_RDWR|O_NONBLOCK) = 0"));
                 if refused {
+                    // What Linux returns for a non-blocking connect on a
+                    // 4-tuple it holds in TIME-WAIT (measured with packetdrill).
                     self.event(&format!(
-                        "connect({fd}, ..., ...) = -1 EADDRNOTAVAIL (Cannot assign requested address)"
+                        "connect({fd}, ..., ...) = -1 EAGAIN (Resource temporarily unavailable)"
                     ));
                 } else {
                     self.event(&format!(
@@ -374,6 +385,8 @@ impl Exporter<'_> {
                     ));
                     self.conn = Some(fd);
                     self.had_connection = true;
+                    self.received = 0;
+                    self.read = 0;
                     self.space = Some(Space {
                         inc: self.inc,
                         peer_isn: None,
@@ -397,7 +410,17 @@ impl Exporter<'_> {
                 };
                 match a {
                     App::Shutdown => self.event(&format!("shutdown({c}, SHUT_WR) = 0")),
-                    App::Close => self.event(&format!("close({c}) = 0")),
+                    App::Close => {
+                        // The harness reads what arrived before it closes,
+                        // so that Linux does not answer unread data with a
+                        // RST (RFC 2525); packetdrill's application must too.
+                        let unread = self.received.saturating_sub(self.read);
+                        if unread > 0 {
+                            self.event(&format!("read({c}, ..., {unread}) = {unread}"));
+                            self.read = self.received;
+                        }
+                        self.event(&format!("close({c}) = 0"))
+                    }
                     _ => {
                         self.event(&format!(
                             "setsockopt({c}, SOL_SOCKET, SO_LINGER, {{onoff=1, linger=0}}, 8) = 0"
@@ -491,6 +514,12 @@ impl Exporter<'_> {
                 )
             }
         };
+        if i.len > 0 && self.space.is_some_and(|sp| sp.inc == j) {
+            if let SeqValue::Rel(r) = i.seq {
+                let end = (r.max(1) as u32).saturating_add(u32::from(i.len)) - 1;
+                self.received = self.received.max(end);
+            }
+        }
         let win = i.win.unwrap_or(crate::format::defaults::WINDOW);
         let end = seq.wrapping_add(u32::from(i.len));
         let line = format!(
@@ -592,10 +621,74 @@ impl Exporter<'_> {
             _ => time(p + after),
         };
         self.pending_us = 0;
+        // Linux pushes the last segment of every write; the format never
+        // decides a match on PSH, packetdrill always does.
+        let f = if len > 0 {
+            e.flags.union(Flags::PSH)
+        } else {
+            e.flags
+        };
         let _ = writeln!(
             self.out,
             "{when:>6} > {} {seq}:{end}({len}){ack}{win}{opts}",
-            flags(e.flags)
+            flags(f)
         );
     }
+}
+
+/// A step with what packetdrill cannot keep apart made equal: durations in
+/// milliseconds (packetdrill has no `msl` or `tw` unit), an inject's window
+/// given (packetdrill needs one; the format's default is 65535), an
+/// expect's payload length given (packetdrill always checks it; unchecked
+/// is written as 0), and an expect's PSH dropped (the format never decides
+/// a match on it; the export sets it on data, as Linux does).
+pub fn normalised(spec: &Spec, s: &Step) -> Step {
+    let ms = |d: Duration| Duration::ms(spec.ms(d));
+    match s {
+        Step::Wait(d) => Step::Wait(ms(*d)),
+        Step::ExpectNone(e) => {
+            let mut e = e.clone();
+            e.duration = ms(e.duration);
+            Step::ExpectNone(e)
+        }
+        Step::ExpectState(e) => {
+            let mut e = e.clone();
+            if let Some(r) = &mut e.remaining {
+                r.min = ms(r.min);
+                r.max = ms(r.max);
+            }
+            e.tolerance = e.tolerance.map(ms);
+            Step::ExpectState(e)
+        }
+        Step::Inject(i) => Step::Inject(Inject {
+            win: Some(i.win.unwrap_or(crate::format::defaults::WINDOW)),
+            ..i.clone()
+        }),
+        Step::Expect(e) => Step::Expect(Expect {
+            flags: e.flags.without_psh(),
+            len: Some(e.len.unwrap_or(0)),
+            after: e.after.map(ms),
+            within: e.within.map(ms),
+            tolerance: e.tolerance.map(ms),
+            ..e.clone()
+        }),
+        other => other.clone(),
+    }
+}
+
+/// The index of the first step where `a` and `b` differ beyond what
+/// [`normalised`] makes equal (the shorter one's length when one is a
+/// prefix of the other), or `None` when they are the same.
+pub fn first_difference(a: &Spec, b: &Spec) -> Option<usize> {
+    let x: Vec<Step> = a.steps.iter().map(|s| normalised(a, &s.value)).collect();
+    let y: Vec<Step> = b.steps.iter().map(|s| normalised(b, &s.value)).collect();
+    if x == y {
+        return None;
+    }
+    Some(
+        x.iter()
+            .zip(&y)
+            .position(|(p, q)| p != q)
+            .unwrap_or(x.len().min(y.len())),
+    )
 }
