@@ -72,6 +72,7 @@ struct Exporter<'a> {
     /// end of its data, relative to the peer's ISN) and those read.
     received: u32,
     read: u32,
+    peer_fin: bool,
     /// Microseconds since the last event line, spent in steps kept as comments.
     pending_us: u64,
     step: usize,
@@ -96,6 +97,7 @@ pub fn export(spec: &Spec, source: &str) -> Exported {
         poisoned: None,
         received: 0,
         read: 0,
+        peer_fin: false,
         pending_us: 0,
         step: 0,
     };
@@ -355,6 +357,7 @@ impl Exporter<'_> {
                 self.conn = Some(fd);
                 self.received = 0;
                 self.read = 0;
+                self.peer_fin = false;
                 match self.relisten() {
                     // A spec cannot keep its listener open across accepts
                     // yet; packetdrill can. Where the spec listens again
@@ -387,6 +390,7 @@ impl Exporter<'_> {
                     self.had_connection = true;
                     self.received = 0;
                     self.read = 0;
+                    self.peer_fin = false;
                     self.space = Some(Space {
                         inc: self.inc,
                         peer_isn: None,
@@ -514,11 +518,15 @@ impl Exporter<'_> {
                 )
             }
         };
-        if i.len > 0 && self.space.is_some_and(|sp| sp.inc == j) {
+        // Data after the peer's FIN is never delivered to the application.
+        if i.len > 0 && !self.peer_fin && self.space.is_some_and(|sp| sp.inc == j) {
             if let SeqValue::Rel(r) = i.seq {
                 let end = (r.max(1) as u32).saturating_add(u32::from(i.len)) - 1;
                 self.received = self.received.max(end);
             }
+        }
+        if i.flags.has(Flags::FIN) && self.space.is_some_and(|sp| sp.inc == j) {
+            self.peer_fin = true;
         }
         let win = i.win.unwrap_or(crate::format::defaults::WINDOW);
         let end = seq.wrapping_add(u32::from(i.len));
