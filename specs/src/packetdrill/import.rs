@@ -724,7 +724,7 @@ impl Importer<'_> {
                 line,
                 col,
                 &format!("{other}()"),
-                "only socket, setsockopt, fcntl, bind, listen, accept, connect, write, send, shutdown and close have spec equivalents",
+                "only socket, setsockopt, fcntl, bind, listen, accept, connect, write, send, read, shutdown and close have spec equivalents",
             ),
         }
     }
@@ -1171,5 +1171,77 @@ pub fn micros(us: u64) -> Duration {
             milli_units: us,
             unit: Unit::Millis,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPEN_AND_CLOSE: &str = "\
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 65535
++0 > S. 0:0(0) ack 1 <...>
++0 < . 1:1(0) ack 1 win 65535
++0 accept(3, ..., ...) = 4
+";
+
+    const TEARDOWN: &str = "\
++0 close(4) = 0
++0 > F. 1:1(0) ack 1 <...>
++0 < F. 1:1(0) ack 2 win 65535
++0 > . 2:2(0) ack 2 <...>
+";
+
+    fn steps(script: &str) -> Result<Vec<String>, Vec<String>> {
+        import_str(Path::new("t.pkt"), script, "t")
+            .map(|i| {
+                i.spec
+                    .steps
+                    .iter()
+                    .map(|s| crate::emit::step(&s.value))
+                    .collect()
+            })
+            .map_err(|e| e.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn a_syn_reaching_time_wait_starts_an_incarnation_written_in_the_old_numbers() {
+        let script = format!(
+            "{OPEN_AND_CLOSE}+0 close(3) = 0\n{TEARDOWN}+1 < S 100000:100000(0) win 65535\n+0 > . 2:2(0) ack 2 <...>\n"
+        );
+        let s = steps(&script).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            &s[s.len() - 4..],
+            [
+                "wait: 1s",
+                "incarnation: {peer-isn: 100000}",
+                "inject: {flags: S, seq: 0, win: 65535}",
+                "expect: {flags: A, seq: 2, ack: 2, len: 0, incarnation: 1}",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_syn_while_the_first_listener_is_still_open_is_not_supported_yet() {
+        let script = format!("{OPEN_AND_CLOSE}{TEARDOWN}+1 < S 100000:100000(0) win 65535\n");
+        let e = steps(&script).err().unwrap_or_default();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("t.pkt:13:4: cannot translate a SYN while the accepted listener is still open: not supported yet"), "{e:?}");
+    }
+
+    #[test]
+    fn a_sysctl_after_the_first_step_and_one_outside_the_profile_are_refused() {
+        let script = format!("`sysctl -q net.ipv4.tcp_rmem=4096`\n{OPEN_AND_CLOSE}+0 `sysctl -q net.ipv4.tcp_rfc1337=1`\n");
+        let e = steps(&script).err().unwrap_or_default();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].contains("t.pkt:1:1: cannot translate sysctl net.ipv4.tcp_rmem: not one of the profile's sysctls"), "{e:?}");
+        assert!(
+            e[1].contains("t.pkt:10:1: cannot translate a shell command after the first step"),
+            "{e:?}"
+        );
     }
 }
