@@ -898,7 +898,7 @@ impl Importer<'_> {
         let mut incarnation = None;
         let seq_v;
         if syn && !flags.has(Flags::ACK) {
-            if let Some(_l) = self.listening.take() {
+            if self.listening.take().is_some() {
                 // A child of the listener: its numbers start here.
                 if self.peer_isn[self.inc as usize - 1].is_none() {
                     self.peer_isn[self.inc as usize - 1] = Some(seq);
@@ -914,7 +914,7 @@ impl Importer<'_> {
                 self.hinted_marker = false;
                 self.syn_seen = true;
                 seq_v = Self::rel(seq, base);
-            } else if let Some(space) = self.space {
+            } else if self.space.is_some() {
                 let open = self
                     .fds
                     .values()
@@ -942,7 +942,6 @@ impl Importer<'_> {
                 }
                 let base = self.peer_isn[self.inc as usize - 1].unwrap_or(seq);
                 seq_v = Self::rel(seq, base);
-                let _ = space;
             } else {
                 self.err(
                     line,
