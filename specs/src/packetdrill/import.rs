@@ -145,7 +145,9 @@ pub fn import_str(file: &Path, text: &str, name: &str) -> Result<Imported, Vec<D
         space: None,
         had_connection: false,
         inc: 1,
-        peer_isn: vec![None],
+        // packetdrill's first peer ISN is 0 on the wire: a first SYN at 100
+        // is at ISN + 100, and `. 1:1(0)` after it is 101.
+        peer_isn: vec![Some(0)],
         hinted_marker: false,
         relisten: false,
         syn_seen: false,
@@ -1222,6 +1224,19 @@ mod tests {
                 "expect: {flags: A, seq: 2, ack: 2, len: 0, incarnation: 1}",
             ]
         );
+    }
+
+    #[test]
+    fn a_first_syn_above_zero_counts_from_packetdrills_wire_isn_of_zero() {
+        // Found by fuzzing: the export writes the peer's first ISN as 0 on
+        // the wire, so a spec whose first SYN is at ISN + 5 came back at 0.
+        let script = OPEN_AND_CLOSE
+            .replace("< S 0:0(0)", "< S 5:5(0)")
+            .replace("ack 1 <...>", "ack 6 <...>");
+        let s = steps(&script).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(s[1], "inject: {flags: S, seq: 5, win: 65535}");
+        assert_eq!(s[2], "expect: {flags: SA, seq: 0, ack: 6, len: 0}");
+        assert_eq!(s[3], "inject: {flags: A, seq: 6, ack: 1, win: 65535}");
     }
 
     #[test]
