@@ -460,9 +460,10 @@ impl Exporter<'_> {
 
     fn peer_abs(&self, inc: u32, v: SeqValue) -> Option<u32> {
         match v {
-            SeqValue::Rel(_) => self
-                .peer_isn
-                .get(inc as usize - 1)
+            // Incarnations count from 1; an unvalidated 0 has no ISN.
+            SeqValue::Rel(_) => (inc as usize)
+                .checked_sub(1)
+                .and_then(|i| self.peer_isn.get(i))
                 .copied()
                 .flatten()
                 .map(|b| v.resolve(b)),
