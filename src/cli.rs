@@ -139,6 +139,34 @@ pub enum SpecsCommand {
     /// paths into a folder, with a coverage table. Exit 0 written (or, with
     /// --check, up to date), 1 with --check when the folder differs.
     Gen(GenArgs),
+    /// Translate a packetdrill script (its TCP subset) into a spec. Every
+    /// construct that does not translate is reported as file:line:column;
+    /// exit 2 when there is any.
+    Import(ImportArgs),
+    /// Write a spec as a script packetdrill runs unchanged; steps it cannot
+    /// run are kept as comments and listed on stderr.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The packetdrill script (.pkt).
+    pub script: PathBuf,
+    /// Write the spec here (its name is the file's stem) instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// Write a packetdrill script (the only export format).
+    #[arg(long, required = true)]
+    pub packetdrill: bool,
+    /// The spec to export.
+    pub spec: PathBuf,
+    /// Write the script here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -7,6 +7,7 @@ mod cli;
 mod isns_cmd;
 mod losses_cmd;
 mod output;
+mod packetdrill_cmd;
 mod replay_cmd;
 mod scope_cmd;
 mod specs_cmd;

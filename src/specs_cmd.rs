@@ -1,8 +1,10 @@
 //! `timewait specs`: lint spec files, check them against the model oracle,
-//! print the JSON Schema. Exit codes: 0 fine, 1 a spec disagrees with the
+//! print the JSON Schema; packetdrill import and export are in
+//! `packetdrill_cmd`. Exit codes: 0 fine, 1 a spec disagrees with the
 //! model, 2 invalid specs or usage.
 
 use crate::cli::{GenArgs, SchemaArgs, SpecCheckArgs, SpecPaths, SpecsCommand};
+use crate::packetdrill_cmd;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +18,8 @@ pub fn run(c: SpecsCommand) -> Result<ExitCode> {
         SpecsCommand::Check(a) => check(&a),
         SpecsCommand::Schema(a) => schema(&a),
         SpecsCommand::Gen(a) => gen(&a),
+        SpecsCommand::Import(a) => packetdrill_cmd::import(&a),
+        SpecsCommand::Export(a) => packetdrill_cmd::export(&a),
     }
 }
 

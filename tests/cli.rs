@@ -778,3 +778,64 @@ fn a_linux_subset_replays_in_seconds_without_probes() {
     assert!(wall.as_secs() < 20, "{wall:?}\n{stdout}");
     assert!(!std::path::Path::new(&reports).exists());
 }
+
+#[test]
+fn specs_import_reports_every_untranslatable_construct_with_its_place_and_exits_2() {
+    let file = in_repo("specs/testdata/packetdrill/untranslatable.pkt");
+    let o = timewait(&["specs", "import", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty(), "no spec is written");
+    let err = String::from_utf8_lossy(&o.stderr);
+    for at in [
+        ":3:1: cannot translate option --mss",
+        ":15:4: cannot translate getsockopt()",
+        ":16:9: cannot translate `[ect0]`",
+    ] {
+        assert!(err.contains(at), "{at} missing in:\n{err}");
+    }
+    assert!(err.contains("3 constructs do not translate"), "{err}");
+}
+
+#[test]
+fn specs_import_writes_a_spec_that_lints_and_export_lists_what_packetdrill_cannot_run() {
+    let dir = std::env::temp_dir().join(format!("timewait-cli-pd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let spec = dir.join("rst-in-time-wait-rfc1337-1.yaml");
+    let spec = spec.to_string_lossy().to_string();
+    let script = in_repo("specs/testdata/packetdrill/rst-in-time-wait-rfc1337-1.pkt");
+    let o = timewait(&["specs", "import", &script, "-o", &spec]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lint = timewait(&["specs", "lint", &spec]);
+    assert_eq!(
+        lint.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    let o = timewait(&[
+        "specs",
+        "export",
+        "--packetdrill",
+        &in_repo("specs/reviewed/rst-in-time-wait-ignored-rfc1337.yaml"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("`sysctl -q net.ipv4.tcp_rfc1337=1`"), "{out}");
+    assert!(out.contains("--tolerance_usecs=100000"), "{out}");
+    assert!(out.contains("    +0 < R 2:2(0) win 65535\n"), "{out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("rst-in-time-wait-ignored-rfc1337.yaml:30:5: not exported (kept as a comment): step 12 (expect-none)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("10 of 13 steps exported to packetdrill"),
+        "{err}"
+    );
+}

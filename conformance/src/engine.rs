@@ -355,8 +355,12 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 Ok(Ok(()))
             }
             Step::App(call) => {
-                let now = self.act();
+                let now = self.stack.now();
                 let r = self.stack.app(*call)?;
+                // Lateness counts to the call's end: a call that could not
+                // start at once (a Linux close waits for a child process to
+                // exec, see spawn.rs) took effect that late.
+                self.act();
                 self.due = self.stack.now();
                 self.note(now, format!("SUT app: {}", call));
                 Ok(r.map_err(|why| {
@@ -364,8 +368,9 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 }))
             }
             Step::AppRefused(call) => {
-                let now = self.act();
+                let now = self.stack.now();
                 let r = self.stack.app(*call)?;
+                self.act();
                 self.due = self.stack.now();
                 match r {
                     Err(why) => {

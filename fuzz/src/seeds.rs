@@ -3,7 +3,8 @@
 //! and the error corpus), every frame of the findings' captures
 //! (`reports/findings/pcap/`), and the agent transcript
 //! `fuzz/seeds/agent-replies.jsonl` (real replies of the smoltcp agent),
-//! whose frames also seed the frame parser. Regression inputs (crashes
+//! whose frames also seed the frame parser, and every spec exported as a
+//! packetdrill script with the example scripts beside the importer's tests. Regression inputs (crashes
 //! found and fixed) are in `fuzz/regressions/TARGET/`.
 
 use crate::Target;
@@ -61,6 +62,7 @@ pub fn corpus(target: Target, root: &Path) -> Result<Vec<Seed>, SeedError> {
             s.extend(transcript_frames(root)?);
             s
         }
+        Target::PacketdrillImport => packetdrill_scripts(root)?,
     };
     if seeds.is_empty() {
         return Err(SeedError::Empty {
@@ -117,6 +119,31 @@ fn specs(root: &Path) -> Result<Vec<Seed>, SeedError> {
         .map(|d| root.join(d))
         .collect();
     read_seeds(root, load::collect(&dirs)?)
+}
+
+/// Every committed spec as `timewait specs export --packetdrill` writes
+/// it, and the example scripts in `specs/testdata/packetdrill/`.
+fn packetdrill_scripts(root: &Path) -> Result<Vec<Seed>, SeedError> {
+    let mut seeds = Vec::new();
+    for f in load::collect(&[root.join("specs/generated"), root.join("specs/reviewed")])? {
+        let spec = load::load_file(&f)?;
+        let out = timewait_specs::packetdrill::export(&spec, &rel(root, &f));
+        seeds.push(Seed {
+            name: format!("{} exported", rel(root, &f)),
+            bytes: out.script.into_bytes(),
+        });
+    }
+    let dir = root.join("specs/testdata/packetdrill");
+    let mut pkts = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+        let p = entry.map_err(io(&dir))?.path();
+        if p.extension().and_then(|e| e.to_str()) == Some("pkt") {
+            pkts.push(p);
+        }
+    }
+    pkts.sort();
+    seeds.extend(read_seeds(root, pkts)?);
+    Ok(seeds)
 }
 
 fn captures(root: &Path) -> Result<Vec<Seed>, SeedError> {

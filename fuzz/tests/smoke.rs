@@ -78,3 +78,12 @@ fn the_frame_parser_holds_its_invariants_on_every_captured_frame_and_mutations()
         "only {n} inputs: the captures are missing"
     );
 }
+
+#[test]
+fn the_packetdrill_importer_holds_its_invariants_on_every_exported_spec_and_mutations() {
+    let n = smoke(Target::PacketdrillImport);
+    assert!(
+        n > MUTATIONS + 80,
+        "only {n} inputs: the committed specs or example scripts are missing"
+    );
+}

@@ -1,7 +1,8 @@
 //! timewait's trace specs: the YAML format ([`format`]), loading with exact
 //! error locations ([`load`]: first the shape pass over the YAML tree,
 //! [`shape`], then the typed parse and [`validate`]), the model as oracle
-//! ([`oracle`]), and the JSON Schema for editors ([`schema`]).
+//! ([`oracle`]), the JSON Schema for editors ([`schema`]), and packetdrill
+//! scripts in and out ([`packetdrill`]).
 
 pub mod diag;
 pub mod emit;
@@ -11,6 +12,7 @@ pub mod load;
 pub mod observed;
 pub mod options;
 pub mod oracle;
+pub mod packetdrill;
 pub mod schema;
 pub mod shape;
 pub mod suggest;
