@@ -7,7 +7,6 @@ use crate::backends::linux::netns::{self, NetnsError};
 use crate::backends::linux::{packet::PacketSocket, LinuxStack, SUT_IF};
 use crate::stack::Stack;
 use crate::wire::WireSegment;
-use crate::wire::{PEER_ADDR, SUT_ADDR};
 use std::time::{Duration, Instant};
 use timewait_specs::format::{App, Profile, TcpOptions};
 use timewait_specs::values::Flags;
@@ -30,14 +29,8 @@ fn harness(e: impl std::fmt::Display) -> NetnsError {
 /// A SYN from the peer to the SUT's port.
 fn syn(isn: u32, options: TcpOptions) -> WireSegment {
     WireSegment {
-        src: PEER_ADDR,
-        dst: SUT_ADDR,
-        flags: Flags::SYN,
-        seq: isn,
-        ack: 0,
-        window: 65535,
         options,
-        payload: Vec::new(),
+        ..WireSegment::from_peer(Flags::SYN, isn, 0)
     }
 }
 

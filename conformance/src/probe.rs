@@ -11,10 +11,9 @@ use crate::backends::linux::{self, netns};
 use crate::backends::smoltcp::SmoltcpStack;
 use crate::stack::{Received, Stack, StackKind};
 use crate::wire::WireSegment;
-use crate::wire::{PEER_ADDR, SUT_ADDR};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use timewait_specs::format::{App, Profile, SockState, TcpOptions};
+use timewait_specs::format::{App, Profile, SockState};
 use timewait_specs::values::Flags;
 
 /// What the stack sent back to one stimulus, and its state afterwards.
@@ -96,16 +95,7 @@ const FIN_SPACING: Duration = Duration::from_millis(200);
 const SETTLE: Duration = Duration::from_millis(500);
 
 fn seg(flags: Flags, seq: u32, ack: u32) -> WireSegment {
-    WireSegment {
-        src: PEER_ADDR,
-        dst: SUT_ADDR,
-        flags,
-        seq,
-        ack,
-        window: 65535,
-        options: TcpOptions::default(),
-        payload: Vec::new(),
-    }
+    WireSegment::from_peer(flags, seq, ack)
 }
 
 fn err(e: impl std::fmt::Display) -> String {

@@ -48,6 +48,23 @@ pub struct WireSegment {
     pub payload: Vec<u8>,
 }
 
+impl WireSegment {
+    /// A segment from the peer to the SUT with no options or data and the
+    /// peer's usual window: what the harness's own probes and checks send.
+    pub fn from_peer(flags: Flags, seq: u32, ack: u32) -> WireSegment {
+        WireSegment {
+            src: PEER_ADDR,
+            dst: SUT_ADDR,
+            flags,
+            seq,
+            ack,
+            window: 65535,
+            options: TcpOptions::default(),
+            payload: Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for WireSegment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

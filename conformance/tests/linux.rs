@@ -524,7 +524,7 @@ fn check_frame_times_are_the_wire_s() -> Result<(), Failed> {
 fn check_inject_answered_inside_write() -> Result<(), Failed> {
     use timewait_conformance::backends::linux::LinuxStack;
     use timewait_conformance::stack::Stack;
-    use timewait_conformance::wire::{WireSegment, PEER_ADDR, SUT_ADDR};
+    use timewait_conformance::wire::WireSegment;
     use timewait_specs::format::{App, Profile};
     use timewait_specs::values::Flags;
     let late = netns::run_in_new_netns("tw-sync".into(), || {
@@ -539,16 +539,7 @@ fn check_inject_answered_inside_write() -> Result<(), Failed> {
             .map_err(fail)?;
         let mut late = Vec::new();
         for i in 0..50u32 {
-            let syn = WireSegment {
-                src: PEER_ADDR,
-                dst: SUT_ADDR,
-                flags: Flags::SYN,
-                seq: 1_000_000 + i * 100_000,
-                ack: 0,
-                window: 65535,
-                options: Default::default(),
-                payload: Vec::new(),
-            };
+            let syn = WireSegment::from_peer(Flags::SYN, 1_000_000 + i * 100_000, 0);
             stack.inject(&syn).map_err(|e| fail(e.to_string()))?;
             let returned = stack.now();
             let reply = stack
@@ -592,7 +583,7 @@ fn check_close_beside_a_spawn() -> Result<(), Failed> {
     use std::os::unix::process::CommandExt;
     use timewait_conformance::backends::linux::LinuxStack;
     use timewait_conformance::stack::Stack;
-    use timewait_conformance::wire::{WireSegment, PEER_ADDR, SUT_ADDR};
+    use timewait_conformance::wire::WireSegment;
     use timewait_specs::format::{App, Profile};
     use timewait_specs::values::Flags;
     let (fin_at, closed_at) = netns::run_in_new_netns("tw-fork".into(), || {
@@ -601,16 +592,7 @@ fn check_close_beside_a_spawn() -> Result<(), Failed> {
             detail: e,
         };
         let mut stack = LinuxStack::new(&Profile::default())?;
-        let seg = |flags: Flags, seq: u32, ack: u32| WireSegment {
-            src: PEER_ADDR,
-            dst: SUT_ADDR,
-            flags,
-            seq,
-            ack,
-            window: 65535,
-            options: Default::default(),
-            payload: Vec::new(),
-        };
+        let seg = WireSegment::from_peer;
         let app = |stack: &mut LinuxStack, call: App| {
             stack
                 .app(call)
