@@ -549,6 +549,9 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     let names: Vec<String> = specs.iter().map(|(_, s)| s.name.value.clone()).collect();
     let (results, wall) = run_suite(kind, specs, &known, jobs, stack);
     let mut captures = Vec::new();
+    // A failure's exchange drawn beside its capture, for the reader of
+    // the console (a whole suite also draws them under reports/).
+    let mut drawn = Vec::new();
     for r in &results {
         println!("{stack:<14} {:<60} {}", r.name(), r.judgement.mark.name());
         if !r.judgement.mark.expected() && !r.judgement.why.is_empty() {
@@ -566,6 +569,19 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
                 if let Some(f) = &run.replay.failure {
                     println!("    {}:{}:{}: {f}", r.path.display(), f.line, f.column);
                     println!("    capture: {}", path.display());
+                    if let Some((_, _, d)) = report::diagrams(stack, std::slice::from_ref(r)).pop()
+                    {
+                        let svg = path.with_extension("svg");
+                        match std::fs::write(&svg, d.to_svg()) {
+                            Ok(()) => {
+                                println!("    diagram: {}", svg.display());
+                                drawn.push(svg);
+                            }
+                            Err(e) => {
+                                println!("    cannot write the diagram {}: {e}", svg.display())
+                            }
+                        }
+                    }
                 }
                 if shown {
                     for line in &run.replay.log {
@@ -609,6 +625,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     let mut wrote: Vec<String> = Vec::new();
     if !whole {
         wrote.extend(captures.iter().map(|p| p.display().to_string()));
+        wrote.extend(drawn.iter().map(|p| p.display().to_string()));
         print_written(&wrote);
         println!(
             "(a subset of the specs: the report, the record and the findings under {} are left as they are)",
@@ -620,6 +637,13 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
         wrote.push(format!(
             "{} captures under {}",
             captures.len(),
+            a.out.join(stack).display()
+        ));
+    }
+    if !drawn.is_empty() {
+        wrote.push(format!(
+            "{} diagrams of failed steps under {}",
+            drawn.len(),
             a.out.join(stack).display()
         ));
     }

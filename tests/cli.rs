@@ -560,6 +560,26 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
 }
 
 #[test]
+fn a_failed_step_is_drawn_beside_its_capture_and_named_on_the_console() {
+    let s = Scratch::new("replay-failure-diagram");
+    let out = s.path("pcap");
+    // smoltcp's TIME-WAIT is 10 s: it departs from this spec (a known
+    // divergence), so the run has a failed step to draw.
+    let spec = in_repo("specs/reviewed/time-wait-outlasts-2msl.yaml");
+    let o = timewait(&["replay", "--stack", "smoltcp", "--out", &out, &spec]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let svg = format!("{out}/smoltcp/time-wait-outlasts-2msl.svg");
+    assert!(stdout.contains(&format!("    diagram: {svg}")), "{stdout}");
+    let text = std::fs::read_to_string(&svg).expect("the diagram is written");
+    assert!(
+        text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+        "{text}"
+    );
+    assert!(text.contains("time-wait-outlasts-2msl"), "{text}");
+}
+
+#[test]
 fn a_subset_run_writes_only_the_captures_it_names_and_probes_nothing() {
     let s = Scratch::new("replay-subset-writes");
     let (reports, out) = (s.path("deep/reports"), s.path("deep/pcap"));
