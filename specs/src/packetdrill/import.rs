@@ -882,7 +882,7 @@ impl Importer<'_> {
     }
 
     fn rel(v: u32, base: u32) -> SeqValue {
-        SeqValue::Rel(i64::from(v.wrapping_sub(base) as i32))
+        SeqValue::relative(v, Some(base))
     }
 
     #[allow(clippy::too_many_arguments)]
