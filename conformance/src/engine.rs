@@ -131,10 +131,7 @@ type StepResult = Result<Result<(), Mismatch>, StackError>;
 pub fn replay<S: Stack + ?Sized>(spec: &Spec, stack: &mut S) -> Result<Replay, StackError> {
     let mut e = Engine {
         spec,
-        incs: vec![Origins {
-            peer: spec.first_peer_isn(),
-            sut: None,
-        }],
+        incs: vec![Origins::new(spec.first_peer_isn())],
         due: stack.now(),
         late: None,
         stack,
@@ -446,12 +443,25 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 }
             }
             Step::Incarnation(m) => {
-                let prev = self.incs[self.cur()].peer;
-                let peer = m.peer_isn.resolve(prev);
-                self.incs.push(Origins { peer, sut: None });
+                let next = match Origins::next(&self.incs[self.cur()], m) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let want = m.sut_isn.map_or(String::new(), |s| s.to_string());
+                        return Ok(Err(Mismatch::new(
+                            format!("the SUT's ISN {want} of the next incarnation"),
+                            format!("cannot be known: {e}"),
+                            Observed::NoSutIsn,
+                        )));
+                    }
+                };
+                self.incs.push(next);
                 let now = self.stack.now();
                 let n = self.incs.len();
-                self.note(now, format!("incarnation {n} (peer ISN {peer})"));
+                let sut = next.sut.map_or(String::new(), |s| format!(", SUT ISN {s}"));
+                self.note(
+                    now,
+                    format!("incarnation {n} (peer ISN {}{sut})", next.peer),
+                );
                 Ok(Ok(()))
             }
         }
@@ -562,6 +572,14 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
             // What follows is scripted from when the segment crossed the
             // wire, not from when the harness got round to reading it.
             self.due = r.at;
+            // A SYN is the current incarnation's even where the spec writes
+            // it in an older one's numbers (a reused 4-tuple).
+            let own = if seg.flags.has(Flags::SYN) {
+                self.cur()
+            } else {
+                target
+            };
+            self.incs[own].sent(seg.seq, seg.payload.len(), seg.flags);
             self.note(r.at, format!("SUT > peer  {}", self.describe(seg, true)));
             Ok(Ok(()))
         } else {

@@ -136,6 +136,55 @@ fn specs() -> Loaded {
     (out, bad)
 }
 
+/// The packetdrill scripts of TIME-WAIT tests in
+/// specs/testdata/packetdrill, each imported with `specs import` as a spec
+/// for Linux alone (they set its sysctls; the committed record of the other
+/// stacks has no such specs). A script that does not import fails its own
+/// test; `untranslatable.pkt` is the importer's negative case, whose errors
+/// specs/tests/packetdrill.rs pins.
+fn imported() -> Loaded {
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
+    let dir = root().join("../specs/testdata/packetdrill");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) => {
+            bad.push((
+                "linux::packetdrill::*".into(),
+                format!("{}: {e}", dir.display()),
+            ));
+            return (out, bad);
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pkt"))
+        .filter(|p| p.file_stem().is_some_and(|s| s != "untranslatable"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = format!("linux::packetdrill::{stem}");
+        let imported = std::fs::read_to_string(&p)
+            .map_err(|e| format!("{}: {e}", p.display()))
+            .and_then(|text| {
+                timewait_specs::packetdrill::import_str(&p, &text, &stem).map_err(|errs| {
+                    errs.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            });
+        match imported {
+            Ok(i) => out.push((name, p, i.spec.at_network_msl(suite::DEFAULT_MSL))),
+            Err(e) => bad.push((name, e)),
+        }
+    }
+    (out, bad)
+}
+
 /// A run's verdict: it fails on `diverges`, a harness error or a stale
 /// known entry, with both departures, the exchange and a capture.
 fn check_result(kind: StackKind, r: &SpecResult) -> Result<(), Failed> {
@@ -328,6 +377,47 @@ fn check_no_time_wait(all: &[(String, PathBuf, Spec)]) -> Result<(), Failed> {
         )
         .into()),
     }
+}
+
+/// A new incarnation's ISN stated in the old one's numbers is checked on
+/// the SUT's SYN-ACK: Linux reopens TIME-WAIT at old SND.NXT + 65537, so
+/// that passes and one number off fails at the SYN-ACK, on its seq.
+fn check_stated_isn(all: &[(String, PathBuf, Spec)]) -> Result<(), Failed> {
+    use timewait_specs::format::Step;
+    use timewait_specs::values::SutIsn;
+    let spec = spec_named(all, "syn-higher-seq-reopens-time-wait")?;
+    let marker = spec
+        .steps
+        .iter()
+        .position(|s| matches!(&s.value, Step::Incarnation(_)))
+        .ok_or("no incarnation step")?;
+    let syn_ack = spec
+        .steps
+        .iter()
+        .skip(marker)
+        .position(|s| matches!(&s.value, Step::Expect(e) if e.flags.has(timewait_specs::values::Flags::SYN)))
+        .map(|k| k + marker)
+        .ok_or("no SYN-ACK after the incarnation step")?;
+    let with = |d: i64| {
+        let mut s = spec.clone();
+        if let Step::Incarnation(m) = &mut s.steps[marker].value {
+            m.sut_isn = Some(SutIsn::SndNxt(d));
+        }
+        s
+    };
+    let right = linux::run_spec(&with(65537), &[]).map_err(|e| e.to_string())?;
+    if let Some(f) = right.replay.failure {
+        return Err(format!("old SND.NXT + 65537 was refused: {f}").into());
+    }
+    let wrong = linux::run_spec(&with(65536), &[]).map_err(|e| e.to_string())?;
+    let f = wrong
+        .replay
+        .failure
+        .ok_or("a wrong stated ISN was accepted")?;
+    if f.step != syn_ack || !f.actual.contains("seq 1 (expected 0)") {
+        return Err(format!("wrong failure for a stated ISN one off: {f}").into());
+    }
+    Ok(())
 }
 
 /// A wrong expectation must fail, at its step, with the field that differs.
@@ -796,8 +886,11 @@ fn main() {
         child_main(&spec);
     }
     let args = Arguments::from_args();
-    let (all, unreadable) = specs();
+    let (all, mut unreadable) = specs();
+    let (linux_only, unimportable) = imported();
+    unreadable.extend(unimportable);
     let mut names: Vec<String> = all.iter().map(|(n, _, _)| n.clone()).collect();
+    names.extend(linux_only.iter().map(|(n, _, _)| n.clone()));
     names.extend(unreadable.iter().map(|(n, _)| n.clone()));
     let checks = [
         "linux::checks::facts",
@@ -810,6 +903,7 @@ fn main() {
         "linux::checks::a-frame-read-late-keeps-its-wire-time",
         "linux::checks::an-inject-is-answered-inside-its-write",
         "linux::checks::a-close-beside-a-spawn-sends-its-fin-at-once",
+        "linux::checks::a-stated-isn-is-checked-on-the-syn-ack",
     ];
     names.extend(checks.iter().map(|s| s.to_string()));
     // The same specs on Linux with tcp_rfc1337=1 and on lwIP over TAP, each
@@ -860,9 +954,9 @@ fn main() {
     // At most one suite's worth of namespaces at once: three suites started
     // together (some 200 namespaces and the TAP agents) overload two cores,
     // and late injects make the SUT retransmit. Linux's specs go first.
-    let slots = Slots::new(all.len());
+    let slots = Slots::new(all.len() + linux_only.len());
     if !args.list {
-        for (name, path, spec) in &all {
+        for (name, path, spec) in all.iter().chain(&linux_only) {
             if !selected(name) {
                 continue;
             }
@@ -907,7 +1001,7 @@ fn main() {
             .get(kind.name())
             .and_then(|k| k.as_ref().err().cloned())
     };
-    for (name, _, _) in all.iter() {
+    for (name, _, _) in all.iter().chain(&linux_only) {
         let (receivers, name2) = (receivers.clone(), name.clone());
         let bad_known = known_error(StackKind::Linux);
         trials.push(Trial::test(name.clone(), move || {
@@ -982,5 +1076,7 @@ fn main() {
     trials.push(Trial::test(checks[7], check_frame_times_are_the_wire_s));
     trials.push(Trial::test(checks[8], check_inject_answered_inside_write));
     trials.push(Trial::test(checks[9], check_close_beside_a_spawn));
+    let a = all.clone();
+    trials.push(Trial::test(checks[10], move || check_stated_isn(&a)));
     libtest_mimic::run(&args, trials).exit();
 }

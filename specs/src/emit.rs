@@ -80,7 +80,10 @@ pub fn step(s: &Step) -> String {
             }
             format!("expect-state: {{{}}}", f.join(", "))
         }
-        Step::Incarnation(m) => format!("incarnation: {{peer-isn: {}}}", m.peer_isn),
+        Step::Incarnation(m) => match m.sut_isn {
+            None => format!("incarnation: {{peer-isn: {}}}", m.peer_isn),
+            Some(s) => format!("incarnation: {{peer-isn: {}, sut-isn: {s}}}", m.peer_isn),
+        },
         Step::Note(t) => format!("note: {}", quote(t)),
     }
 }

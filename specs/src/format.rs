@@ -3,7 +3,7 @@
 //! model oracle, the generator and the conformance engine share; the YAML
 //! maps onto them one to one (see specs/README.md).
 
-use crate::values::{Duration, Flags, SeqValue};
+use crate::values::{Duration, Flags, SeqValue, SutIsn};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -453,6 +453,13 @@ pub struct Incarnation {
     /// The peer's new ISN: relative to its previous ISN (e.g. 100000 for a
     /// "newer" SYN, -100000 for an "older" one), or {abs: N}.
     pub peer_isn: SeqValue,
+    /// The SUT's ISN in the new incarnation, stated in the old one's
+    /// numbers and checked on its SYN or SYN-ACK: `{snd-nxt: 65537}` (the
+    /// old SND.NXT plus 65537, Linux's choice on a SYN that reopens
+    /// TIME-WAIT), an integer relative to the old SUT ISN, or {abs: N}.
+    /// Left out, the SUT's SYN tells its ISN and nothing checks it.
+    #[serde(default)]
+    pub sut_isn: Option<SutIsn>,
 }
 
 /// Defaults that steps fall back on.

@@ -424,6 +424,7 @@ fn script(
                 let d = rel(cfg, isns.get(next, peer), isns.get(*inc, peer));
                 steps.push(Step::Incarnation(Incarnation {
                     peer_isn: SeqValue::Rel(d),
+                    sut_isn: None,
                 }));
                 *inc = next;
             }

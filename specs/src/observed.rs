@@ -16,9 +16,60 @@ use std::fmt;
 pub struct Origins {
     pub peer: u32,
     pub sut: Option<u32>,
+    /// One past the highest sequence number the SUT was seen to send in
+    /// this incarnation (SYN and FIN count one each): its SND.NXT, from
+    /// which a later incarnation's `sut-isn: {snd-nxt: N}` counts.
+    pub snd_nxt: Option<u32>,
+    /// `sut` was stated by the spec (`sut-isn`), not learned from a SYN, so
+    /// the SUT's SYN is checked against it.
+    pub isn_stated: bool,
 }
 
 impl Origins {
+    /// The first incarnation's origins: the peer's ISN, the SUT's unknown.
+    pub fn new(peer: u32) -> Origins {
+        Origins {
+            peer,
+            sut: None,
+            snd_nxt: None,
+            isn_stated: false,
+        }
+    }
+
+    /// The origins of the incarnation that `m` starts after `prev`.
+    pub fn next(
+        prev: &Origins,
+        m: &crate::format::Incarnation,
+    ) -> Result<Origins, crate::values::SutIsnUnknown> {
+        let sut = m
+            .sut_isn
+            .map(|s| s.resolve(prev.sut, prev.snd_nxt))
+            .transpose()?;
+        Ok(Origins {
+            peer: m.peer_isn.resolve(prev.peer),
+            sut,
+            snd_nxt: None,
+            isn_stated: sut.is_some(),
+        })
+    }
+
+    /// The SUT sent a segment of this incarnation: `seq`, `len` payload
+    /// bytes, and SYN and FIN as `flags` say. A RST takes no sequence space.
+    pub fn sent(&mut self, seq: u32, len: usize, flags: Flags) {
+        if flags.has(Flags::RST) {
+            return;
+        }
+        let span = len as u32 + u32::from(flags.has(Flags::SYN)) + u32::from(flags.has(Flags::FIN));
+        let end = seq.wrapping_add(span);
+        // Sequence-space order (RFC 9293 3.4): a retransmission is not newer.
+        if self
+            .snd_nxt
+            .is_none_or(|n| (end.wrapping_sub(n) as i32) > 0)
+        {
+            self.snd_nxt = Some(end);
+        }
+    }
+
     /// What a SUT segment matching `e` (with sequence number `seq`, checked
     /// in incarnation `target`'s numbers) tells about the SUT's ISNs: an
     /// unknown ISN of `target` comes from a SYN, and a SYN written in an
@@ -114,10 +165,15 @@ impl SegmentSeen {
             .map_or(0, |o| o.peer);
         SegmentSeen {
             flags: flags.without_psh(),
-            seq: if flags.has(Flags::SYN) {
-                SutSeq::Isn
-            } else {
-                SutSeq::of(seq, incs, target)
+            // The ISN is the stack's own choice (RFC 6528), so not a number
+            // to compare: a SYN at the ISN the spec stated for this
+            // incarnation is at 0, any other at an ISN of its own.
+            seq: match incs.get(target) {
+                Some(o) if flags.has(Flags::SYN) && o.isn_stated && o.sut == Some(seq) => {
+                    SutSeq::Rel(0)
+                }
+                _ if flags.has(Flags::SYN) => SutSeq::Isn,
+                _ => SutSeq::of(seq, incs, target),
             },
             ack: flags
                 .has(Flags::ACK)
@@ -202,13 +258,10 @@ mod tests {
     fn incs() -> Vec<Origins> {
         vec![
             Origins {
-                peer: 1000,
                 sut: Some(5000),
+                ..Origins::new(1000)
             },
-            Origins {
-                peer: 9000,
-                sut: None,
-            },
+            Origins::new(9000),
         ]
     }
 
@@ -239,8 +292,58 @@ mod tests {
 
     #[test]
     fn without_any_sut_isn_the_number_is_absolute_and_no_ack_bit_means_no_ack() {
-        let none = [Origins { peer: 7, sut: None }];
+        let none = [Origins::new(7)];
         let s = SegmentSeen::new(Flags::RST, 42, 99, 0, &none, 0);
         assert_eq!(s.to_string(), "R seq={abs: 42} len=0");
+    }
+
+    #[test]
+    fn a_stated_isn_counts_from_the_old_snd_nxt_and_makes_the_syn_compared() {
+        let mut old = Origins {
+            sut: Some(5000),
+            ..Origins::new(1000)
+        };
+        old.sent(5000, 0, Flags::SYN.union(Flags::ACK));
+        old.sent(5001, 10, Flags::ACK);
+        old.sent(5011, 0, Flags::FIN.union(Flags::ACK));
+        // A retransmission of the SYN-ACK does not move SND.NXT back.
+        old.sent(5000, 0, Flags::SYN.union(Flags::ACK));
+        old.sent(7, 0, Flags::RST);
+        assert_eq!(old.snd_nxt, Some(5012));
+        let m = crate::format::Incarnation {
+            peer_isn: SeqValue::Rel(100_000),
+            sut_isn: Some(crate::values::SutIsn::SndNxt(65537)),
+        };
+        let new = Origins::next(&old, &m).expect("SND.NXT is known");
+        assert_eq!(
+            (new.peer, new.sut, new.isn_stated),
+            (101_000, Some(70_549), true)
+        );
+        let incs = [old, new];
+        let right = SegmentSeen::new(Flags::SYN.union(Flags::ACK), 70_549, 101_001, 0, &incs, 1);
+        let wrong = SegmentSeen::new(Flags::SYN.union(Flags::ACK), 123, 101_001, 0, &incs, 1);
+        assert_eq!(right.to_string(), "SA seq=0 ack=1 len=0");
+        // Another ISN is the stack's own choice: no random number in a
+        // verdict's observation.
+        assert_eq!(wrong.to_string(), "SA seq=isn ack=1 len=0");
+    }
+
+    #[test]
+    fn a_stated_isn_needs_what_it_counts_from() {
+        let m = |s| crate::format::Incarnation {
+            peer_isn: SeqValue::Rel(1),
+            sut_isn: Some(s),
+        };
+        let nothing = Origins::new(1000);
+        assert_eq!(
+            Origins::next(&nothing, &m(crate::values::SutIsn::SndNxt(1))),
+            Err(crate::values::SutIsnUnknown::NoSndNxt)
+        );
+        assert_eq!(
+            Origins::next(&nothing, &m(crate::values::SutIsn::Seq(SeqValue::Rel(9)))),
+            Err(crate::values::SutIsnUnknown::NoIsn)
+        );
+        let abs = Origins::next(&nothing, &m(crate::values::SutIsn::Seq(SeqValue::Abs(9))));
+        assert_eq!(abs.map(|o| o.sut), Ok(Some(9)));
     }
 }

@@ -142,10 +142,7 @@ impl<'a> Oracle<'a> {
             tw_since: None,
             reused_from: None,
             pending: VecDeque::new(),
-            incs: vec![Origins {
-                peer: spec.first_peer_isn(),
-                sut: None,
-            }],
+            incs: vec![Origins::new(spec.first_peer_isn())],
             log: Vec::new(),
             arrivals: Vec::new(),
         }
@@ -424,11 +421,20 @@ impl Oracle<'_> {
             }
             Step::Incarnation(m) => {
                 self.unexpected_pending("new incarnation")?;
-                let prev = self.incs[self.cur()].peer;
-                let peer = m.peer_isn.resolve(prev);
-                self.incs.push(Origins { peer, sut: None });
+                let next = Origins::next(&self.incs[self.cur()], m).map_err(|e| {
+                    Mismatch::new(
+                        format!(
+                            "the SUT's ISN {}",
+                            m.sut_isn.map_or(String::new(), |s| s.to_string())
+                        ),
+                        format!("cannot be known: {e}"),
+                        Observed::NoSutIsn,
+                    )
+                })?;
+                self.incs.push(next);
                 let n = self.incs.len();
-                self.note(format!("incarnation {n} (peer ISN {peer})"));
+                let sut = next.sut.map_or(String::new(), |s| format!(", SUT ISN {s}"));
+                self.note(format!("incarnation {n} (peer ISN {}{sut})", next.peer));
                 Ok(())
             }
         }
@@ -629,6 +635,7 @@ impl Oracle<'_> {
         if seg.flags.has(MFlags::SYN) && self.incs[own].sut.is_none() {
             self.incs[own].sut = Some(seg.seq);
         }
+        self.incs[own].sent(seg.seq, usize::from(seg.len), spec_flags(seg.flags));
         // A SYN that reuses a TIME-WAIT 4-tuple is written in the old
         // incarnation's numbers, which pins the ISN the reuse rule picks.
         let inc = match self.reused_from.take() {
@@ -714,6 +721,8 @@ impl Oracle<'_> {
         }
         let shown = self.show(&seg);
         if problems.is_empty() {
+            let own = usize::from(seg.inc.max(1)).min(self.incs.len()) - 1;
+            self.incs[own].sent(seg.seq, usize::from(seg.len), flags);
             let mark = if seg.rexmit { " (retransmission)" } else { "" };
             self.note(format!("SUT > peer  {shown}{mark}"));
             Ok(())

@@ -17,7 +17,7 @@ use crate::format::Spec;
 use crate::options::{Bare, EchoedTs, Want};
 use crate::suggest;
 use crate::tree::{Node, Value};
-use crate::values::{Duration, Flags, SeqValue};
+use crate::values::{Duration, Flags, SeqValue, SutIsn};
 use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 use serde_json::{Map, Value as Json};
 use serde_saphyr::Location;
@@ -51,10 +51,11 @@ type LeafCheck = fn(&Value) -> Result<(), String>;
 /// The definitions whose schema is a pattern or an alternative the typed
 /// parse reads with hand-written code; the tree's scalar goes through that
 /// same code.
-const LEAVES: [(&str, LeafCheck); 7] = [
+const LEAVES: [(&str, LeafCheck); 8] = [
     ("Flags", leaf::<Flags>),
     ("Duration", leaf::<Duration>),
     ("SeqValue", leaf::<SeqValue>),
+    ("SutIsn", leaf::<SutIsn>),
     ("Want_uint16", leaf::<Want<u16>>),
     ("Want_uint8", leaf::<Want<u8>>),
     ("Want_Bare", leaf::<Want<Bare>>),
@@ -204,14 +205,23 @@ impl<'a> Walker<'a> {
             Shape::Leaf(check) => match (&node.value, object_alternative(s, &node.value)) {
                 // `{abs: N}`: a mapping is checked field by field.
                 (Value::Map(_), Some(obj)) => self.node(obj, None, node, what, named),
-                (Value::Map(entries), None) if !object_keys(s).is_empty() => {
+                (v @ Value::Map(entries), None) if !object_keys(s).is_empty() => {
                     let keys = object_keys(s);
+                    let mut unknown = false;
                     for (k, _) in entries
                         .iter()
                         .filter(|(k, _)| !keys.contains(&k.name.as_str()))
                     {
+                        unknown = true;
                         let tail = suggest::hint(&k.name, &keys);
                         self.err(k.at, format!("unknown field `{}` in {what}{tail}", k.name));
+                    }
+                    // No alternative's key at all (`{}`): the type says
+                    // what it takes.
+                    if !unknown {
+                        if let Err(e) = check(v) {
+                            self.err(node.at, e);
+                        }
                     }
                 }
                 (v, _) => {

@@ -5,7 +5,7 @@
 
 use crate::diag::Diagnostic;
 use crate::format::{App, Role, SockState, Spec, Step};
-use crate::values::{Flags, SeqValue, Unit};
+use crate::values::{Flags, SeqValue, SutIsn, Unit};
 use serde_saphyr::Location;
 use std::path::Path;
 
@@ -24,6 +24,9 @@ struct Inc {
     /// The SUT's SYN or SYN-ACK has been expected, so relative numbers in its
     /// sequence space have an origin.
     sut_isn_known: bool,
+    /// A segment from the SUT has been expected, so its SND.NXT is known
+    /// (the origin of the next incarnation's `sut-isn: {snd-nxt: N}`).
+    sut_sent: bool,
     closed: bool,
     shut: bool,
 }
@@ -33,6 +36,7 @@ impl Inc {
         opened: Opened::No,
         accepted: false,
         sut_isn_known: false,
+        sut_sent: false,
         closed: false,
         shut: false,
     };
@@ -237,6 +241,7 @@ fn steps(c: &mut Checker, spec: &Spec) {
                     incs[cur].sut_isn_known = true;
                 }
                 let inc = &mut incs[target as usize - 1];
+                inc.sut_sent |= !e.flags.has(Flags::RST);
                 if e.flags.has(Flags::SYN) {
                     inc.sut_isn_known = true;
                 } else if matches!(e.seq, Some(SeqValue::Rel(_))) && !inc.sut_isn_known {
@@ -286,7 +291,7 @@ fn steps(c: &mut Checker, spec: &Spec) {
                     }
                 }
             }
-            Step::Incarnation(_) => {
+            Step::Incarnation(m) => {
                 if incs[cur].opened == Opened::No {
                     c.err(
                         loc,
@@ -296,7 +301,22 @@ fn steps(c: &mut Checker, spec: &Spec) {
                         ),
                     );
                 }
-                incs.push(Inc::NEW);
+                let prev = incs[cur];
+                match m.sut_isn {
+                    Some(SutIsn::SndNxt(_)) if !prev.sut_sent => c.err(
+                        loc,
+                        format!("sut-isn counts from the SUT's SND.NXT in incarnation {n}, but no segment from the SUT is expected there"),
+                    ),
+                    Some(SutIsn::Seq(SeqValue::Rel(_))) if !prev.sut_isn_known => c.err(
+                        loc,
+                        format!("a relative sut-isn counts from the SUT's ISN in incarnation {n}, which no expected SYN gives; write {{snd-nxt: N}} or {{abs: N}}"),
+                    ),
+                    _ => {}
+                }
+                incs.push(Inc {
+                    sut_isn_known: m.sut_isn.is_some(),
+                    ..Inc::NEW
+                });
             }
             // A refused call opens and closes nothing.
             Step::Note(_) | Step::AppRefused(_) => {}

@@ -483,6 +483,122 @@ impl JsonSchema for SeqValue {
     }
 }
 
+/// The SUT's ISN in a new incarnation, in the numbers of the one before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SutIsn {
+    /// The old incarnation's SND.NXT (one past the last sequence number the
+    /// SUT sent in it) plus this much: RFC 1122 4.2.2.13 has a SYN reopen
+    /// TIME-WAIT only above every old number, and Linux takes old SND.NXT
+    /// + 65535 + 2 (`tcp_timewait_state_process()`), written 65537.
+    SndNxt(i64),
+    /// Relative to the old incarnation's SUT ISN, or absolute.
+    Seq(SeqValue),
+}
+
+/// Why a [`SutIsn`] has no value in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SutIsnUnknown {
+    #[error("the SUT sent nothing in the previous incarnation, so its SND.NXT is unknown")]
+    NoSndNxt,
+    #[error("the SUT sent no SYN in the previous incarnation, so its ISN is unknown")]
+    NoIsn,
+}
+
+impl SutIsn {
+    /// The ISN, given the previous incarnation's SUT ISN and SND.NXT.
+    pub fn resolve(self, isn: Option<u32>, snd_nxt: Option<u32>) -> Result<u32, SutIsnUnknown> {
+        match self {
+            SutIsn::SndNxt(d) => snd_nxt
+                .map(|n| n.wrapping_add(d as i32 as u32))
+                .ok_or(SutIsnUnknown::NoSndNxt),
+            SutIsn::Seq(v @ SeqValue::Abs(_)) => Ok(v.resolve(0)),
+            SutIsn::Seq(v) => isn.map(|b| v.resolve(b)).ok_or(SutIsnUnknown::NoIsn),
+        }
+    }
+}
+
+impl fmt::Display for SutIsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SutIsn::SndNxt(d) => write!(f, "{{snd-nxt: {d}}}"),
+            SutIsn::Seq(v) => v.fmt(f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SutIsn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SutIsn;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "{snd-nxt: N} (the old SND.NXT plus N), an integer relative to the old SUT ISN, or {abs: N}",
+                )
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SutIsn, E> {
+                SeqValue::deserialize(de::value::I64Deserializer::<E>::new(v)).map(SutIsn::Seq)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SutIsn, E> {
+                SeqValue::deserialize(de::value::U64Deserializer::<E>::new(v)).map(SutIsn::Seq)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SutIsn, A::Error> {
+                let mut got = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if got.is_some() {
+                        return Err(de::Error::custom(
+                            "give one of `snd-nxt` and `abs`, not both or one twice",
+                        ));
+                    }
+                    got = Some(match key.as_str() {
+                        "snd-nxt" => {
+                            let v = map.next_value::<i64>()?;
+                            if v.abs() > MAX_RELATIVE {
+                                return Err(de::Error::custom(format!(
+                                    "snd-nxt offset {v} is too far (at most {MAX_RELATIVE} either way)"
+                                )));
+                            }
+                            SutIsn::SndNxt(v)
+                        }
+                        "abs" => SutIsn::Seq(SeqValue::Abs(map.next_value::<u32>()?)),
+                        // serde's own error, which the YAML reader places
+                        // at the key, as the shape pass does.
+                        other => return Err(de::Error::unknown_field(other, &["snd-nxt", "abs"])),
+                    });
+                }
+                got.ok_or_else(|| de::Error::custom("expected {snd-nxt: N} or {abs: N}"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for SutIsn {
+    fn schema_name() -> Cow<'static, str> {
+        "SutIsn".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The SUT's ISN in a new incarnation: {snd-nxt: N} for the old incarnation's SND.NXT plus N (Linux: 65537), an integer relative to the old SUT ISN, or {abs: N}",
+            "oneOf": [
+                {"type": "integer", "minimum": -MAX_RELATIVE, "maximum": MAX_RELATIVE},
+                {
+                    "type": "object",
+                    "properties": {"snd-nxt": {"type": "integer", "minimum": -MAX_RELATIVE, "maximum": MAX_RELATIVE}},
+                    "required": ["snd-nxt"],
+                    "additionalProperties": false
+                },
+                {
+                    "type": "object",
+                    "properties": {"abs": {"type": "integer", "minimum": 0, "maximum": u32::MAX}},
+                    "required": ["abs"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

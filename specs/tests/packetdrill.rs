@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use timewait_specs::format::{Spec, Step};
 use timewait_specs::packetdrill;
-use timewait_specs::values::SeqValue;
+use timewait_specs::values::{SeqValue, SutIsn};
 use timewait_specs::{load, Diagnostic};
 
 fn root() -> PathBuf {
@@ -101,9 +101,11 @@ const PINNED_HEADER: &str = "\
 # and how many steps it keeps:
 #   state                  expect-state: packetdrill cannot read a connection's TCP state
 #   silence                expect-none: packetdrill cannot require silence
-#   reopened-isn           not supported yet: the SUT's ISN after a SYN reopened TIME-WAIT
-#                          (Linux: old SND.NXT + 65537) cannot be stated relative to the
-#                          old connection in a spec
+#   reopened-isn           the SUT's numbers after a SYN reopened TIME-WAIT on packetdrill's
+#                          old socket, which checks them in the old connection's numbers,
+#                          in a spec that does not state the new ISN (`sut-isn`; Linux:
+#                          {snd-nxt: 65537}); the reviewed specs do not, since the RFCs
+#                          ask only that it lie above the old numbers
 #   isn-other-incarnation  not supported yet: the SUT's SYN written in the old
 #                          incarnation's numbers (tcp_tw_reuse), which packetdrill's new
 #                          socket cannot check
@@ -258,4 +260,63 @@ fn three_untranslatable_constructs_are_reported_in_one_run() {
         assert!(d.message.contains(": "), "no reason given: {d}");
         assert!(d.to_string().contains("untranslatable.pkt:"), "{d}");
     }
+}
+
+#[test]
+fn a_stated_isn_of_a_reopened_connection_is_written_and_read_in_the_old_sockets_numbers() {
+    // A SYN reopens TIME-WAIT on the SUT's old socket: packetdrill keeps
+    // counting the SUT's numbers from the first connection's ISN and checks
+    // the new SYN-ACK's there (old SND.NXT 2 + 65537 = 65539 on Linux).
+    let yaml = "\
+name: reopened
+description: A SYN reopens TIME-WAIT and the SUT's new ISN is stated.
+role: new-incarnation-listener
+profile: {tcp_timestamps: 0}
+msl: 30s
+model:
+  pass: [linux]
+steps:
+  - app: listen
+  - inject: {flags: S, seq: 0, win: 65535}
+  - expect: {flags: SA, seq: 0, ack: 1, len: 0}
+  - inject: {flags: A, seq: 1, ack: 1, win: 65535}
+  - app: accept
+  - app: close
+  - expect: {flags: FA, seq: 1, ack: 1, len: 0}
+  - inject: {flags: FA, seq: 1, ack: 2, win: 65535}
+  - expect: {flags: A, seq: 2, ack: 2, len: 0}
+  - incarnation: {peer-isn: 100000, sut-isn: {snd-nxt: 65537}}
+  - app: listen
+  - inject: {flags: S, seq: 0, win: 65535}
+  - expect: {flags: SA, seq: 0, ack: 1, len: 0}
+  - inject: {flags: A, seq: 1, ack: 1, win: 65535}
+  - app: accept
+  - inject: {flags: PA, seq: 1, ack: 1, len: 10, win: 65535}
+  - expect: {flags: A, seq: 1, ack: 11, len: 0}
+";
+    let file = Path::new("reopened.yaml");
+    let spec = load::load_str(file, yaml).unwrap_or_else(|e| panic!("{e}"));
+    let out = packetdrill::export(&spec, "reopened.yaml");
+    for line in [
+        "< S 100000:100000(0) win 65535",
+        "> S. 65539:65539(0) ack 100001 <...>",
+        "< . 100001:100001(0) ack 65540 win 65535",
+        "accept(3, ..., ...) = 5",
+        "< P. 100001:100011(10) ack 65540 win 65535",
+        "> . 65540:65540(0) ack 100011 <...>",
+    ] {
+        assert!(out.script.contains(line), "no `{line}` in\n{}", out.script);
+    }
+    assert!(out.not_exported.is_empty(), "{:?}", out.not_exported);
+    let back = round_trip(file, &spec).unwrap_or_else(|e| panic!("{e}"));
+    assert!(back.not_exported.is_empty());
+    // Read back, the new incarnation is in its own numbers with its ISN
+    // stated, not in the old one's.
+    let imported =
+        packetdrill::import_str(file, &out.script, "reopened").unwrap_or_else(|e| panic!("{e:?}"));
+    let marker = imported.spec.steps.iter().find_map(|s| match &s.value {
+        Step::Incarnation(m) => Some(*m),
+        _ => None,
+    });
+    assert_eq!(marker.and_then(|m| m.sut_isn), Some(SutIsn::SndNxt(65537)));
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use timewait_model::Preset;
 use timewait_specs::format::*;
 use timewait_specs::options::{EchoedTs, ExpectOptions, Want};
-use timewait_specs::values::{Duration, Flags, SeqValue, Unit, MAX_RELATIVE};
+use timewait_specs::values::{Duration, Flags, SeqValue, SutIsn, Unit, MAX_RELATIVE};
 use timewait_specs::{emit, load};
 
 fn sp<T>(v: T) -> Spanned<T> {
@@ -156,7 +156,14 @@ fn step() -> impl Strategy<Value = Step> {
                 remaining: r.map(|(min, max)| Range { min, max }),
                 tolerance,
             })),
-        seq().prop_map(|peer_isn| Step::Incarnation(Incarnation { peer_isn })),
+        (
+            seq(),
+            prop::option::of(prop_oneof![
+                seq().prop_map(SutIsn::Seq),
+                (-MAX_RELATIVE..=MAX_RELATIVE).prop_map(SutIsn::SndNxt),
+            ])
+        )
+            .prop_map(|(peer_isn, sut_isn)| Step::Incarnation(Incarnation { peer_isn, sut_isn })),
         text().prop_map(Step::Note),
     ]
 }

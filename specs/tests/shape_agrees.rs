@@ -216,7 +216,7 @@ steps:
   - expect-none: {for: 1s, flags: R}
   - wait: 1tw
   - expect-state: {state: TIME-WAIT, remaining: {min: 1s, max: 2s}, tolerance: 1s}
-  - incarnation: {peer-isn: 100}
+  - incarnation: {peer-isn: 100, sut-isn: {snd-nxt: 65537}}
   - note: text
 ";
 

@@ -17,7 +17,8 @@ use super::parse::{HEADER, HINT};
 use crate::emit;
 use crate::format::{App, Expect, Inject, Spec, Step, TcpOptions};
 use crate::values::Duration;
-use crate::values::{Flags, SeqValue};
+use crate::values::{Flags, SeqValue, SutIsn};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// The script, and the steps packetdrill will not run.
@@ -59,13 +60,22 @@ struct Exporter<'a> {
     awaiting_syn: bool,
     /// The first listener, left open at accept because the spec listens
     /// again at this step (for a SYN on the same 4-tuple).
-    kept_for: Option<usize>,
+    kept_for: Option<(usize, i64)>,
     conn: Option<i64>,
     had_connection: bool,
     inc: u32,
     /// Each incarnation's peer ISN on packetdrill's wire (incarnation 1's is 0).
     peer_isn: Vec<Option<u32>>,
     space: Option<Space>,
+    /// Where each incarnation's SUT ISN lies in the numbers packetdrill
+    /// counts the socket under test's from (0 at its first SYN), for the
+    /// incarnations that socket carries: a SYN that reopens TIME-WAIT on
+    /// packetdrill's old socket keeps its numbers, so the new ISN is
+    /// written, and checked, in them.
+    sut_at: HashMap<u32, u32>,
+    /// One past the highest of those numbers the SUT sent in each
+    /// incarnation: its SND.NXT, which `sut-isn: {snd-nxt: N}` counts from.
+    snd_nxt: HashMap<u32, u32>,
     /// Why the export stopped: the reason's key and text.
     poisoned: Option<(String, String)>,
     /// The peer's bytes the connection has received in order (the highest
@@ -94,6 +104,8 @@ pub fn export(spec: &Spec, source: &str) -> Exported {
         inc: 1,
         peer_isn: vec![Some(0)],
         space: None,
+        sut_at: HashMap::new(),
+        snd_nxt: HashMap::new(),
         poisoned: None,
         received: 0,
         read: 0,
@@ -298,6 +310,12 @@ impl Exporter<'_> {
         ));
     }
 
+    /// A new socket under test: packetdrill counts its numbers afresh.
+    fn new_space(&mut self) {
+        self.sut_at.clear();
+        self.snd_nxt.clear();
+    }
+
     fn new_fd(&mut self) -> i64 {
         let fd = self.next_fd;
         self.next_fd += 1;
@@ -335,7 +353,20 @@ impl Exporter<'_> {
                     _ => None,
                 };
                 self.peer_isn.push(next);
+                // A stated SUT ISN on the same socket: where it lies in
+                // that socket's numbers.
+                let prev = self.inc;
+                let at = match m.sut_isn {
+                    Some(SutIsn::SndNxt(d)) => self.snd_nxt.get(&prev).map(|n| n.wrapping_add(d as i32 as u32)),
+                    Some(SutIsn::Seq(SeqValue::Rel(r))) => {
+                        self.sut_at.get(&prev).map(|a| a.wrapping_add(r as i32 as u32))
+                    }
+                    Some(SutIsn::Seq(SeqValue::Abs(_))) | None => None,
+                };
                 self.inc += 1;
+                if let Some(at) = at {
+                    self.sut_at.insert(self.inc, at);
+                }
             }
             Step::App(a) => self.app(s, *a, false),
             Step::AppRefused(a) => self.app(s, *a, true),
@@ -347,10 +378,12 @@ impl Exporter<'_> {
     fn app(&mut self, s: &Step, a: App, refused: bool) {
         match (a, refused) {
             (App::Listen, false) => {
-                if self.kept_for == Some(self.step) {
+                if let Some((_, fd)) = self.kept_for.filter(|(k, _)| *k == self.step) {
                     // packetdrill's first listener is still open: the SYN
                     // reaches the old connection's socket, on its 4-tuple.
                     self.kept_for = None;
+                    // The spec's next accept takes from it.
+                    self.listener = Some(fd);
                     return self.hint(s);
                 }
                 if self.had_connection {
@@ -387,7 +420,7 @@ impl Exporter<'_> {
                     // yet; packetdrill can. Where the spec listens again
                     // for the next incarnation and no SYN comes before,
                     // the open listener is the same as the spec's second.
-                    Some(k) => self.kept_for = Some(k),
+                    Some(k) => self.kept_for = Some((k, l)),
                     // The spec's accept closes the listener.
                     None => self.event(&format!("close({l}) = 0")),
                 }
@@ -415,6 +448,7 @@ impl Exporter<'_> {
                     self.received = 0;
                     self.read = 0;
                     self.peer_fin = false;
+                    self.new_space();
                     self.space = Some(Space {
                         inc: self.inc,
                         peer_isn: None,
@@ -506,6 +540,7 @@ impl Exporter<'_> {
             if self.awaiting_syn {
                 self.awaiting_syn = false;
                 self.had_connection = true;
+                self.new_space();
                 self.space = Some(Space {
                     inc: self.inc,
                     peer_isn: Some(abs),
@@ -532,8 +567,9 @@ impl Exporter<'_> {
         };
         let ack = match (i.ack, self.space) {
             (None, _) => String::new(),
-            (Some(SeqValue::Rel(a)), Some(sp)) if sp.inc == j && sp.sut_known => {
-                format!(" ack {}", a as i32 as u32)
+            (Some(SeqValue::Rel(a)), Some(_)) if self.sut_at.contains_key(&j) => {
+                let at = self.sut_at.get(&j).copied().unwrap_or(0);
+                format!(" ack {}", at.wrapping_add(a as i32 as u32))
             }
             _ => {
                 return self.poison(
@@ -595,15 +631,17 @@ impl Exporter<'_> {
             }
             space.sut_known = true;
             self.space = Some(space);
+            self.sut_at.insert(j, 0);
             0
-        } else if j == space.inc && space.sut_known {
-            r as i32 as u32
+        } else if let Some(at) = self.sut_at.get(&j) {
+            at.wrapping_add(r as i32 as u32)
         } else {
             return self.poison(
                 s,
                 "reopened-isn",
-                "not supported yet: the SUT's numbers in a new incarnation that reopened TIME-WAIT, whose ISN (old \
-                 SND.NXT + 65537 on Linux) a spec cannot state relative to the old connection yet",
+                "the SUT's numbers in a new incarnation that reopened TIME-WAIT on packetdrill's old socket, which \
+                 checks them in the old connection's numbers: the spec must state the new ISN (`sut-isn`, Linux: \
+                 {snd-nxt: 65537})",
             );
         };
         let ack = match e.ack {
@@ -642,6 +680,15 @@ impl Exporter<'_> {
         };
         let len = e.len.unwrap_or(0);
         let end = seq.wrapping_add(u32::from(len));
+        if !e.flags.has(Flags::RST) {
+            let next = end
+                .wrapping_add(u32::from(syn))
+                .wrapping_add(u32::from(e.flags.has(Flags::FIN)));
+            let n = self.snd_nxt.entry(j).or_insert(next);
+            if (next.wrapping_sub(*n) as i32) > 0 {
+                *n = next;
+            }
+        }
         let win = e.win.map_or(String::new(), |w| format!(" win {w}"));
         let opts = match &e.options {
             None => " <...>".to_string(),

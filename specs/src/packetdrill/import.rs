@@ -18,7 +18,7 @@ use crate::format::{
     App, Expect, Incarnation, Inject, ModelVerdicts, Profile, Role, Spec, Step, TcpOptions,
     Timestamps, VariantName,
 };
-use crate::values::{Duration, Flags, SeqValue, Unit};
+use crate::values::{Duration, Flags, SeqValue, SutIsn, Unit};
 use crate::{oracle, validate};
 use serde_saphyr::{Location, Spanned};
 use std::collections::HashMap;
@@ -76,6 +76,13 @@ struct Space {
     /// packetdrill maps the real ISN to (for SYN segments only).
     sut_script_isn: u32,
     peer_isn: Option<u32>,
+    /// Where the SUT ISN of incarnation `inc` lies in the socket's numbers
+    /// (0 for its first): a SYN that reopens TIME-WAIT reaches
+    /// packetdrill's old socket, which goes on counting from the first.
+    sut_at: u32,
+    /// One past the highest of those numbers the SUT sent in `inc`: its
+    /// SND.NXT, which the next incarnation's stated ISN counts from.
+    snd_nxt: Option<u32>,
 }
 
 struct Importer<'a> {
@@ -433,6 +440,7 @@ impl Importer<'_> {
         let rel = peer_isn.map_or(0, |p| i64::from(p.wrapping_sub(prev) as i32));
         self.steps.push(Step::Incarnation(Incarnation {
             peer_isn: SeqValue::Rel(rel),
+            sut_isn: None,
         }));
         self.peer_isn.push(peer_isn);
         self.inc += 1;
@@ -627,6 +635,15 @@ impl Importer<'_> {
                         self.fds.insert(*new, Fd::Conn { linger0: false });
                         self.steps.push(Step::App(App::Accept));
                     }
+                    // The spec listened again (a `timewait:` hint), which
+                    // packetdrill's first listener stands for.
+                    (Some(Fd::Listener { accepted: true }), Expr::Int(new))
+                        if self.relisten && *new >= 0 =>
+                    {
+                        self.relisten = false;
+                        self.fds.insert(*new, Fd::Conn { linger0: false });
+                        self.steps.push(Step::App(App::Accept));
+                    }
                     (Some(Fd::Listener { accepted: true }), _) => self.err(
                         line,
                         col,
@@ -648,7 +665,7 @@ impl Importer<'_> {
                     self.hinted_marker = false;
                     let linger0 = matches!(self.fds.get(&fd), Some(Fd::New { linger0: true }));
                     self.fds.insert(fd, Fd::Conn { linger0 });
-                    self.space = Some(Space { inc: self.inc, sut_known: false, sut_script_isn: 0, peer_isn: None });
+                    self.space = Some(Space { inc: self.inc, sut_known: false, sut_script_isn: 0, peer_isn: None, sut_at: 0, snd_nxt: None });
                     self.listening = None;
                     self.had_connection = true;
                     self.steps.push(Step::App(App::Connect));
@@ -912,6 +929,8 @@ impl Importer<'_> {
                     sut_known: false,
                     sut_script_isn: 0,
                     peer_isn: Some(seq),
+                    sut_at: 0,
+                    snd_nxt: None,
                 });
                 self.had_connection = true;
                 self.hinted_marker = false;
@@ -1016,7 +1035,8 @@ impl Importer<'_> {
         // SUT's SYN; every other ACK from the SUT's real ISN.
         let sut_base = match self.space {
             Some(sp) if syn => sp.sut_script_isn,
-            _ => 0,
+            Some(sp) => sp.sut_at,
+            None => 0,
         };
         let ack_v = ack.map(|a| Self::rel(a, sut_base));
         self.steps.push(Step::Inject(Inject {
@@ -1054,12 +1074,18 @@ impl Importer<'_> {
             return;
         };
         let syn = flags.has(Flags::SYN);
+        // The number in the socket's own count: packetdrill maps a SYN's
+        // from the number the script gave the first SYN, others from 0.
+        let at = if syn {
+            seq.wrapping_sub(space.sut_script_isn)
+        } else {
+            seq
+        };
         let seq_v = if syn && !space.sut_known {
             // packetdrill learns the SUT's ISN from its first SYN, whatever
             // number the script gives it.
             space.sut_known = true;
             space.sut_script_isn = seq;
-            self.space = Some(space);
             SeqValue::Rel(0)
         } else if !space.sut_known {
             self.err(
@@ -1069,11 +1095,34 @@ impl Importer<'_> {
                 "packetdrill counts the SUT's numbers from its SYN",
             );
             return;
-        } else if syn {
-            Self::rel(seq, space.sut_script_isn)
+        } else if syn && space.inc != self.inc {
+            // A SYN reopened TIME-WAIT on packetdrill's old socket, and
+            // this SYN-ACK's number, checked in the old count, is the new
+            // incarnation's ISN: stated on the incarnation step, from the
+            // old SND.NXT where the script shows it (Linux: 65537 past).
+            if !self.state_sut_isn(line, col, at, &space) {
+                return;
+            }
+            space.inc = self.inc;
+            space.sut_at = at;
+            space.snd_nxt = None;
+            SeqValue::Rel(0)
         } else {
-            Self::rel(seq, 0)
+            Self::rel(at, space.sut_at)
         };
+        if !flags.has(Flags::RST) {
+            let next = at
+                .wrapping_add(u32::from(len))
+                .wrapping_add(u32::from(syn))
+                .wrapping_add(u32::from(flags.has(Flags::FIN)));
+            if space
+                .snd_nxt
+                .is_none_or(|n| (next.wrapping_sub(n) as i32) > 0)
+            {
+                space.snd_nxt = Some(next);
+            }
+        }
+        self.space = Some(space);
         let peer_base = self.peer_isn[space.inc as usize - 1].or(space.peer_isn);
         let ack_v = match (ack, space.peer_isn, peer_base) {
             (None, ..) => None,
@@ -1103,6 +1152,44 @@ impl Importer<'_> {
             within,
             tolerance: None,
         }));
+    }
+
+    /// States the new ISN, at `at` in the old socket's count, on the
+    /// current incarnation's step; a `timewait:` hint that states it
+    /// already keeps its own form if it means the same number, and one
+    /// that means another is an error (false).
+    fn state_sut_isn(&mut self, line: usize, col: usize, at: u32, space: &Space) -> bool {
+        let stated = match space.snd_nxt {
+            Some(n) => SutIsn::SndNxt(i64::from(at.wrapping_sub(n) as i32)),
+            None => SutIsn::Seq(Self::rel(at, space.sut_at)),
+        };
+        let means = |s: SutIsn| match s {
+            SutIsn::SndNxt(d) => space.snd_nxt.map(|n| n.wrapping_add(d as i32 as u32)),
+            SutIsn::Seq(SeqValue::Rel(r)) => Some(space.sut_at.wrapping_add(r as i32 as u32)),
+            SutIsn::Seq(SeqValue::Abs(_)) => None,
+        };
+        let marker = self.steps.iter_mut().rev().find_map(|s| match s {
+            Step::Incarnation(m) => Some(m),
+            _ => None,
+        });
+        match marker {
+            Some(m) if m.sut_isn.is_none() => {
+                m.sut_isn = Some(stated);
+                true
+            }
+            Some(m) if m.sut_isn.and_then(means) == Some(at) => true,
+            Some(m) => {
+                let hinted = m.sut_isn.map_or(String::new(), |h| h.to_string());
+                self.err(
+                    line,
+                    col,
+                    "the SYN-ACK's sequence number",
+                    format!("it makes the new ISN sut-isn {stated}, but the `timewait:` hint before says {hinted}"),
+                );
+                false
+            }
+            None => true,
+        }
     }
 
     fn spec(&self, name: &str) -> Spec {
