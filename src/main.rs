@@ -3,6 +3,7 @@
 //! differs from its expectation or is incomplete, 2 usage or parameter error.
 
 mod bench;
+mod ci;
 mod cli;
 mod isns_cmd;
 mod losses_cmd;
@@ -125,15 +126,9 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
             )?;
         }
     }
+    let mut ci_run = ci::Run::new(ci::command_line());
     if let Some(path) = &a.report {
-        let command = std::env::args()
-            .map(|s| if s.contains(' ') { format!("'{s}'") } else { s })
-            .collect::<Vec<_>>();
-        let command = if command.len() <= 1 {
-            "timewait".to_string()
-        } else {
-            format!("timewait {}", command[1..].join(" "))
-        };
+        let command = ci::command_line();
         // The hazard beyond the default scope, traced afresh for the report
         // when the report is of the default configuration.
         let beyond = match variants.iter().find(|v| v.preset == Some(Preset::Rfc1337)) {
@@ -173,7 +168,26 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         if !a.quiet {
             eprintln!("wrote {}", path.display());
         }
+        ci_run.files.push(path.display().to_string());
     }
+    let incomplete = reports
+        .iter()
+        .filter(|r| r.verdict == timewait_model::Verdict::Incomplete)
+        .count();
+    let differ = reports
+        .iter()
+        .filter(|r| !r.as_expected() && r.verdict != timewait_model::Verdict::Incomplete)
+        .count();
+    ci_run.suites.push(ci::Suite {
+        name: "check".into(),
+        counts: format!(
+            "{} verdicts: {} as expected, {differ} not as expected, {incomplete} incomplete",
+            reports.len(),
+            reports.len() - differ - incomplete
+        ),
+        cases: reports.iter().map(ci::cases::verdict).collect(),
+    });
+    ci::finish(&ci_run, &a.ci)?;
     let all_ok = reports
         .iter()
         .all(|r| r.as_expected() && r.verdict != timewait_model::Verdict::Incomplete);
