@@ -34,8 +34,11 @@ pub fn load_all(paths: &SpecPaths) -> Result<(Vec<(PathBuf, Spec)>, usize)> {
 /// A spec file that does not load, with its problems as printed.
 type Invalid = (PathBuf, Vec<String>);
 
+/// The specs that load, and the files that do not.
+type Loaded = (Vec<(PathBuf, Spec)>, Vec<Invalid>);
+
 /// [`load_all`], keeping each invalid file's problems.
-fn load_reporting(paths: &SpecPaths) -> Result<(Vec<(PathBuf, Spec)>, Vec<Invalid>)> {
+fn load_reporting(paths: &SpecPaths) -> Result<Loaded> {
     let files = load::collect(&paths.or_default()).context("cannot list the spec files")?;
     if files.is_empty() {
         anyhow::bail!("no .yaml files under {:?}", paths.or_default());

@@ -359,3 +359,61 @@ fn a_repeat_run_takes_no_junit_file() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("cannot be used with"), "{}", text(&o));
 }
+
+#[test]
+fn a_whole_smoltcp_suite_has_a_testcase_per_spec_and_skips_those_that_do_not_apply() {
+    let dir = Scratch::new("replay-whole");
+    let (junit, md) = (dir.path("junit.xml"), dir.path("summary.md"));
+    let o = Command::new(env!("CARGO_BIN_EXE_timewait"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .args(["replay", "--stack", "smoltcp", "--no-facts", "--reports"])
+        .arg(dir.path("reports"))
+        .arg("--out")
+        .arg(dir.path("pcap"))
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--summary-md")
+        .arg(&md)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let specs = ["specs/reviewed", "specs/generated"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(in_repo(d)).expect("the specs"))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        })
+        .count();
+    let cases = read_junit(&junit);
+    assert_eq!(cases.len(), specs, "one testcase per spec");
+    // The console's "N pin Linux knobs and do not apply" are the skips.
+    let err = String::from_utf8_lossy(&o.stderr);
+    let na: usize = err
+        .split(" pin Linux knobs and do not apply")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the header counts the specs that do not apply");
+    assert!(na > 0, "{err}");
+    let skipped: Vec<&Case> = cases.iter().filter(|c| c.outcome == "skipped").collect();
+    assert_eq!(skipped.len(), na, "{skipped:#?}");
+    assert!(skipped[0].message.starts_with("n/a: pins Linux knobs"));
+    assert!(cases
+        .iter()
+        .all(|c| c.outcome != "failure" && c.outcome != "error"));
+    let summary = std::fs::read_to_string(&md).expect("the summary");
+    let report = dir.path("reports/conformance-smoltcp.md");
+    assert!(
+        summary.contains(&format!("- {}\n", report.display())),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "- {}\n",
+            dir.path("reports/conformance.md").display()
+        )),
+        "{summary}"
+    );
+}
