@@ -75,18 +75,19 @@ fn case<'a>(cases: &'a [Case], class: &str, name: &str) -> &'a Case {
 }
 
 /// A fresh folder, removed at the end.
-struct Scratch(PathBuf);
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("timewait-ci-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("timewait-ci-{tag}-"))
+            .tempdir()
+            .expect("temp dir");
         Scratch(dir)
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+        self.0.path().join(name)
     }
 
     fn write(&self, name: &str, text: &str) -> String {
@@ -94,12 +95,6 @@ impl Scratch {
         std::fs::create_dir_all(p.parent().expect("a folder")).expect("folder");
         std::fs::write(&p, text).expect("write");
         p.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
