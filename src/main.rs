@@ -95,6 +95,7 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let with_expectations = a.model.is_default();
     let mut progress = progress_line(a.quiet);
+    let started = std::time::Instant::now();
     let mut reports = Vec::new();
     for v in &variants {
         if !a.quiet {
@@ -186,6 +187,7 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
             reports.len() - differ - incomplete
         ),
         cases: reports.iter().map(ci::cases::verdict).collect(),
+        wall: started.elapsed(),
     });
     ci::finish(&ci_run, &a.ci)?;
     let all_ok = reports

@@ -80,6 +80,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
                 name: kind.name().into(),
                 counts: format!("{}: skipped ({why})", kind.name()),
                 cases: vec![ci::cases::unavailable(kind.name(), &why)],
+                wall: Duration::ZERO,
             });
             continue;
         }
@@ -661,6 +662,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
             name: stack.into(),
             counts,
             cases,
+            wall,
         },
         files,
     };

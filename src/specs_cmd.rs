@@ -86,6 +86,7 @@ fn check(a: &SpecCheckArgs) -> Result<ExitCode> {
         .iter()
         .map(|(f, problems)| ci::cases::invalid(f, problems))
         .collect();
+    let started = std::time::Instant::now();
     let mut disagreeing = 0;
     let width = specs
         .iter()
@@ -170,6 +171,7 @@ fn check(a: &SpecCheckArgs) -> Result<ExitCode> {
         name: "specs check".into(),
         counts,
         cases,
+        wall: started.elapsed(),
     });
     ci::finish(&run, &a.ci)?;
     Ok(if bad > 0 {

@@ -12,8 +12,8 @@ pub fn report(run: &Run) -> Report {
     let mut total = std::time::Duration::ZERO;
     for s in &run.suites {
         let mut suite = TestSuite::new(s.name.as_str());
-        suite.set_time(s.time());
-        total += s.time();
+        suite.set_time(s.wall);
+        total += s.wall;
         suite.add_test_cases(s.cases.iter().map(case));
         report.add_test_suite(suite);
     }
@@ -91,6 +91,7 @@ mod tests {
         run.suites.push(Suite {
             name: "s".into(),
             counts: String::new(),
+            wall: Duration::from_secs(2),
             cases: vec![
                 Case::new("k", "ok", Duration::from_millis(1500))
                     .with(Status::Pass, "fail (as predicted): both fail at step 3"),
@@ -127,6 +128,12 @@ mod tests {
             Some("at: step 2\nexpected: A\nactual: R\n\n1. x <&> y")
         );
         assert!(cases[2].children().any(|n| n.has_tag_name("error")));
+        // The suite's time is its wall time, not the sum of its cases'.
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .expect("a <testsuite>");
+        assert_eq!(suite.attribute("time"), Some("2.000"));
         let root = doc.root_element();
         assert_eq!(root.attribute("failures"), Some("1"));
         assert_eq!(root.attribute("errors"), Some("1"));

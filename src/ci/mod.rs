@@ -109,15 +109,15 @@ pub struct Suite {
     /// The command's own counts line for this group, as its console says it.
     pub counts: String,
     pub cases: Vec<Case>,
+    /// The wall time of the whole group. Not the sum of its cases' times:
+    /// in `check` the properties explored together share one exploration's
+    /// time, and a replay runs its specs at once.
+    pub wall: Duration,
 }
 
 impl Suite {
     pub fn count(&self, s: Status) -> usize {
         self.cases.iter().filter(|c| c.status == s).count()
-    }
-
-    pub fn time(&self) -> Duration {
-        self.cases.iter().map(|c| c.time).sum()
     }
 }
 

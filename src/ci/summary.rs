@@ -19,7 +19,7 @@ pub fn markdown(run: &Run) -> String {
             let _ = writeln!(o, "- {}", s.counts);
         }
     }
-    let time: std::time::Duration = run.suites.iter().map(|s| s.time()).sum();
+    let time: std::time::Duration = run.suites.iter().map(|s| s.wall).sum();
     let _ = writeln!(
         o,
         "\n**{} cases: {} passed, {} failed, {} errors, {} skipped** ({:.1} s)\n",
@@ -89,6 +89,7 @@ mod tests {
         run.suites.push(Suite {
             name: "smoltcp".into(),
             counts: "smoltcp: 2 specs".into(),
+            wall: Duration::from_millis(2300),
             cases: vec![
                 Case::new("smoltcp", "fine", Duration::ZERO),
                 Case::new("smoltcp", "rst", Duration::ZERO)
@@ -102,7 +103,7 @@ mod tests {
         run.files.push("reports/conformance-smoltcp.md".into());
         let md = markdown(&run);
         assert!(md.starts_with("### `timewait replay --stack smoltcp`\n\n- smoltcp: 2 specs\n"));
-        assert!(md.contains("**4 cases: 1 passed, 1 failed, 1 errors, 1 skipped** (0.0 s)"));
+        assert!(md.contains("**4 cases: 1 passed, 1 failed, 1 errors, 1 skipped** (2.3 s)"));
         assert!(md.contains(
             "| smoltcp / rst | failure | step 13 (line 31) | it is in TIME-WAIT | it is in CLOSED |"
         ));
