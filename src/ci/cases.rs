@@ -15,27 +15,12 @@ use timewait_model::Verdict;
 use timewait_specs::oracle::{self, Outcome};
 use timewait_specs::Spec;
 
-/// A verdict and its trace as `check` prints them: `violated, shortest
-/// counterexample (6 steps)`.
-fn found(r: &PropertyReport) -> String {
-    match (r.verdict, &r.trace) {
-        (Verdict::Violated, Some(t)) => {
-            format!(
-                "violated, shortest counterexample ({} steps)",
-                t.steps.len()
-            )
-        }
-        (Verdict::Holds, Some(t)) => format!("holds, shortest witness ({} steps)", t.steps.len()),
-        (v, _) => v.name().to_string(),
-    }
-}
-
 /// One row of `check`'s verdict table. A verdict against the variant's
 /// expected one is a failure; an incomplete check is no verdict, an error.
 pub fn verdict(r: &PropertyReport) -> Case {
     let time = Duration::try_from_secs_f64(r.seconds).unwrap_or_default();
     let case = Case::new(r.variant.as_str(), r.property, time);
-    let got = found(r);
+    let got = crate::output::verdict_with_trace(r);
     let mut detail = r.trace.as_ref().map_or(String::new(), |t| t.render("  "));
     if let Some(n) = &r.note {
         detail.push_str(n);
