@@ -97,8 +97,26 @@ pub struct ReplayArgs {
     /// Run the suite N times on each stack and report every spec whose
     /// verdict changed between runs (a flake), with each run's counts and
     /// largest harness lateness. Writes no report, record or capture.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    /// It writes no JUnit file or summary either: a flake hunt is not a verdict.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..),
+          conflicts_with_all = ["junit", "summary_md"])]
     pub repeat: Option<u32>,
+    #[command(flatten)]
+    pub ci: CiArgs,
+}
+
+/// The CI outputs of `check`, `specs check` and `replay` (README, "Running
+/// timewait in CI").
+#[derive(Args, Debug, Clone, Default)]
+pub struct CiArgs {
+    /// Write the verdicts as JUnit XML, one testcase per verdict (its
+    /// folder is created).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a short Markdown summary for a CI job summary (its folder is
+    /// created); it is also appended to $GITHUB_STEP_SUMMARY when that is set.
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +231,8 @@ pub struct SpecCheckArgs {
     /// Print the model's exchange for every variant, not only for disagreements.
     #[arg(long, short)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub ci: CiArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -474,6 +494,8 @@ pub struct CheckArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub ci: CiArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -3,6 +3,7 @@
 //! differs from its expectation or is incomplete, 2 usage or parameter error.
 
 mod bench;
+mod ci;
 mod cli;
 mod isns_cmd;
 mod losses_cmd;
@@ -94,6 +95,7 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let with_expectations = a.model.is_default();
     let mut progress = progress_line(a.quiet);
+    let started = std::time::Instant::now();
     let mut reports = Vec::new();
     for v in &variants {
         if !a.quiet {
@@ -125,15 +127,9 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
             )?;
         }
     }
+    let mut ci_run = ci::Run::new(ci::command_line());
     if let Some(path) = &a.report {
-        let command = std::env::args()
-            .map(|s| if s.contains(' ') { format!("'{s}'") } else { s })
-            .collect::<Vec<_>>();
-        let command = if command.len() <= 1 {
-            "timewait".to_string()
-        } else {
-            format!("timewait {}", command[1..].join(" "))
-        };
+        let command = ci::command_line();
         // The hazard beyond the default scope, traced afresh for the report
         // when the report is of the default configuration.
         let beyond = match variants.iter().find(|v| v.preset == Some(Preset::Rfc1337)) {
@@ -173,7 +169,27 @@ fn run_check(a: CheckArgs) -> Result<ExitCode> {
         if !a.quiet {
             eprintln!("wrote {}", path.display());
         }
+        ci_run.files.push(path.display().to_string());
     }
+    let incomplete = reports
+        .iter()
+        .filter(|r| r.verdict == timewait_model::Verdict::Incomplete)
+        .count();
+    let differ = reports
+        .iter()
+        .filter(|r| !r.as_expected() && r.verdict != timewait_model::Verdict::Incomplete)
+        .count();
+    ci_run.suites.push(ci::Suite {
+        name: "check".into(),
+        counts: format!(
+            "{} verdicts: {} as expected, {differ} not as expected, {incomplete} incomplete",
+            reports.len(),
+            reports.len() - differ - incomplete
+        ),
+        cases: reports.iter().map(ci::cases::verdict).collect(),
+        wall: started.elapsed(),
+    });
+    ci::finish(&ci_run, &a.ci)?;
     let all_ok = reports
         .iter()
         .all(|r| r.as_expected() && r.verdict != timewait_model::Verdict::Incomplete);

@@ -83,6 +83,21 @@ pub fn table(reports: &[PropertyReport]) -> String {
     out
 }
 
+/// A verdict and its trace, as the console heads a counterexample and CI
+/// reports give a verdict: `violated, shortest counterexample (6 steps)`.
+pub fn verdict_with_trace(r: &PropertyReport) -> String {
+    match (r.verdict, &r.trace) {
+        (Verdict::Violated, Some(t)) => {
+            format!(
+                "violated, shortest counterexample ({} steps)",
+                t.steps.len()
+            )
+        }
+        (Verdict::Holds, Some(t)) => format!("holds, shortest witness ({} steps)", t.steps.len()),
+        (v, _) => v.name().to_string(),
+    }
+}
+
 /// Each counterexample (and lasso) as numbered steps, and the witnesses too
 /// when `witnesses` is set.
 pub fn counterexamples(reports: &[PropertyReport], witnesses: bool) -> String {
@@ -101,10 +116,10 @@ pub fn counterexamples(reports: &[PropertyReport], witnesses: bool) -> String {
         if let (Some(t), Verdict::Violated) = (&r.trace, r.verdict) {
             let _ = writeln!(
                 out,
-                "\n{} / {}: violated, shortest counterexample ({} steps)",
+                "\n{} / {}: {}",
                 r.variant,
                 r.property,
-                t.steps.len()
+                verdict_with_trace(r)
             );
             out.push_str(&t.render("  "));
         }

@@ -2,6 +2,7 @@
 //! default, prints progress and each failure with its exchange, writes a
 //! pcap per spec and the Markdown report.
 
+use crate::ci;
 use crate::cli::{ReplayArgs, StackArg};
 use crate::specs_cmd::load_all;
 use anyhow::{bail, Context, Result};
@@ -67,6 +68,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
         }
     }
     let mut outcome = Outcome::Clean;
+    let mut ci_run = ci::Run::new(ci::command_line());
     for kind in kinds.iter().copied() {
         if let Some(why) = kind.unavailable() {
             if a.stack != StackArg::All {
@@ -74,11 +76,22 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
             eprintln!("skipping {}: {why}", kind.name());
+            ci_run.suites.push(ci::Suite {
+                name: kind.name().into(),
+                counts: format!("{}: skipped ({why})", kind.name()),
+                cases: vec![ci::cases::unavailable(kind.name(), &why)],
+                wall: Duration::ZERO,
+            });
             continue;
         }
         let this = match a.repeat {
             Some(n) => repeat_stack(kind, specs.clone(), &a, n)?,
-            None => run_stack(kind, specs.clone(), &a)?,
+            None => {
+                let ran = run_stack(kind, specs.clone(), &a)?;
+                ci_run.suites.push(ran.suite);
+                ci_run.files.extend(ran.files);
+                ran.outcome
+            }
         };
         outcome = outcome.max(this);
     }
@@ -97,7 +110,9 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             path.display(),
             stacks.len()
         );
+        ci_run.files.push(path.display().to_string());
     }
+    ci::finish(&ci_run, &a.ci)?;
     Ok(outcome.code())
 }
 
@@ -533,11 +548,18 @@ fn finish_facts(kind: StackKind, plan: FactsPlan) -> Result<(Option<probe::Facts
     }
 }
 
+/// A stack's run: how it went, its cases for CI and the files it wrote.
+struct Ran {
+    outcome: Outcome,
+    suite: ci::Suite,
+    files: Vec<String>,
+}
+
 /// Runs the suite (and the probes, at the same time, for the whole suite)
 /// on one stack, prints the failures, writes its captures and, for the
 /// whole suite, its report and results file, and says what it wrote;
 /// whether every verdict is what the reviewed lists expect.
-fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<Outcome> {
+fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Result<Ran> {
     let stack = kind.name();
     let known = known_source(a).load(stack)?;
     let Split { specs, na, jobs } = applicable(kind, specs, a);
@@ -599,6 +621,11 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     );
     // Once the whole suite ran, an entry naming no spec in it is stale too.
     let mut stale_entries = Vec::new();
+    let mut cases: Vec<ci::Case> = results
+        .iter()
+        .map(|r| ci::cases::replay(stack, r))
+        .collect();
+    cases.extend(na.iter().map(|(_, s)| ci::cases::not_applicable(stack, s)));
     if whole {
         let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
         all.extend(na.iter().map(|(_, s)| s.name.value.as_str()));
@@ -610,18 +637,35 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
                 e.spec
             );
             stale_entries.push(e.spec.clone());
+            cases.push(ci::cases::stale_entry(
+                stack,
+                &known_source(a).path(stack),
+                e.line,
+                &e.spec,
+            ));
         }
         summary.stale_known += stale_entries.len();
     }
-    println!(
-        "\n{stack}: {} specs in {:.1} s: {summary}. {}",
+    let counts = format!(
+        "{stack}: {} specs in {:.1} s: {summary}. {}",
         results.len(),
         wall.as_secs_f64(),
         report::lateness_line(&results),
     );
+    println!("\n{counts}");
     let (probed, facts_line) = finish_facts(kind, plan)?;
     println!("{facts_line}");
     let outcome = Outcome::of(&summary, !stale_entries.is_empty());
+    let ran = |files| Ran {
+        outcome,
+        suite: ci::Suite {
+            name: stack.into(),
+            counts,
+            cases,
+            wall,
+        },
+        files,
+    };
     let mut wrote: Vec<String> = Vec::new();
     if !whole {
         wrote.extend(captures.iter().map(|p| p.display().to_string()));
@@ -631,7 +675,17 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
             "(a subset of the specs: the report, the record and the findings under {} are left as they are)",
             a.reports.display()
         );
-        return Ok(outcome);
+        // The summary names the diagrams one by one, the captures by folder.
+        let mut files = Vec::new();
+        if !captures.is_empty() {
+            files.push(format!(
+                "{} captures under {}",
+                captures.len(),
+                a.out.join(stack).display()
+            ));
+        }
+        files.extend(drawn.iter().map(|p| p.display().to_string()));
+        return Ok(ran(files));
     }
     if !captures.is_empty() {
         wrote.push(format!(
@@ -716,7 +770,7 @@ fn run_stack(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> Re
     std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
     wrote.push(path.display().to_string());
     print_written(&wrote);
-    Ok(outcome)
+    Ok(ran(wrote))
 }
 
 /// Says what a stack's run wrote, one path (or group of captures) a line.

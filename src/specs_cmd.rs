@@ -3,6 +3,7 @@
 //! `packetdrill_cmd`. Exit codes: 0 fine, 1 a spec disagrees with the
 //! model, 2 invalid specs or usage.
 
+use crate::ci;
 use crate::cli::{GenArgs, SchemaArgs, SpecCheckArgs, SpecPaths, SpecsCommand};
 use crate::packetdrill_cmd;
 use anyhow::{Context, Result};
@@ -24,22 +25,35 @@ pub fn run(c: SpecsCommand) -> Result<ExitCode> {
 }
 
 /// Loads every spec under `paths`, printing every problem; returns the
-/// valid specs and whether any file was invalid.
+/// valid specs and how many files were invalid.
 pub fn load_all(paths: &SpecPaths) -> Result<(Vec<(PathBuf, Spec)>, usize)> {
+    let (ok, bad) = load_reporting(paths)?;
+    Ok((ok, bad.len()))
+}
+
+/// A spec file that does not load, with its problems as printed.
+type Invalid = (PathBuf, Vec<String>);
+
+/// The specs that load, and the files that do not.
+type Loaded = (Vec<(PathBuf, Spec)>, Vec<Invalid>);
+
+/// [`load_all`], keeping each invalid file's problems.
+fn load_reporting(paths: &SpecPaths) -> Result<Loaded> {
     let files = load::collect(&paths.or_default()).context("cannot list the spec files")?;
     if files.is_empty() {
         anyhow::bail!("no .yaml files under {:?}", paths.or_default());
     }
     let mut ok = Vec::new();
-    let mut bad = 0;
+    let mut bad = Vec::new();
     for f in files {
         match load::load_file(&f) {
             Ok(spec) => ok.push((f, spec)),
             Err(e) => {
-                bad += 1;
-                for d in e.diagnostics() {
+                let problems: Vec<String> = e.diagnostics().iter().map(|d| d.to_string()).collect();
+                for d in &problems {
                     eprintln!("{d}");
                 }
+                bad.push((f, problems));
             }
         }
     }
@@ -66,7 +80,13 @@ fn lint(paths: &SpecPaths) -> Result<ExitCode> {
 }
 
 fn check(a: &SpecCheckArgs) -> Result<ExitCode> {
-    let (specs, bad) = load_all(&a.paths)?;
+    let (specs, invalid) = load_reporting(&a.paths)?;
+    let bad = invalid.len();
+    let mut cases: Vec<ci::Case> = invalid
+        .iter()
+        .map(|(f, problems)| ci::cases::invalid(f, problems))
+        .collect();
+    let started = std::time::Instant::now();
     let mut disagreeing = 0;
     let width = specs
         .iter()
@@ -81,6 +101,11 @@ fn check(a: &SpecCheckArgs) -> Result<ExitCode> {
     println!();
     for (file, spec) in &specs {
         let c = oracle::check(spec);
+        cases.extend(
+            c.runs
+                .iter()
+                .filter_map(|r| ci::cases::assertion(file, spec, r)),
+        );
         print!("{:width$}", spec.name.value);
         for r in &c.runs {
             let cell = match (oracle::expectation(spec, r.preset), r.outcome.passed()) {
@@ -127,8 +152,8 @@ fn check(a: &SpecCheckArgs) -> Result<ExitCode> {
             }
         }
     }
-    println!(
-        "\n{} specs checked against {} variants: {} agree with their `model` section, {} disagree{}",
+    let counts = format!(
+        "{} specs checked against {} variants: {} agree with their `model` section, {} disagree{}",
         specs.len(),
         Preset::ALL.len(),
         specs.len() - disagreeing,
@@ -139,7 +164,16 @@ fn check(a: &SpecCheckArgs) -> Result<ExitCode> {
             String::new()
         }
     );
+    println!("\n{counts}");
     println!("cells: pass/fail as the spec says; PASS!/FAIL! contradict it; (pass)/(fail) not listed in the spec");
+    let mut run = ci::Run::new(ci::command_line());
+    run.suites.push(ci::Suite {
+        name: "specs check".into(),
+        counts,
+        cases,
+        wall: started.elapsed(),
+    });
+    ci::finish(&run, &a.ci)?;
     Ok(if bad > 0 {
         ExitCode::from(2)
     } else if disagreeing > 0 {

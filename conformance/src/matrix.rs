@@ -5,13 +5,10 @@
 //! the same way.
 
 use crate::probe::{Facts, Reaction};
+use crate::report::cell;
 use crate::results::{Mark, StackResults};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
 
 fn mark_cell(m: Mark) -> &'static str {
     match m {

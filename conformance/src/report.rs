@@ -98,7 +98,9 @@ pub fn lateness_line(results: &[SpecResult]) -> String {
     }
 }
 
-fn cell(s: &str) -> String {
+/// Text made safe for one Markdown table cell: no column break, no line
+/// break.
+pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 

@@ -109,6 +109,8 @@ pub struct Run {
     pub log: Vec<String>,
     /// Every injected segment: the SUT's state when it arrived, and its kind.
     pub arrivals: Vec<(SockState, Arrival)>,
+    /// The wall time the play took (CI reports give each check its time).
+    pub elapsed: std::time::Duration,
 }
 
 struct Oracle<'a> {
@@ -151,6 +153,7 @@ impl<'a> Oracle<'a> {
 
 /// Plays `spec` against `preset`.
 pub fn run(spec: &Spec, preset: Preset) -> Run {
+    let started = std::time::Instant::now();
     let mut o = Oracle::new(spec, preset);
     let mut outcome = Outcome::Pass;
     for (i, step) in spec.steps.iter().enumerate() {
@@ -190,6 +193,7 @@ pub fn run(spec: &Spec, preset: Preset) -> Run {
         outcome,
         log: o.log,
         arrivals: o.arrivals,
+        elapsed: started.elapsed(),
     }
 }
 
