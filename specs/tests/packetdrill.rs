@@ -113,6 +113,8 @@ const PINNED_HEADER: &str = "\
 #                          gives a SYN to a new listener another remote port, and a spec
 #                          cannot keep a listener open across accepts
 #   ack-other-incarnation  an ack in the old incarnation's numbers after the SUT opened a new socket
+#   ts-echo                a TSecr before any outbound TSval the spec names: packetdrill
+#                          echoes only a TSval the script wrote on an outbound segment
 #   rest:KEY               the steps after one that stopped the export for KEY
 # Rewritten by TIMEWAIT_BLESS=1 cargo test -p timewait-specs --test packetdrill.
 ";
@@ -161,19 +163,37 @@ fn the_steps_packetdrill_cannot_run_are_exactly_the_listed_ones() {
 fn an_exported_script_numbers_a_reused_tuple_as_packetdrill_does() {
     // The SUT connects again on its bound port: packetdrill's new socket
     // learns the new ISN from its SYN, and the peer's SYN-ACK is absolute.
-    let spec =
-        load::load_file(&root().join("reviewed/tw-bound-connect-reuses-time-wait-at-once.yaml"))
-            .unwrap_or_else(|e| panic!("{e}"));
-    let out = packetdrill::export(&spec, "x");
-    assert!(
-        out.script
-            .contains("< S 0:0(0) win 65535 <nop,nop,TS val 1 ecr 0>"),
-        "{}",
-        out.script
+    // The SYN-ACK's options are stated here (Linux's answer to a SYN with
+    // only timestamps), so that its TSval is written and the peer's echoes
+    // can be: the committed spec leaves them unchecked, and its export
+    // stops at the first echo (`ts-echo`).
+    let path = root().join("reviewed/tw-bound-connect-reuses-time-wait-at-once.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let stated = text.replace(
+        "  - expect: {flags: SA, seq: 0, ack: 1}\n",
+        "  - expect: {flags: SA, seq: 0, ack: 1, options: {mss: 1460, ts: {ecr: 1}, exact: true}}\n",
     );
+    assert_ne!(stated, text, "the spec's SYN-ACK step changed");
+    let spec = load::load_str(&path, &stated).unwrap_or_else(|e| panic!("{e}"));
+    let out = packetdrill::export(&spec, "x");
+    for line in [
+        "< S 0:0(0) win 65535 <nop,nop,TS val 1 ecr 0>",
+        "> S. 0:0(0) ack 1 <mss 1460,nop,nop,TS val 0 ecr 1>",
+        // The echo names the SYN-ACK's script TSval; packetdrill sends
+        // the SUT's live one.
+        "< . 1:1(0) ack 1 win 65535 <nop,nop,TS val 1 ecr 0>",
+    ] {
+        assert!(out.script.contains(line), "no `{line}` in\n{}", out.script);
+    }
     let kept: Vec<&str> = out.not_exported.iter().map(|n| n.key.as_str()).collect();
     assert_eq!(kept[0], "state");
     assert!(kept.contains(&"isn-other-incarnation"), "{kept:?}");
+    let committed = load::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let first = packetdrill::export(&committed, "x").not_exported;
+    assert_eq!(
+        first.first().map(|n| (n.step, n.key.as_str())),
+        Some((4, "ts-echo"))
+    );
     let _ = SeqValue::Rel(0);
 }
 

@@ -76,6 +76,11 @@ struct Exporter<'a> {
     /// One past the highest of those numbers the SUT sent in each
     /// incarnation: its SND.NXT, which `sut-isn: {snd-nxt: N}` counts from.
     snd_nxt: HashMap<u32, u32>,
+    /// An outbound segment of the socket under test has its TSval written
+    /// (as 0). packetdrill sends an inbound segment's TSecr only as the
+    /// live TSval of an outbound one whose script value it names, so an
+    /// echo needs one.
+    ts_val_written: bool,
     /// Why the export stopped: the reason's key and text.
     poisoned: Option<(String, String)>,
     /// The peer's bytes the connection has received in order (the highest
@@ -106,6 +111,7 @@ pub fn export(spec: &Spec, source: &str) -> Exported {
         space: None,
         sut_at: HashMap::new(),
         snd_nxt: HashMap::new(),
+        ts_val_written: false,
         poisoned: None,
         received: 0,
         read: 0,
@@ -200,8 +206,9 @@ fn options(o: &TcpOptions) -> String {
 
 /// An `expect`'s options as packetdrill's list: the named values (TSval
 /// 0, since a spec never pins the SUT's clock), or `<...>` when the spec
-/// asks for an option with any value, which packetdrill cannot say.
-fn expect_options(o: &crate::options::ExpectOptions) -> String {
+/// asks for an option with any value, which packetdrill cannot say. Also
+/// whether the list writes a TSval.
+fn expect_options(o: &crate::options::ExpectOptions) -> (String, bool) {
     use crate::options::Want;
     fn value<T>(w: Option<Want<T>>) -> Result<Option<T>, ()> {
         match w {
@@ -211,15 +218,16 @@ fn expect_options(o: &crate::options::ExpectOptions) -> String {
         }
     }
     let (Ok(mss), Ok(wscale), Ok(ts)) = (value(o.mss), value(o.wscale), value(o.ts)) else {
-        return " <...>".into();
+        return (" <...>".into(), false);
     };
-    options(&TcpOptions {
+    let list = options(&TcpOptions {
         mss,
         wscale,
         sack_ok: matches!(o.sack_ok, Some(Want::Present | Want::Is(_))),
         ts: ts.map(|t: crate::options::EchoedTs| crate::format::Timestamps { val: 0, ecr: t.ecr }),
         other: Vec::new(),
-    })
+    });
+    (list, ts.is_some())
 }
 
 impl Exporter<'_> {
@@ -314,6 +322,7 @@ impl Exporter<'_> {
     fn new_space(&mut self) {
         self.sut_at.clear();
         self.snd_nxt.clear();
+        self.ts_val_written = false;
     }
 
     fn new_fd(&mut self) -> i64 {
@@ -589,13 +598,29 @@ impl Exporter<'_> {
         if i.flags.has(Flags::FIN) && self.space.is_some_and(|sp| sp.inc == j) {
             self.peer_fin = true;
         }
+        // packetdrill writes an inbound TSecr as the live TSval of the
+        // outbound segment whose script TSval it names; the export names
+        // every outbound TSval 0, so the echo is of the SUT's latest.
+        let mut opts = i.options.clone();
+        if let (Some(ts), true) = (&mut opts.ts, ack_flag) {
+            if !self.ts_val_written {
+                return self.poison(
+                    s,
+                    "ts-echo",
+                    "a TSecr on a segment with ACK before any outbound segment whose TSval the spec names: \
+                     packetdrill sends an echo only of a TSval the script wrote (state the SUT's options with \
+                     `ts: {ecr: N}` and `exact: true` to write one)",
+                );
+            }
+            ts.ecr = 0;
+        }
         let win = i.win.unwrap_or(crate::format::defaults::WINDOW);
         let end = seq.wrapping_add(u32::from(i.len));
         let line = format!(
             "< {} {seq}:{end}({}){ack} win {win}{}",
             flags(i.flags),
             i.len,
-            options(&i.options)
+            options(&opts)
         );
         self.event(&line);
     }
@@ -692,7 +717,11 @@ impl Exporter<'_> {
         let win = e.win.map_or(String::new(), |w| format!(" win {w}"));
         let opts = match &e.options {
             None => " <...>".to_string(),
-            Some(o) => expect_options(o),
+            Some(o) => {
+                let (list, ts) = expect_options(o);
+                self.ts_val_written |= ts;
+                list
+            }
         };
         let after = e.after.map_or(0, |d| self.ms_us(d));
         let p = self.pending_us;

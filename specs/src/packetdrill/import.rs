@@ -65,6 +65,19 @@ enum Fd {
     Closed,
 }
 
+/// One segment line of the script: where it is, and its header fields as
+/// packetdrill reads them (numbers in the script's own count).
+#[derive(Clone, Copy, Debug)]
+struct Wire {
+    line: usize,
+    col: usize,
+    flags: Flags,
+    seq: u32,
+    ack: Option<u32>,
+    len: u16,
+    win: Option<u16>,
+}
+
 /// The numbers of the socket under test: which incarnation its SUT ISN
 /// belongs to (once its first SYN is seen) and the wire ISN its peer
 /// numbers count from.
@@ -865,7 +878,16 @@ impl Importer<'_> {
                 let Some(options) = self.options(line, col(p.options_col), list) else {
                     return;
                 };
-                self.inbound(line, col(0), flags, seq, ack, len, win, options);
+                let at = Wire {
+                    line,
+                    col: col(0),
+                    flags,
+                    seq,
+                    ack,
+                    len,
+                    win,
+                };
+                self.inbound(at, options);
             }
             Dir::Out => {
                 let options = match &p.options {
@@ -882,18 +904,16 @@ impl Importer<'_> {
                     Some(w) => Some(micros(w)),
                     None => after,
                 };
-                self.outbound(
+                let at = Wire {
                     line,
-                    col(0),
+                    col: col(0),
                     flags,
                     seq,
                     ack,
                     len,
                     win,
-                    options,
-                    after,
-                    within,
-                );
+                };
+                self.outbound(at, options, after, within);
             }
         }
     }
@@ -902,18 +922,16 @@ impl Importer<'_> {
         SeqValue::relative(v, Some(base))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn inbound(
-        &mut self,
-        line: usize,
-        col: usize,
-        flags: Flags,
-        seq: u32,
-        ack: Option<u32>,
-        len: u16,
-        win: Option<u16>,
-        options: TcpOptions,
-    ) {
+    fn inbound(&mut self, at: Wire, options: TcpOptions) {
+        let Wire {
+            line,
+            col,
+            flags,
+            seq,
+            ack,
+            len,
+            win,
+        } = at;
         let syn = flags.has(Flags::SYN);
         let mut incarnation = None;
         let seq_v;
@@ -1050,20 +1068,22 @@ impl Importer<'_> {
         }));
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn outbound(
         &mut self,
-        line: usize,
-        col: usize,
-        flags: Flags,
-        seq: u32,
-        ack: Option<u32>,
-        len: u16,
-        win: Option<u16>,
+        at: Wire,
         options: Option<crate::options::ExpectOptions>,
         after: Option<Duration>,
         within: Option<Duration>,
     ) {
+        let Wire {
+            line,
+            col,
+            flags,
+            seq,
+            ack,
+            len,
+            win,
+        } = at;
         let Some(mut space) = self.space else {
             self.err(
                 line,
