@@ -133,8 +133,6 @@ struct Importer<'a> {
     prev_us: u64,
     hinted_us: u64,
     seen_event: bool,
-    /// Outbound segments whose options packetdrill checks exactly.
-    exact_options: Vec<usize>,
 }
 
 /// Translates `text` (read from `file`) into a spec named `name`. Errors
@@ -175,25 +173,9 @@ pub fn import_str(file: &Path, text: &str, name: &str) -> Result<Imported, Vec<D
         prev_us: 0,
         hinted_us: 0,
         seen_event: false,
-        exact_options: Vec::new(),
     };
     for item in &items {
         im.item(item);
-    }
-    if !im.exact_options.is_empty() {
-        let first = im.exact_options[0];
-        let lines: Vec<String> = im.exact_options.iter().map(|l| l.to_string()).collect();
-        im.warnings.push(Diagnostic::new(
-            file,
-            first as u64,
-            1,
-            format!(
-                "not supported yet: packetdrill checks the options of outbound segments exactly (lines {}); \
-                 a spec's `expect` checks only the options it names, and cannot require their absence, \
-                 so these are checked loosely",
-                lines.join(", ")
-            ),
-        ));
     }
     if im.steps.is_empty() && im.errors.is_empty() {
         im.errors.push(Diagnostic::new(
@@ -890,14 +872,16 @@ impl Importer<'_> {
                 self.inbound(at, options);
             }
             Dir::Out => {
+                // packetdrill checks an outbound segment's options exactly
+                // (kinds, lengths and values; TSval only with
+                // --tcp_ts_tick_usecs), none written meaning none sent;
+                // `<...>` leaves them unchecked.
                 let options = match &p.options {
                     None => None,
-                    Some(list) => {
-                        self.exact_options.push(line);
-                        let o = self.options(line, col(p.options_col), list);
-                        o.filter(|o| *o != TcpOptions::default())
-                            .map(|o| named_options(&o))
-                    }
+                    Some(list) => match self.options(line, col(p.options_col), list) {
+                        Some(o) => Some(named_options(&o)),
+                        None => return,
+                    },
                 };
                 let after = (gap > 0).then(|| micros(gap));
                 let within = match within {
@@ -1258,9 +1242,6 @@ impl Importer<'_> {
                 " The script set no --tolerance_usecs (packetdrill's default is 4 ms); the spec keeps the default tolerance.",
             );
         }
-        if !self.exact_options.is_empty() {
-            d.push_str(" packetdrill checks outbound options exactly; this spec checks only those it names.");
-        }
         spec.description = d;
         // The oracle plays only specs the linter accepts (a hint may carry
         // a step that is not); the CLI then reports the linter's problems.
@@ -1293,9 +1274,9 @@ pub fn micros(us: u64) -> Duration {
     }
 }
 
-/// An outbound segment's option list as an `expect` that checks the named
-/// values (the SUT's own TSval is its clock: only the echo is kept). Not
-/// `exact` yet: see the warning above.
+/// An outbound option list as an `expect` checks it, exactly as
+/// packetdrill does: each option written with its value (the TSecr, since
+/// the TSval is the SUT's clock), and no other.
 fn named_options(o: &TcpOptions) -> crate::options::ExpectOptions {
     use crate::options::{Bare, EchoedTs, ExpectOptions, Want};
     ExpectOptions {
@@ -1303,7 +1284,7 @@ fn named_options(o: &TcpOptions) -> crate::options::ExpectOptions {
         wscale: o.wscale.map(Want::Is),
         sack_ok: o.sack_ok.then_some(Want::<Bare>::Present),
         ts: o.ts.map(|t| Want::Is(EchoedTs { ecr: t.ecr })),
-        exact: false,
+        exact: true,
     }
 }
 
@@ -1355,6 +1336,26 @@ mod tests {
                 "inject: {flags: S, seq: 0, win: 65535}",
                 "expect: {flags: A, seq: 2, ack: 2, len: 0, incarnation: 1}",
             ]
+        );
+    }
+
+    #[test]
+    fn an_outbound_option_list_is_checked_exactly_and_none_written_means_none() {
+        let script = format!(
+            "{}+0 close(4) = 0\n+0 > F. 1:1(0) ack 1\n+0 < . 1:1(0) ack 2 win 65535\n",
+            OPEN_AND_CLOSE.replace(
+                "> S. 0:0(0) ack 1 <...>",
+                "> S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 7>"
+            )
+        );
+        let s = steps(&script).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            s[2],
+            "expect: {flags: SA, seq: 0, ack: 1, len: 0, options: {mss: 1460, wscale: 7, sack-ok: present, exact: true}}"
+        );
+        assert_eq!(
+            s[6],
+            "expect: {flags: FA, seq: 1, ack: 1, len: 0, options: {exact: true}}"
         );
     }
 
