@@ -128,6 +128,8 @@ struct Oracle<'a> {
     /// A persistent listener (`listen-persistent`) is open: the endpoint
     /// keeps `listen_iss` beside its connection (see `sync_listener`).
     persistent: bool,
+    /// The incarnation the last `accept` took.
+    accepted: Option<u8>,
 }
 
 impl<'a> Oracle<'a> {
@@ -152,6 +154,7 @@ impl<'a> Oracle<'a> {
             log: Vec::new(),
             arrivals: Vec::new(),
             persistent: false,
+            accepted: None,
         }
     }
 }
@@ -516,6 +519,18 @@ impl Oracle<'_> {
                         Observed::Refused,
                     ));
                 }
+                // The persistent listener hands out each connection once:
+                // the one in TIME-WAIT beside it was accepted already.
+                if self.persistent && self.accepted == Some(self.ep.inc) {
+                    return Err(Mismatch::new(
+                        "accept to return a connection",
+                        format!(
+                            "has no new one (state {st}, accepted already); accept would block"
+                        ),
+                        Observed::Refused,
+                    ));
+                }
+                self.accepted = Some(self.ep.inc);
             }
             App::Connect => {
                 let iss = match st {
@@ -986,6 +1001,24 @@ mod tests {
         );
         let r = run(&steps, Preset::Linux);
         assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.log);
+    }
+
+    #[test]
+    fn an_accept_before_the_next_connection_blocks_on_the_persistent_listener() {
+        // Incarnation 1 is in TIME-WAIT beside the listener and was
+        // accepted already: a second accept has nothing to take.
+        let s = newer_syn_into_time_wait("listen-persistent", "");
+        let mut steps = s.clone();
+        steps.steps.truncate(10);
+        steps.steps.push(serde_saphyr::Spanned::new(
+            Step::App(App::Accept),
+            serde_saphyr::Location::UNKNOWN,
+            serde_saphyr::Location::UNKNOWN,
+        ));
+        let Outcome::Fail(f) = outcome(&steps, Preset::Linux) else {
+            panic!("the accept must block")
+        };
+        assert_eq!((f.step, &f.observed), (10, &Observed::Refused), "{f}");
     }
 
     #[test]
