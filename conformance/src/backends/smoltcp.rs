@@ -149,6 +149,12 @@ impl SmoltcpStack {
             }
             !closed
         });
+        // The application's socket may have been one of them (a connection
+        // that ended before a `listen-persistent`): it holds none now, and
+        // its handle must not reach a socket added in its slot.
+        if self.socket.is_some_and(|h| !self.opened.contains(&h)) {
+            self.socket = None;
+        }
         let rx = tcp::SocketBuffer::new(vec![0; 65535]);
         let tx = tcp::SocketBuffer::new(vec![0; 65535]);
         let h = self.sockets.add(tcp::Socket::new(rx, tx));
