@@ -213,3 +213,36 @@ fn replies_quoting_the_request_are_valid_json_whatever_it_held() {
     let status = a.child.wait().expect("the agent exits");
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_persistent_listener_ops_answer_the_documented_errors() {
+    let Some(mut a) = Driven::start() else { return };
+    a.ok(HELLO.as_bytes());
+    let error = |r: Value| r["error"].as_str().map(str::to_string);
+    // Nothing to close yet.
+    let r = a.ask(br#"{"op":"close-listener"}"#);
+    assert_eq!(
+        error(r).as_deref(),
+        Some("close-listener without a persistent listener")
+    );
+    a.ok(br#"{"op":"listen-persistent"}"#);
+    for again in [&br#"{"op":"listen"}"#[..], br#"{"op":"listen-persistent"}"#] {
+        let r = a.ask(again);
+        assert_eq!(
+            error(r).as_deref(),
+            Some("listen: the persistent listener is open")
+        );
+    }
+    let r = a.ask(br#"{"op":"accept"}"#);
+    assert_eq!(
+        error(r).as_deref(),
+        Some("accept would block: no connection is established")
+    );
+    // `close` without a connection leaves the persistent listener open.
+    a.ok(br#"{"op":"close"}"#);
+    let state = a.ok(br#"{"op":"state"}"#);
+    assert_eq!(state["conns"][0]["state"], "LISTEN", "{state}");
+    a.ok(br#"{"op":"close-listener"}"#);
+    let state = a.ok(br#"{"op":"state"}"#);
+    assert_eq!(state["conns"], Value::Array(Vec::new()), "{state}");
+}

@@ -78,6 +78,22 @@ fn smoltcp_time_wait_socket_takes_the_syn_ack_meant_for_the_new_one() {
 }
 
 #[test]
+fn smoltcp_persistent_listener_sends_nothing_for_a_syn_its_time_wait_socket_takes() {
+    // The listener is a fresh socket put into listen at accept; the socket
+    // in TIME-WAIT sits in an earlier slot, gets the SYN first and drops
+    // it, so the listener never sees it (the spec
+    // persistent-listener-takes-a-newer-syn-in-time-wait, known for smoltcp).
+    let text = active_close(
+        "- incarnation: {peer-isn: 100000}\n- inject: {flags: S, seq: 0}\n\
+         - expect-none: {for: 1s}\n- expect-state: {state: TIME-WAIT}\n\
+         - app-refused: accept\n- app: close-listener\n- app-refused: close-listener\n",
+    )
+    .replace("- app: listen\n", "- app: listen-persistent\n");
+    let r = replay(&text);
+    assert!(r.passed(), "{:?}\n{}", r.failure, r.log.join("\n"));
+}
+
+#[test]
 fn app_refused_passes_when_the_stack_refuses_the_call() {
     // Nothing can be sent on a connection in TIME-WAIT.
     let r = replay(&active_close("- app-refused: {send: 1}\n"));

@@ -91,7 +91,9 @@ pub fn step(s: &Step) -> String {
 fn app(a: App) -> String {
     match a {
         App::Listen => "listen".into(),
+        App::ListenPersistent => "listen-persistent".into(),
         App::Accept => "accept".into(),
+        App::CloseListener => "close-listener".into(),
         App::Connect => "connect".into(),
         App::Send(n) => format!("{{send: {n}}}"),
         App::Shutdown => "shutdown".into(),

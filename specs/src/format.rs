@@ -206,10 +206,19 @@ impl Step {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum App {
-    /// socket, bind, listen (with SO_REUSEADDR).
+    /// socket, bind, listen (with SO_REUSEADDR): a one-shot listener,
+    /// closed by the `accept` that takes its connection.
     Listen,
-    /// accept the connection the listener has.
+    /// socket, bind, listen (with SO_REUSEADDR): a listener that stays open
+    /// after each `accept`, as a server's does, until `close-listener` or
+    /// the spec's end. A later incarnation's `accept` takes from it with no
+    /// new `listen`.
+    ListenPersistent,
+    /// accept the next established connection from whichever listener is
+    /// open (a one-shot listener closes here).
     Accept,
+    /// close the persistent listener; the connection stays.
+    CloseListener,
     /// socket, bind, connect to the peer.
     Connect,
     /// send N bytes.
@@ -226,7 +235,9 @@ impl std::fmt::Display for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             App::Listen => f.write_str("listen"),
+            App::ListenPersistent => f.write_str("listen-persistent"),
             App::Accept => f.write_str("accept"),
+            App::CloseListener => f.write_str("close-listener"),
             App::Connect => f.write_str("connect"),
             App::Send(n) => write!(f, "send {n}"),
             App::Shutdown => f.write_str("shutdown"),

@@ -127,6 +127,11 @@ struct Oracle<'a> {
     incs: Vec<Origins>,
     log: Vec<String>,
     arrivals: Vec<(SockState, Arrival)>,
+    /// A persistent listener (`listen-persistent`) is open: the endpoint
+    /// keeps `listen_iss` beside its connection (see `sync_listener`).
+    persistent: bool,
+    /// The incarnation the last `accept` took.
+    accepted: Option<u8>,
 }
 
 impl<'a> Oracle<'a> {
@@ -147,6 +152,8 @@ impl<'a> Oracle<'a> {
             incs: vec![Origins::new(spec.first_peer_isn())],
             log: Vec::new(),
             arrivals: Vec::new(),
+            persistent: false,
+            accepted: None,
         }
     }
 }
@@ -332,6 +339,44 @@ impl Oracle<'_> {
     }
 
     fn step(&mut self, step: &Step) -> StepResult {
+        let r = self.step_inner(step);
+        self.sync_listener();
+        r
+    }
+
+    /// A persistent listener as the model has one: the endpoint is one
+    /// 4-tuple, so the listener is `listen_iss` beside the connection, the
+    /// same "listener beside a TIME-WAIT connection" a `listen` after an
+    /// `incarnation` marker makes (`Endpoint::app_listen`). While the
+    /// connection has a TCB (from ESTABLISHED on; a SYN-RECEIVED child dies
+    /// back into the listener by RFC 9293's passive-open rule), the
+    /// listener waits for the application's next incarnation with
+    /// `sut_iss`, so the TIME-WAIT rules hand it an acceptable SYN (Linux's
+    /// `TCP_TW_SYN` to `inet_lookup_listener`), and a connection that ends
+    /// (`finish_tcb`) leaves the endpoint listening. A connection that ends
+    /// without `finish_tcb` (an abort) leaves it listening here.
+    fn sync_listener(&mut self) {
+        if !self.persistent {
+            return;
+        }
+        let st = self.ep.state;
+        if st == TcpState::Closed {
+            let iss = match self.ep.listen_iss.take() {
+                Some(iss) => iss,
+                None => sut_iss(u32::from(self.ep.app_inc)),
+            };
+            self.ep.become_listener(iss);
+            self.note(format!(
+                "SUT: the persistent listener holds the port, now {}",
+                self.ep.state
+            ));
+        } else if st.has_tcb() && st != TcpState::SynReceived && self.ep.listen_iss.is_none() {
+            self.ep.app_inc = self.ep.app_inc.saturating_add(1);
+            self.ep.listen_iss = Some(sut_iss(u32::from(self.ep.app_inc)));
+        }
+    }
+
+    fn step_inner(&mut self, step: &Step) -> StepResult {
         match step {
             Step::Note(text) => {
                 self.note(format!("note: {text}"));
@@ -456,11 +501,22 @@ impl Oracle<'_> {
         };
         let open = matches!(st, TcpState::Established | TcpState::CloseWait);
         match app {
-            App::Listen => {
+            App::Listen | App::ListenPersistent => {
                 if !matches!(st, TcpState::Closed | TcpState::TimeWait) {
                     return fail("listen (bind would fail with EADDRINUSE)");
                 }
                 self.ep.app_listen(sut_iss(n));
+                self.persistent = app == App::ListenPersistent;
+            }
+            App::CloseListener => {
+                self.persistent = false;
+                if self.ep.listen_iss.take().is_some() {
+                    // The incarnation the listener waited for never comes.
+                    self.ep.app_inc = self.ep.app_inc.saturating_sub(1);
+                }
+                if st == TcpState::Listen {
+                    self.ep.delete_tcb();
+                }
             }
             App::Accept => {
                 if matches!(
@@ -473,6 +529,18 @@ impl Oracle<'_> {
                         Observed::Refused,
                     ));
                 }
+                // The persistent listener hands out each connection once:
+                // the one in TIME-WAIT beside it was accepted already.
+                if self.persistent && self.accepted == Some(self.ep.inc) {
+                    return Err(Mismatch::new(
+                        "accept to return a connection",
+                        format!(
+                            "has no new one (state {st}, accepted already); accept would block"
+                        ),
+                        Observed::Refused,
+                    ));
+                }
+                self.accepted = Some(self.ep.inc);
             }
             App::Connect => {
                 let iss = match st {
@@ -501,6 +569,9 @@ impl Oracle<'_> {
                     let fin = self.ep.app_close(&self.cfg, SUT);
                     self.pending.push_back(fin);
                 }
+                // The connection ended and the persistent listener holds
+                // the port: closing the connection's socket leaves it be.
+                TcpState::Listen if self.persistent => self.ep.app_closed = true,
                 // RFC 9293 3.10.4: CLOSE in LISTEN or SYN-SENT deletes the TCB.
                 TcpState::Listen | TcpState::SynSent if app == App::Close => {
                     self.ep.delete_tcb();
@@ -867,6 +938,115 @@ mod tests {
         };
         assert_eq!(f.kind, "wait");
         assert!(f.actual.contains("A seq=2 ack=2"), "{f}");
+    }
+
+    /// The SUT accepts through `listen` (one-shot or persistent), closes
+    /// first and is in TIME-WAIT; then incarnation 2's SYN, 100000 above
+    /// the old one, and `tail`.
+    fn newer_syn_into_time_wait(listen: &str, tail: &str) -> Spec {
+        let text = format!(
+            "name: t\ndescription: d\nrole: active-closer\nmsl: 30s\nmodel: {{pass: [linux]}}\nsteps:\n\
+             - app: {listen}\n- inject: {{flags: S, seq: 0}}\n- expect: {{flags: SA, seq: 0, ack: 1}}\n\
+             - inject: {{flags: A, seq: 1, ack: 1}}\n- app: accept\n- app: close\n\
+             - expect: {{flags: FA, seq: 1, ack: 1}}\n- inject: {{flags: FA, seq: 1, ack: 2}}\n\
+             - expect: {{flags: A, seq: 2, ack: 2}}\n- expect-state: {{state: TIME-WAIT}}\n\
+             - incarnation: {{peer-isn: 100000}}\n- inject: {{flags: S, seq: 0}}\n{tail}"
+        );
+        crate::load::load_str(Path::new("t.yaml"), &text).expect("valid spec")
+    }
+
+    #[test]
+    fn a_newer_syn_into_time_wait_beside_a_persistent_listener_gets_a_syn_ack() {
+        // Linux's TCP_TW_SYN finds the listener: a new incarnation, which
+        // the same listener hands to a second accept.
+        let s = newer_syn_into_time_wait(
+            "listen-persistent",
+            "- expect: {flags: SA, seq: 0, ack: 1}\n- inject: {flags: A, seq: 1, ack: 1}\n\
+             - app: accept\n- expect-state: {state: ESTABLISHED}\n",
+        );
+        for p in [Preset::Linux, Preset::LinuxRfc1337] {
+            let r = run(&s, p);
+            assert_eq!(r.outcome, Outcome::Pass, "{p}: {:?}", r.log);
+        }
+        // RFC 9293 alone challenges it (RFC 5961 section 4), listener or not.
+        let Outcome::Fail(f) = outcome(&s, Preset::Rfc9293) else {
+            panic!("rfc9293 must answer with a challenge ACK")
+        };
+        assert_eq!(f.step, 12, "{f}");
+        assert!(f.actual.starts_with("sends A seq="), "{f}");
+    }
+
+    #[test]
+    fn a_newer_syn_into_time_wait_after_the_one_shot_listener_closed_gets_the_time_wait_ack() {
+        // The accept closed the listener: Linux's TCP_TW_SYN finds none and
+        // answers with TIME-WAIT's ACK, as the model's
+        // `linux_newer_syn_without_a_listener_is_acked` has it.
+        let acked = "- expect: {flags: A, seq: 2, ack: 2, incarnation: 1}\n\
+                     - expect-state: {state: TIME-WAIT}\n";
+        let s = newer_syn_into_time_wait("listen", acked);
+        for p in [Preset::Linux, Preset::LinuxRfc1337] {
+            let r = run(&s, p);
+            assert_eq!(r.outcome, Outcome::Pass, "{p}: {:?}", r.log);
+        }
+        // The same script with the persistent listener is not acked.
+        let s = newer_syn_into_time_wait("listen-persistent", acked);
+        let Outcome::Fail(f) = outcome(&s, Preset::Linux) else {
+            panic!("the persistent listener takes the SYN")
+        };
+        assert!(f.actual.starts_with("sends SA seq="), "{f}");
+    }
+
+    #[test]
+    fn close_listener_leaves_the_time_wait_ack_and_then_a_closed_port() {
+        let s = newer_syn_into_time_wait(
+            "listen-persistent",
+            "- expect: {flags: A, seq: 2, ack: 2, incarnation: 1}\n",
+        );
+        let mut steps = s.clone();
+        // close-listener right after accept (step 5), before the close.
+        steps.steps.insert(
+            5,
+            serde_saphyr::Spanned::new(
+                Step::App(App::CloseListener),
+                serde_saphyr::Location::UNKNOWN,
+                serde_saphyr::Location::UNKNOWN,
+            ),
+        );
+        let r = run(&steps, Preset::Linux);
+        assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.log);
+    }
+
+    #[test]
+    fn an_accept_before_the_next_connection_blocks_on_the_persistent_listener() {
+        // Incarnation 1 is in TIME-WAIT beside the listener and was
+        // accepted already: a second accept has nothing to take.
+        let s = newer_syn_into_time_wait("listen-persistent", "");
+        let mut steps = s.clone();
+        steps.steps.truncate(10);
+        steps.steps.push(serde_saphyr::Spanned::new(
+            Step::App(App::Accept),
+            serde_saphyr::Location::UNKNOWN,
+            serde_saphyr::Location::UNKNOWN,
+        ));
+        let Outcome::Fail(f) = outcome(&steps, Preset::Linux) else {
+            panic!("the accept must block")
+        };
+        assert_eq!((f.step, &f.observed), (10, &Observed::Refused), "{f}");
+    }
+
+    #[test]
+    fn a_connection_that_ends_leaves_the_persistent_listener_listening() {
+        // Passive close: LAST-ACK ends without TIME-WAIT, and the port
+        // is the listener's again.
+        let text = "name: t\ndescription: d\nrole: passive-closer\nmsl: 30s\nmodel: {pass: [linux]}\nsteps:\n\
+             - app: listen-persistent\n- inject: {flags: S, seq: 0}\n- expect: {flags: SA, seq: 0, ack: 1}\n\
+             - inject: {flags: A, seq: 1, ack: 1}\n- app: accept\n- inject: {flags: FA, seq: 1, ack: 1}\n\
+             - expect: {flags: A, seq: 1, ack: 2}\n- app: close\n- expect: {flags: FA, seq: 1, ack: 2}\n\
+             - inject: {flags: A, seq: 2, ack: 2}\n- expect-state: {state: LISTEN}\n\
+             - app: close-listener\n- expect-state: {state: CLOSED}\n";
+        let s = crate::load::load_str(Path::new("t.yaml"), text).expect("valid spec");
+        let r = run(&s, Preset::Rfc1337);
+        assert_eq!(r.outcome, Outcome::Pass, "{:?}", r.log);
     }
 
     #[test]

@@ -12,8 +12,21 @@ use std::path::Path;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Opened {
     No,
+    /// By a one-shot `listen` in this incarnation.
     Listen,
+    /// By a persistent listener (`listen-persistent` here or earlier).
+    Persistent,
     Connect,
+}
+
+/// The persistent listener across incarnations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listener {
+    /// None was ever opened.
+    Never,
+    Open,
+    /// Closed by `close-listener`.
+    Closed,
 }
 
 /// What the script has established so far about one incarnation.
@@ -171,6 +184,7 @@ fn steps(c: &mut Checker, spec: &Spec) {
     let mut peer_fin = false;
     let mut sut_fin = false;
     let mut listen_after_marker = false;
+    let mut listener = Listener::Never;
     for step in &spec.steps {
         let loc = step.referenced;
         let n = incs.len() as u32;
@@ -188,12 +202,17 @@ fn steps(c: &mut Checker, spec: &Spec) {
         match &step.value {
             Step::App(app) => {
                 let inc = &mut incs[cur];
-                app_call(c, loc, *app, inc);
+                let persistent_accept = *app == App::Accept && listener == Listener::Open;
+                app_call(c, loc, *app, inc, &mut listener);
                 if matches!(app, App::Close | App::Shutdown | App::Abort) && cur == 0 {
                     sut_closed_first.get_or_insert(!peer_fin);
                     sut_fin = true;
                 }
-                if *app == App::Listen && cur > 0 {
+                // A new incarnation taken by a listener: one opened after
+                // the marker, or the persistent one that stayed open.
+                if cur > 0
+                    && (matches!(app, App::Listen | App::ListenPersistent) || persistent_accept)
+                {
                     listen_after_marker = true;
                 }
             }
@@ -292,7 +311,8 @@ fn steps(c: &mut Checker, spec: &Spec) {
                 }
             }
             Step::Incarnation(m) => {
-                if incs[cur].opened == Opened::No {
+                // A persistent listener stands ready for every incarnation.
+                if incs[cur].opened == Opened::No && listener != Listener::Open {
                     c.err(
                         loc,
                         format!(
@@ -334,7 +354,7 @@ fn steps(c: &mut Checker, spec: &Spec) {
             Some("both the SUT and the peer must close")
         }
         Role::NewIncarnationListener if !listen_after_marker => {
-            Some("the SUT must `listen` after an `incarnation` marker")
+            Some("the SUT must `listen` after an `incarnation` marker (or `accept` from a persistent listener)")
         }
         _ => None,
     };
@@ -378,32 +398,62 @@ fn ack_mismatch(flags: Flags, has_ack: bool) -> String {
     }
 }
 
-fn app_call(c: &mut Checker, loc: Location, app: App, inc: &mut Inc) {
+fn app_call(c: &mut Checker, loc: Location, app: App, inc: &mut Inc, listener: &mut Listener) {
     match app {
-        App::Listen | App::Connect => {
-            if inc.opened != Opened::No {
+        App::Listen | App::ListenPersistent | App::Connect => {
+            if *listener == Listener::Open && app != App::Connect {
+                // bind() meets the listening socket: EADDRINUSE even with
+                // SO_REUSEADDR.
+                c.err(
+                    loc,
+                    format!("{app} while the persistent listener is open on the port; `accept` takes from it, or `close-listener` first"),
+                );
+            } else if inc.opened != Opened::No {
                 c.err(
                     loc,
                     "this incarnation is already open; start a new one with an `incarnation` step",
                 );
             }
-            inc.opened = if app == App::Listen {
-                Opened::Listen
-            } else {
-                Opened::Connect
+            inc.opened = match app {
+                App::Listen => Opened::Listen,
+                App::ListenPersistent => {
+                    *listener = Listener::Open;
+                    Opened::Persistent
+                }
+                _ => Opened::Connect,
             };
         }
         App::Accept => {
-            if inc.opened != Opened::Listen {
-                c.err(loc, "accept without listen in this incarnation");
-            } else if inc.accepted {
+            let from_persistent =
+                *listener == Listener::Open && matches!(inc.opened, Opened::No | Opened::Persistent);
+            if inc.accepted {
                 c.err(
                     loc,
                     "accept called twice; the SUT takes one connection per incarnation",
                 );
+            } else if inc.opened == Opened::Listen || from_persistent {
+                // The one-shot listener closes here; the persistent one stays.
+                if from_persistent {
+                    inc.opened = Opened::Persistent;
+                }
+            } else if *listener == Listener::Closed && inc.opened != Opened::Connect {
+                c.err(
+                    loc,
+                    "accept without an open listener: `close-listener` closed the persistent one",
+                );
+            } else {
+                c.err(loc, "accept without listen in this incarnation");
             }
             inc.accepted = true;
         }
+        App::CloseListener => match *listener {
+            Listener::Open => *listener = Listener::Closed,
+            Listener::Never => c.err(
+                loc,
+                "close-listener without a persistent listener; `listen-persistent` opens one (a one-shot `listen` closes at its `accept`)",
+            ),
+            Listener::Closed => c.err(loc, "close-listener twice; the persistent listener is already closed"),
+        },
         App::Send(_) | App::Shutdown | App::Close | App::Abort => {
             let what = match app {
                 App::Send(_) => "send",
@@ -416,7 +466,7 @@ fn app_call(c: &mut Checker, loc: Location, app: App, inc: &mut Inc) {
                     loc,
                     format!("{what} on a socket that was never opened; listen (and accept) or connect first"),
                 );
-            } else if inc.opened == Opened::Listen && !inc.accepted {
+            } else if matches!(inc.opened, Opened::Listen | Opened::Persistent) && !inc.accepted {
                 c.err(
                     loc,
                     format!("{what} before accept; the connection is not the application's yet"),
@@ -441,6 +491,51 @@ fn app_call(c: &mut Checker, loc: Location, app: App, inc: &mut Inc) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    /// Problems of a spec with these steps after a handshake the SUT
+    /// accepts through `listen`, closing first into TIME-WAIT.
+    fn problems(listen: &str, tail: &str) -> Vec<String> {
+        let text = format!(
+            "name: t\ndescription: d\nrole: new-incarnation-listener\nmsl: 30s\nmodel: {{pass: [linux]}}\nsteps:\n\
+             - app: {listen}\n- inject: {{flags: S, seq: 0}}\n- expect: {{flags: SA, seq: 0, ack: 1}}\n\
+             - inject: {{flags: A, seq: 1, ack: 1}}\n- app: accept\n- app: close\n\
+             - expect: {{flags: FA, seq: 1, ack: 1}}\n- inject: {{flags: FA, seq: 1, ack: 2}}\n\
+             - expect: {{flags: A, seq: 2, ack: 2}}\n{tail}"
+        );
+        match crate::load::load_str(Path::new("t.yaml"), &text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.diagnostics().iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    const NEXT: &str = "- incarnation: {peer-isn: 100000}\n- inject: {flags: S, seq: 0}\n\
+                        - expect: {flags: SA, seq: 0, ack: 1}\n- inject: {flags: A, seq: 1, ack: 1}\n";
+
+    #[test]
+    fn a_later_incarnation_accepts_from_the_persistent_listener_without_a_new_listen() {
+        let tail = format!("{NEXT}- app: accept\n- app: close\n- app: close-listener\n");
+        assert_eq!(problems("listen-persistent", &tail), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_later_incarnation_needs_a_new_listen_after_a_one_shot_listener() {
+        let tail = format!("{NEXT}- app: accept\n");
+        assert_eq!(
+            problems("listen", &tail),
+            ["t.yaml:3:7: role new-incarnation-listener does not fit the steps: the SUT must `listen` after an `incarnation` marker (or `accept` from a persistent listener)",
+             "t.yaml:20:3: accept without listen in this incarnation"]
+        );
+    }
+
+    #[test]
+    fn a_second_accept_in_one_incarnation_is_refused_with_a_persistent_listener_too() {
+        let got = problems("listen-persistent", "- app: accept\n");
+        assert_eq!(
+            got.last().map(String::as_str),
+            Some("t.yaml:16:3: accept called twice; the SUT takes one connection per incarnation")
+        );
+    }
 
     #[test]
     fn flag_letters_take_the_article_of_their_spoken_names() {

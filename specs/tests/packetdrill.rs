@@ -197,6 +197,39 @@ fn an_exported_script_numbers_a_reused_tuple_as_packetdrill_does() {
     let _ = SeqValue::Rel(0);
 }
 
+#[test]
+fn a_persistent_listener_exports_as_fd_3_left_open_and_close_listener_as_its_close() {
+    // The listener stays open past accept and the connection's close;
+    // `close-listener` closes fd 3 only then, and the import reads both back.
+    let text = "name: t\ndescription: d\nrole: passive-closer\nmsl: 30s\nmodel: {pass: [linux]}\nsteps:\n\
+        - app: listen-persistent\n- inject: {flags: S, seq: 0}\n- expect: {flags: SA, seq: 0, ack: 1}\n\
+        - inject: {flags: A, seq: 1, ack: 1}\n- app: accept\n- inject: {flags: FA, seq: 1, ack: 1}\n\
+        - expect: {flags: A, seq: 1, ack: 2}\n- app: close\n- expect: {flags: FA, seq: 1, ack: 2}\n\
+        - inject: {flags: A, seq: 2, ack: 2}\n- app: close-listener\n";
+    let spec = load::load_str(Path::new("t.yaml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let out = packetdrill::export(&spec, "t.yaml");
+    assert!(out.not_exported.is_empty(), "{:?}", out.not_exported);
+    let calls: Vec<&str> = out
+        .script
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains("accept(") || l.contains("close("))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "+0 accept(3, ..., ...) = 4",
+            "+0 close(4) = 0",
+            "+0 close(3) = 0"
+        ],
+        "{}",
+        out.script
+    );
+    if let Err(e) = round_trip(Path::new("t.yaml"), &spec) {
+        panic!("{e}");
+    }
+}
+
 fn import_testdata(name: &str) -> Result<packetdrill::Imported, Vec<Diagnostic>> {
     let file = root()
         .join("testdata/packetdrill")
@@ -227,6 +260,13 @@ fn packetdrill_scripts_of_time_wait_tests_import_into_specs_the_model_judges_as_
         ("rst-in-time-wait-rfc1337-0", "linux", "linux-rfc1337"),
         ("rst-in-time-wait-rfc1337-1", "linux-rfc1337", "linux"),
         ("connect-write-close", "linux", ""),
+        // Linux reopens at old SND.NXT + 65537; the variant that reopens
+        // with the listener's own ISS fails at the new SYN-ACK.
+        (
+            "syn-reopens-time-wait-at-old-snd-nxt",
+            "linux",
+            "syn-reopens-time-wait-unchecked",
+        ),
     ] {
         let imported = import_testdata(name).unwrap_or_else(|e| {
             panic!(

@@ -87,7 +87,9 @@ fn text() -> impl Strategy<Value = String> {
 fn step() -> impl Strategy<Value = Step> {
     let app = prop_oneof![
         Just(App::Listen),
+        Just(App::ListenPersistent),
         Just(App::Accept),
+        Just(App::CloseListener),
         Just(App::Connect),
         any::<u16>().prop_map(App::Send),
         Just(App::Shutdown),

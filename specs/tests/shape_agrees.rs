@@ -206,8 +206,10 @@ peer-isn: 5
 model: {pass: [rfc9293], fail: [linux]}
 steps:
   - app: listen
+  - app: listen-persistent
   - app: {send: 3}
   - app-refused: connect
+  - app: close-listener
   - inject: {flags: S, seq: 0, ack: 1, len: 0, win: 100, incarnation: 1,
       options: {mss: 1460, wscale: 7, sack-ok: true, ts: {val: 1, ecr: 2}}}
   - expect: {flags: SA, seq: {abs: 7}, ack: 1, len: 0, win: 100, incarnation: 1,

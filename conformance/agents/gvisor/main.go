@@ -76,10 +76,12 @@ type agent struct {
 	sut    tcpip.FullAddress
 	peer   tcpip.FullAddress
 	listen *sock
-	cur    *sock
-	all    []*sock
-	events []event
-	frames []string
+	// The listener stays open after each accept (listen-persistent).
+	persistent bool
+	cur        *sock
+	all        []*sock
+	events     []event
+	frames     []string
 }
 
 func parseAddr(s string) (tcpip.FullAddress, error) {
@@ -213,7 +215,10 @@ func (a *agent) newSock() (*sock, error) {
 // app runs an application call; a non-nil error is the call's failure.
 func (a *agent) app(r *request) error {
 	switch r.Op {
-	case "listen":
+	case "listen", "listen-persistent":
+		if a.listen != nil && a.persistent {
+			return fmt.Errorf("listen: the persistent listener is open")
+		}
 		s, err := a.newSock()
 		if err != nil {
 			return err
@@ -224,6 +229,7 @@ func (a *agent) app(r *request) error {
 		}
 		s.listener = true
 		a.listen = s
+		a.persistent = r.Op == "listen-persistent"
 		a.all = append(a.all, s)
 	case "accept":
 		if a.listen == nil {
@@ -240,9 +246,15 @@ func (a *agent) app(r *request) error {
 		s := &sock{ep: ep, wq: wq, last: tcp.EndpointState(ep.State())}
 		a.all = append(a.all, s)
 		a.cur = s
-		a.listen.ep.Close()
-		a.listen.closed = true
-		a.listen = nil
+		// A one-shot listener closes here; the persistent one stays.
+		if !a.persistent {
+			a.closeListener()
+		}
+	case "close-listener":
+		if a.listen == nil || !a.persistent {
+			return fmt.Errorf("close-listener without a persistent listener")
+		}
+		a.closeListener()
 	case "connect":
 		s, err := a.newSock()
 		if err != nil {
@@ -283,10 +295,10 @@ func (a *agent) app(r *request) error {
 			a.cur.ep.Close()
 			a.cur.closed = true
 			a.cur = nil
-		case a.listen != nil:
-			a.listen.ep.Close()
-			a.listen.closed = true
-			a.listen = nil
+		// Without a connection, close closes a one-shot listener; the
+		// persistent one goes only with close-listener.
+		case a.listen != nil && !a.persistent:
+			a.closeListener()
 		}
 	case "abort":
 		if a.cur == nil {
@@ -299,6 +311,13 @@ func (a *agent) app(r *request) error {
 		a.cur = nil
 	}
 	return nil
+}
+
+func (a *agent) closeListener() {
+	a.listen.ep.Close()
+	a.listen.closed = true
+	a.listen = nil
+	a.persistent = false
 }
 
 type fatalError string
@@ -426,7 +445,7 @@ func (a *agent) handle(line []byte) map[string]any {
 	var err error
 	var extra map[string]any
 	switch r.Op {
-	case "listen", "accept", "connect", "send", "shutdown", "close", "abort":
+	case "listen", "listen-persistent", "accept", "close-listener", "connect", "send", "shutdown", "close", "abort":
 		err = a.app(&r)
 	case "frame":
 		err = a.inject(&r)

@@ -83,7 +83,10 @@ static struct netif nif;
 static ip4_addr_t sut_ip, peer_ip;
 static u16_t sut_port, peer_port;
 static struct tcp_pcb *listener; /* the application's listener */
-static struct tcp_pcb *pending;  /* established, not yet accepted */
+static int persistent;           /* the listener stays open after accept */
+#define BACKLOG 4
+/* Established, not yet accepted, oldest first; on_err empties a slot. */
+static struct tcp_pcb *pending[BACKLOG];
 static struct tcp_pcb *conn;     /* the application's connection */
 /* What the next successful reply carries (arrays; NULL until the first). */
 static cJSON *events, *frames;
@@ -199,14 +202,17 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     (void)arg;
     if (err != ERR_OK || !pcb)
         return ERR_VAL;
-    if (pending) {
-        /* One connection per listen: refuse (lwIP aborts it). */
-        return ERR_MEM;
-    }
-    pending = pcb;
-    watch(pcb, &pending);
-    event("accepted", -1);
-    return ERR_OK;
+    /* The accept queue: a one-shot listener takes one connection, a
+     * persistent one up to its backlog. Beyond that, refuse (lwIP aborts it). */
+    int room = persistent ? BACKLOG : 1;
+    for (int i = 0; i < room; i++)
+        if (!pending[i]) {
+            pending[i] = pcb;
+            watch(pcb, &pending[i]);
+            event("accepted", -1);
+            return ERR_OK;
+        }
+    return ERR_MEM;
 }
 
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
@@ -328,8 +334,9 @@ static void forget_freed(void)
 {
     if (conn && !alive(conn))
         conn = NULL;
-    if (pending && !alive(pending))
-        pending = NULL;
+    for (int i = 0; i < BACKLOG; i++)
+        if (pending[i] && !alive(pending[i]))
+            pending[i] = NULL;
 }
 
 static struct tcp_pcb *new_pcb(void)
@@ -341,8 +348,10 @@ static struct tcp_pcb *new_pcb(void)
     return pcb;
 }
 
-static void op_listen(void)
+static void op_listen(int keep)
 {
+    if (listener && persistent)
+        return reply_error("error", "listen: the persistent listener is open");
     struct tcp_pcb *pcb = new_pcb();
     if (!pcb)
         return app_error("listen", ERR_MEM);
@@ -359,21 +368,56 @@ static void op_listen(void)
         return app_error("listen", e);
     }
     listener = l;
+    persistent = keep;
     tcp_accept(l, on_accept);
     reply_ok();
 }
 
+/* The oldest queued connection, taken off the queue (NULL if none). */
+static struct tcp_pcb *dequeue(void)
+{
+    struct tcp_pcb *first = NULL;
+    int n = 0;
+    for (int i = 0; i < BACKLOG; i++) {
+        if (!pending[i])
+            continue;
+        if (!first) {
+            first = pending[i];
+        } else {
+            /* Close up the queue; on_err must find the pcb's new slot. */
+            pending[n] = pending[i];
+            tcp_arg(pending[n], &pending[n]);
+            n++;
+        }
+        pending[i] = NULL;
+    }
+    return first;
+}
+
 static void op_accept(void)
 {
-    if (!pending)
+    struct tcp_pcb *pcb = dequeue();
+    if (!pcb)
         return reply_error("error", "accept would block: no connection is established");
-    conn = pending;
-    pending = NULL;
+    conn = pcb;
     tcp_arg(conn, &conn);
-    if (listener) {
+    /* A one-shot listener closes here; a persistent one stays. */
+    if (listener && !persistent) {
         tcp_close(listener);
         listener = NULL;
     }
+    reply_ok();
+}
+
+static void op_close_listener(void)
+{
+    if (!listener || !persistent)
+        return reply_error("error", "close-listener without a persistent listener");
+    err_t e = tcp_close(listener);
+    listener = NULL;
+    persistent = 0;
+    if (e != ERR_OK)
+        return app_error("close-listener", e);
     reply_ok();
 }
 
@@ -430,7 +474,9 @@ static void op_shutdown(void)
 
 static void op_close(void)
 {
-    struct tcp_pcb **slot = conn ? &conn : listener ? &listener : NULL;
+    /* Without a connection, `close` closes a one-shot listener; the
+     * persistent one goes only with `close-listener`. */
+    struct tcp_pcb **slot = conn ? &conn : listener && !persistent ? &listener : NULL;
     if (slot) {
         struct tcp_pcb *pcb = *slot;
         /* The application is gone: lwIP's defaults take what still arrives. */
@@ -777,9 +823,13 @@ static void reply_quoting(const char *what, const char *s, size_t n, size_t max)
 static void dispatch(const char *op, const cJSON *req)
 {
     if (strcmp(op, "listen") == 0)
-        op_listen();
+        op_listen(0);
+    else if (strcmp(op, "listen-persistent") == 0)
+        op_listen(1);
     else if (strcmp(op, "accept") == 0)
         op_accept();
+    else if (strcmp(op, "close-listener") == 0)
+        op_close_listener();
     else if (strcmp(op, "connect") == 0)
         op_connect();
     else if (strcmp(op, "send") == 0)

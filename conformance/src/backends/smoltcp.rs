@@ -69,6 +69,23 @@ pub struct SmoltcpStack {
     sockets: SocketSet<'static>,
     /// The application's current socket.
     socket: Option<SocketHandle>,
+    /// The persistent listener (`listen-persistent`), if open. smoltcp has
+    /// no listener apart from its connections: a listening socket becomes
+    /// the connection it accepts. So the listener that stays open is what a
+    /// smoltcp server does: each `accept` takes the socket that has
+    /// connected and puts a fresh socket into listen on the port. Beside a
+    /// connection in TIME-WAIT on the same port, which of the two gets a
+    /// SYN is smoltcp's dispatch: `Interface` offers a segment to its
+    /// sockets in slot order and the first whose `accepts` says yes takes
+    /// it. Both do for a plain SYN (the TIME-WAIT one by its 4-tuple, the
+    /// listener by its port), and the connection, having listened first,
+    /// sits in the earlier slot, so TIME-WAIT gets the SYN and handles it
+    /// by its own rules (it drops a segment without ACK in a synchronized
+    /// state: no reply) and the listener never sees it, where Linux hands
+    /// it to the listener. The spec
+    /// `persistent-listener-takes-a-newer-syn-in-time-wait` pins that
+    /// (conformance/known/smoltcp.txt).
+    listener: Option<SocketHandle>,
     /// Every socket the application opened, oldest first: an old one may
     /// still hold the 4-tuple in TIME-WAIT beside a new listener, and smoltcp
     /// offers a segment to older sockets first.
@@ -108,6 +125,7 @@ impl SmoltcpStack {
             iface,
             sockets: SocketSet::new(Vec::new()),
             socket: None,
+            listener: None,
             opened: Vec::new(),
             pending: VecDeque::new(),
             frames: Vec::new(),
@@ -115,6 +133,13 @@ impl SmoltcpStack {
     }
 
     fn new_socket(&mut self) -> SocketHandle {
+        let h = self.add_socket();
+        self.socket = Some(h);
+        h
+    }
+
+    /// A new socket, not (yet) the application's current one.
+    fn add_socket(&mut self) -> SocketHandle {
         // Sockets that are done are dropped; one in TIME-WAIT stays.
         let sockets = &mut self.sockets;
         self.opened.retain(|&h| {
@@ -124,12 +149,28 @@ impl SmoltcpStack {
             }
             !closed
         });
+        // The application's socket may have been one of them (a connection
+        // that ended before a `listen-persistent`): it holds none now, and
+        // its handle must not reach a socket added in its slot.
+        if self.socket.is_some_and(|h| !self.opened.contains(&h)) {
+            self.socket = None;
+        }
         let rx = tcp::SocketBuffer::new(vec![0; 65535]);
         let tx = tcp::SocketBuffer::new(vec![0; 65535]);
         let h = self.sockets.add(tcp::Socket::new(rx, tx));
         self.opened.push(h);
-        self.socket = Some(h);
         h
+    }
+
+    /// A fresh socket listening on the SUT's port, for the persistent
+    /// listener.
+    fn listening_socket(&mut self) -> Result<SocketHandle, String> {
+        let h = self.add_socket();
+        self.sockets
+            .get_mut::<tcp::Socket>(h)
+            .listen(SUT_ADDR.port())
+            .map_err(|e| format!("listen: {e}"))?;
+        Ok(h)
     }
 
     fn tcp(&mut self) -> Option<&mut tcp::Socket<'static>> {
@@ -206,7 +247,6 @@ impl Stack for SmoltcpStack {
     }
 
     fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
-        let current = self.tcp().map(|s| s.state());
         let r = match call {
             App::Listen => {
                 let h = self.new_socket();
@@ -215,12 +255,42 @@ impl Stack for SmoltcpStack {
                     .listen(SUT_ADDR.port())
                     .map_err(|e| format!("listen: {e}"))
             }
-            App::Accept => match current {
-                None | Some(tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed) => {
-                    Err("accept would block: no connection is established".into())
+            App::ListenPersistent if self.listener.is_some() => {
+                Err("listen: a listener is already open".into())
+            }
+            App::ListenPersistent => self.listening_socket().map(|h| {
+                self.listener = Some(h);
+            }),
+            App::CloseListener => match self.listener.take() {
+                Some(h) => {
+                    // A listening socket, or one mid-handshake that no
+                    // accept took: either way the application drops it.
+                    self.sockets.get_mut::<tcp::Socket>(h).abort();
+                    Ok(())
                 }
-                Some(_) => Ok(()),
+                None => Err("close-listener without a persistent listener".into()),
             },
+            App::Accept => {
+                // From the persistent listener if one is open, else the
+                // one-shot listening socket, which is the connection.
+                let from = self.listener.or(self.socket);
+                let st = from.map(|h| self.sockets.get::<tcp::Socket>(h).state());
+                match st {
+                    None
+                    | Some(tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed) => {
+                        Err("accept would block: no connection is established".into())
+                    }
+                    Some(_) if self.listener.is_some() => {
+                        // The connected socket is the application's now; a
+                        // fresh one listens in its place.
+                        self.socket = from;
+                        self.listening_socket().map(|h| {
+                            self.listener = Some(h);
+                        })
+                    }
+                    Some(_) => Ok(()),
+                }
+            }
             App::Connect => {
                 let h = self.new_socket();
                 let cx = self.iface.context();

@@ -54,7 +54,9 @@ impl Agent {
             }
             "hello" => self.ok(json!({"version": 1, "stack": concat!("smoltcp ", env!("TIMEWAIT_SMOLTCP_VERSION")), "clock": "virtual"})),
             "listen" => self.app(App::Listen),
+            "listen-persistent" => self.app(App::ListenPersistent),
             "accept" => self.app(App::Accept),
+            "close-listener" => self.app(App::CloseListener),
             "connect" => self.app(App::Connect),
             "send" => match req["bytes"].as_u64().and_then(|n| u16::try_from(n).ok()) {
                 Some(n) => self.app(App::Send(n)),

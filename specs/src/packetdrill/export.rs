@@ -56,6 +56,9 @@ struct Exporter<'a> {
     not_exported: Vec<NotExported>,
     next_fd: i64,
     listener: Option<i64>,
+    /// `listener` stays open after each accept (`listen-persistent`):
+    /// packetdrill's fd 3, closed only by `close-listener`.
+    persistent: bool,
     /// A listener whose SYN has not arrived yet.
     awaiting_syn: bool,
     /// The first listener, left open at accept because the spec listens
@@ -102,6 +105,7 @@ pub fn export(spec: &Spec, source: &str) -> Exported {
         not_exported: Vec::new(),
         next_fd: 3,
         listener: None,
+        persistent: false,
         awaiting_syn: false,
         kept_for: None,
         conn: None,
@@ -386,8 +390,11 @@ impl Exporter<'_> {
 
     fn app(&mut self, s: &Step, a: App, refused: bool) {
         match (a, refused) {
-            (App::Listen, false) => {
-                if let Some((_, fd)) = self.kept_for.filter(|(k, _)| *k == self.step) {
+            (App::Listen | App::ListenPersistent, false) => {
+                if let Some((_, fd)) = self
+                    .kept_for
+                    .filter(|(k, _)| a == App::Listen && *k == self.step)
+                {
                     // packetdrill's first listener is still open: the SYN
                     // reaches the old connection's socket, on its 4-tuple.
                     self.kept_for = None;
@@ -412,10 +419,16 @@ impl Exporter<'_> {
                 self.event(&format!("bind({fd}, ..., ...) = 0"));
                 self.event(&format!("listen({fd}, 1) = 0"));
                 self.listener = Some(fd);
+                self.persistent = a == App::ListenPersistent;
                 self.awaiting_syn = true;
             }
             (App::Accept, false) => {
-                let Some(l) = self.listener.take() else {
+                let l = if self.persistent {
+                    self.listener
+                } else {
+                    self.listener.take()
+                };
+                let Some(l) = l else {
                     return self.poison(s, "no-listener", "accept without a listener");
                 };
                 let fd = self.new_fd();
@@ -424,6 +437,12 @@ impl Exporter<'_> {
                 self.received = 0;
                 self.read = 0;
                 self.peer_fin = false;
+                if self.persistent {
+                    // The listener stays open: packetdrill's fd 3 is not
+                    // closed after accept (the importer reads that back as
+                    // `listen-persistent`).
+                    return;
+                }
                 match self.relisten() {
                     // A spec cannot keep its listener open across accepts
                     // yet; packetdrill can. Where the spec listens again
@@ -434,6 +453,18 @@ impl Exporter<'_> {
                     None => self.event(&format!("close({l}) = 0")),
                 }
             }
+            (App::CloseListener, false) => match self.listener {
+                Some(l) if self.persistent => {
+                    self.event(&format!("close({l}) = 0"));
+                    self.listener = None;
+                    self.persistent = false;
+                }
+                _ => self.poison(
+                    s,
+                    "no-listener",
+                    "close-listener without a persistent listener",
+                ),
+            },
             (App::Connect, _) => {
                 let fd = self.new_fd();
                 self.event(&format!("socket(..., SOCK_STREAM, IPPROTO_TCP) = {fd}"));

@@ -133,6 +133,10 @@ struct Importer<'a> {
     prev_us: u64,
     hinted_us: u64,
     seen_event: bool,
+    /// Each listener fd's `listen` step, and the step count right after
+    /// its last accept: a listener still open later (it accepts again, a
+    /// SYN meets it, or it is closed after other steps) is a persistent one.
+    listen_at: HashMap<i64, (usize, usize)>,
 }
 
 /// Translates `text` (read from `file`) into a spec named `name`. Errors
@@ -173,6 +177,7 @@ pub fn import_str(file: &Path, text: &str, name: &str) -> Result<Imported, Vec<D
         prev_us: 0,
         hinted_us: 0,
         seen_event: false,
+        listen_at: HashMap::new(),
     };
     for item in &items {
         im.item(item);
@@ -391,6 +396,16 @@ impl Importer<'_> {
         };
         self.profile_set |= ok;
         ok
+    }
+
+    /// The listener `fd` stays open across accepts: its `listen` step is
+    /// `listen-persistent`.
+    fn make_persistent(&mut self, fd: i64) {
+        if let Some(&(at, _)) = self.listen_at.get(&fd) {
+            if let Some(step) = self.steps.get_mut(at) {
+                *step = Step::App(App::ListenPersistent);
+            }
+        }
     }
 
     /// A step the exporter kept as a comment: taken as it is; its time
@@ -619,32 +634,39 @@ impl Importer<'_> {
                 } else {
                     self.fds.insert(fd, Fd::Listener { accepted: false });
                     self.listening = Some(fd);
+                    self.listen_at.insert(fd, (self.steps.len(), 0));
                     self.steps.push(Step::App(App::Listen));
                 }
             }
             "accept" => {
                 let Some(fd) = self.fd_arg(line, col, s) else { return };
                 match (self.fds.get(&fd), &s.result) {
-                    (Some(Fd::Listener { accepted: false }), Expr::Int(new)) if *new >= 0 => {
-                        self.fds.insert(fd, Fd::Listener { accepted: true });
-                        self.fds.insert(*new, Fd::Conn { linger0: false });
-                        self.steps.push(Step::App(App::Accept));
-                    }
-                    // The spec listened again (a `timewait:` hint), which
-                    // packetdrill's first listener stands for.
+                    // The spec listened again (a `timewait:` hint of an
+                    // exported one-shot listen), which packetdrill's first
+                    // listener stands for: not a persistent listener.
                     (Some(Fd::Listener { accepted: true }), Expr::Int(new))
                         if self.relisten && *new >= 0 =>
                     {
                         self.relisten = false;
                         self.fds.insert(*new, Fd::Conn { linger0: false });
                         self.steps.push(Step::App(App::Accept));
+                        // Closed right after, it is the one-shot listener's close.
+                        if let Some(at) = self.listen_at.get_mut(&fd) {
+                            at.1 = self.steps.len();
+                        }
                     }
-                    (Some(Fd::Listener { accepted: true }), _) => self.err(
-                        line,
-                        col,
-                        "a second accept on one listener",
-                        "not supported yet: a spec's `accept` closes its listener (a listener that stays open across accepts is being added to the format)",
-                    ),
+                    (Some(Fd::Listener { accepted }), Expr::Int(new)) if *new >= 0 => {
+                        // A second accept on one listener: it stays open.
+                        if *accepted {
+                            self.make_persistent(fd);
+                        }
+                        self.fds.insert(fd, Fd::Listener { accepted: true });
+                        self.fds.insert(*new, Fd::Conn { linger0: false });
+                        self.steps.push(Step::App(App::Accept));
+                        if let Some(at) = self.listen_at.get_mut(&fd) {
+                            at.1 = self.steps.len();
+                        }
+                    }
                     _ => self.err(line, col, "accept", "expected a listening socket and a new file descriptor"),
                 }
             }
@@ -707,8 +729,19 @@ impl Importer<'_> {
                     return;
                 }
                 match self.fds.get(&fd).copied() {
-                    // The spec's accept already closed the listener.
-                    Some(Fd::Listener { accepted: true }) => {}
+                    // Closed right after its accept: the spec's one-shot
+                    // listener, which that accept closed. Closed later:
+                    // the persistent listener's `close-listener`.
+                    Some(Fd::Listener { accepted: true }) => {
+                        let persistent = self.listen_at.get(&fd).is_some_and(|&(at, after)| {
+                            after != self.steps.len()
+                                || self.steps.get(at) == Some(&Step::App(App::ListenPersistent))
+                        });
+                        if persistent {
+                            self.make_persistent(fd);
+                            self.steps.push(Step::App(App::CloseListener));
+                        }
+                    }
                     Some(Fd::Listener { accepted: false }) => self.err(
                         line,
                         col,
@@ -939,19 +972,18 @@ impl Importer<'_> {
                 self.syn_seen = true;
                 seq_v = Self::rel(seq, base);
             } else if self.space.is_some() {
-                let open = self
+                let open: Vec<i64> = self
                     .fds
-                    .values()
-                    .any(|f| *f == Fd::Listener { accepted: true });
-                if open && !self.relisten {
-                    self.err(
-                        line,
-                        col,
-                        "a SYN while the accepted listener is still open",
-                        "not supported yet: a spec's `accept` closes its listener, so a listener that stays open across \
-                         accepts (and lets this SYN reopen TIME-WAIT) cannot be written; close it after accept",
-                    );
-                    return;
+                    .iter()
+                    .filter(|(_, f)| **f == Fd::Listener { accepted: true })
+                    .map(|(fd, _)| *fd)
+                    .collect();
+                if !self.relisten {
+                    // The accepted listener still open: a persistent one,
+                    // which may take this SYN (Linux's TCP_TW_SYN).
+                    for fd in open {
+                        self.make_persistent(fd);
+                    }
                 }
                 // A SYN on the 4-tuple of a connection: a new incarnation,
                 // written in the old socket's numbers as packetdrill does,
@@ -1373,11 +1405,39 @@ mod tests {
     }
 
     #[test]
-    fn a_syn_while_the_first_listener_is_still_open_is_not_supported_yet() {
-        let script = format!("{OPEN_AND_CLOSE}{TEARDOWN}+1 < S 100000:100000(0) win 65535\n");
-        let e = steps(&script).err().unwrap_or_default();
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].starts_with("t.pkt:13:4: cannot translate a SYN while the accepted listener is still open: not supported yet"), "{e:?}");
+    fn a_syn_while_the_accepted_listener_is_still_open_makes_it_persistent() {
+        // packetdrill's fd 3 left open after accept: the listener a server
+        // keeps, which takes the SYN (Linux's TCP_TW_SYN).
+        let script = format!(
+            "{OPEN_AND_CLOSE}{TEARDOWN}+1 < S 100000:100000(0) win 65535\n\
+             +0 > S. 65539:65539(0) ack 100001 <...>\n+0 < . 100001:100001(0) ack 65540 win 65535\n\
+             +0 accept(3, ..., ...) = 5\n"
+        );
+        let s = steps(&script).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(s[0], "app: listen-persistent");
+        assert_eq!(s.iter().filter(|l| *l == "app: accept").count(), 2, "{s:?}");
+        assert_eq!(s.last().map(String::as_str), Some("app: accept"));
+        assert!(
+            // The SYN-ACK on packetdrill's old socket, 65537 past the old
+            // SND.NXT of 2, states the new ISN (Linux's choice).
+            s.contains(&"incarnation: {peer-isn: 100000, sut-isn: {snd-nxt: 65537}}".to_string()),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn a_listener_closed_right_after_accept_is_one_shot_and_later_is_close_listener() {
+        let now = steps(&format!("{OPEN_AND_CLOSE}+0 close(3) = 0\n{TEARDOWN}"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(now[0], "app: listen");
+        assert!(!now.iter().any(|l| l == "app: close-listener"), "{now:?}");
+        let later = steps(&format!("{OPEN_AND_CLOSE}{TEARDOWN}+0 close(3) = 0\n"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(later[0], "app: listen-persistent");
+        assert_eq!(
+            later.last().map(String::as_str),
+            Some("app: close-listener")
+        );
     }
 
     #[test]

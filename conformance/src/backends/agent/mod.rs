@@ -214,7 +214,9 @@ fn truncate(s: &str) -> String {
 pub(crate) fn app_request(call: App) -> Request {
     match call {
         App::Listen => Request::Listen,
+        App::ListenPersistent => Request::ListenPersistent,
         App::Accept => Request::Accept,
+        App::CloseListener => Request::CloseListener,
         App::Connect => Request::Connect,
         App::Send(n) => Request::Send { bytes: n },
         App::Shutdown => Request::Shutdown,

@@ -32,7 +32,16 @@ pub enum Request {
         sut_mac: Option<String>,
     },
     Listen,
+    /// A listener that stays open after each accept (`close-listener`
+    /// closes it). An op of its own, not a field of `listen`: an agent that
+    /// predates it answers `unknown op` (a harness failure naming the op)
+    /// instead of ignoring the field and closing the listener at accept,
+    /// which would pass for the stack's own behaviour.
+    #[serde(rename = "listen-persistent")]
+    ListenPersistent,
     Accept,
+    #[serde(rename = "close-listener")]
+    CloseListener,
     Connect,
     Send {
         bytes: u16,
@@ -57,7 +66,9 @@ impl Request {
         match self {
             Request::Hello { .. } => "hello",
             Request::Listen => "listen",
+            Request::ListenPersistent => "listen-persistent",
             Request::Accept => "accept",
+            Request::CloseListener => "close-listener",
             Request::Connect => "connect",
             Request::Send { .. } => "send",
             Request::Shutdown => "shutdown",
@@ -193,6 +204,11 @@ mod tests {
     fn requests_are_one_flat_object_with_op() {
         let j = |r: &Request| serde_json::to_string(r).unwrap_or_default();
         assert_eq!(j(&Request::Listen), r#"{"op":"listen"}"#);
+        assert_eq!(
+            j(&Request::ListenPersistent),
+            r#"{"op":"listen-persistent"}"#
+        );
+        assert_eq!(j(&Request::CloseListener), r#"{"op":"close-listener"}"#);
         assert_eq!(
             j(&Request::Send { bytes: 10 }),
             r#"{"op":"send","bytes":10}"#

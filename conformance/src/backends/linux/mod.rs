@@ -214,8 +214,10 @@ impl Stack for LinuxStack {
 
     fn app(&mut self, call: App) -> Result<Result<(), String>, StackError> {
         Ok(match call {
-            App::Listen => self.app.listen(),
+            App::Listen => self.app.listen(false),
+            App::ListenPersistent => self.app.listen(true),
             App::Accept => self.app.accept(),
+            App::CloseListener => self.app.close_listener(),
             App::Connect => self.app.connect(),
             App::Send(n) => self.app.send(usize::from(n)),
             App::Shutdown => self.app.shutdown(),

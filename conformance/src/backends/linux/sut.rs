@@ -15,7 +15,13 @@ pub struct SutApp {
     sut: SocketAddrV4,
     peer: SocketAddrV4,
     listener: Option<OwnedFd>,
+    /// The listener stays open after each accept (`listen-persistent`),
+    /// as a server's does, until `close-listener` or the spec's end.
+    persistent: bool,
     conn: Option<OwnedFd>,
+    /// Connections a persistent listener's later accept replaced without
+    /// the spec closing them: kept open, as the application would.
+    kept: Vec<OwnedFd>,
 }
 
 /// How long a bind that meets a socket on its way into TIME-WAIT is retried.
@@ -31,7 +37,9 @@ impl SutApp {
             sut,
             peer,
             listener: None,
+            persistent: false,
             conn: None,
+            kept: Vec::new(),
         }
     }
 
@@ -58,19 +66,31 @@ impl SutApp {
         }
     }
 
-    pub fn listen(&mut self) -> Result<(), String> {
+    /// A listener: one-shot (closed by the accept that takes its
+    /// connection) or, with `persistent`, open until `close_listener`.
+    pub fn listen(&mut self, persistent: bool) -> Result<(), String> {
+        if self.persistent {
+            return Err("listen: the persistent listener is open".into());
+        }
         let fd = self.bound_socket()?;
         listen(&fd, Backlog::new(4).map_err(|e| e.to_string())?)
             .map_err(|e| format!("listen: {e}"))?;
         self.listener = Some(fd);
+        self.persistent = persistent;
         Ok(())
     }
 
-    /// Takes the established connection and closes the listener (one
-    /// connection per `listen`, as the spec format says).
+    /// Takes the next established connection; a one-shot listener is
+    /// closed (one connection per `listen`, as the spec format says), a
+    /// persistent one stays open for the next incarnation.
     pub fn accept(&mut self) -> Result<(), String> {
         let l = self.listener.take().ok_or("accept without a listener")?;
         match accept4(&l, flags()) {
+            Ok(fd) if self.persistent => {
+                self.kept.extend(self.conn.replace(fd));
+                self.listener = Some(l);
+                Ok(())
+            }
             Ok(fd) => {
                 self.conn = Some(fd);
                 let _closing = crate::spawn::closing();
@@ -133,9 +153,24 @@ impl SutApp {
         self.drain();
         // Closed for real only with no child holding a copy (spawn.rs).
         let _closing = crate::spawn::closing();
-        if self.conn.take().is_none() {
+        // A one-shot listener that never accepted goes with `close`; the
+        // persistent one only with `close-listener`.
+        if self.conn.take().is_none() && !self.persistent {
             self.listener = None;
         }
+        Ok(())
+    }
+
+    /// Closes the persistent listener; the connection stays.
+    pub fn close_listener(&mut self) -> Result<(), String> {
+        if !self.persistent {
+            return Err("close-listener without a persistent listener".into());
+        }
+        let l = self.listener.take();
+        self.persistent = false;
+        // As every close: no child may hold a copy of the descriptor.
+        let _closing = crate::spawn::closing();
+        drop(l);
         Ok(())
     }
 
