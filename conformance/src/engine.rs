@@ -443,25 +443,13 @@ impl<S: Stack + ?Sized> Engine<'_, S> {
                 }
             }
             Step::Incarnation(m) => {
-                let next = match Origins::next(&self.incs[self.cur()], m) {
+                let next = match Origins::next_step(&self.incs[self.cur()], m) {
                     Ok(o) => o,
-                    Err(e) => {
-                        let want = m.sut_isn.map_or(String::new(), |s| s.to_string());
-                        return Ok(Err(Mismatch::new(
-                            format!("the SUT's ISN {want} of the next incarnation"),
-                            format!("cannot be known: {e}"),
-                            Observed::NoSutIsn,
-                        )));
-                    }
+                    Err(mismatch) => return Ok(Err(mismatch)),
                 };
                 self.incs.push(next);
                 let now = self.stack.now();
-                let n = self.incs.len();
-                let sut = next.sut.map_or(String::new(), |s| format!(", SUT ISN {s}"));
-                self.note(
-                    now,
-                    format!("incarnation {n} (peer ISN {}{sut})", next.peer),
-                );
+                self.note(now, next.started(self.incs.len()));
                 Ok(Ok(()))
             }
         }

@@ -53,6 +53,25 @@ impl Origins {
         })
     }
 
+    /// [`Origins::next`] for a step: why the stated ISN cannot be known is
+    /// the step's mismatch.
+    pub fn next_step(prev: &Origins, m: &crate::format::Incarnation) -> Result<Origins, Mismatch> {
+        Origins::next(prev, m).map_err(|e| {
+            let want = m.sut_isn.map_or(String::new(), |s| s.to_string());
+            Mismatch::new(
+                format!("the SUT's ISN {want} in the next incarnation"),
+                format!("cannot be known: {e}"),
+                Observed::NoSutIsn,
+            )
+        })
+    }
+
+    /// The log line of incarnation `n` (1-based) starting with these origins.
+    pub fn started(&self, n: usize) -> String {
+        let sut = self.sut.map_or(String::new(), |s| format!(", SUT ISN {s}"));
+        format!("incarnation {n} (peer ISN {}{sut})", self.peer)
+    }
+
     /// The SUT sent a segment of this incarnation: `seq`, `len` payload
     /// bytes, and SYN and FIN as `flags` say. A RST takes no sequence space.
     pub fn sent(&mut self, seq: u32, len: usize, flags: Flags) {

@@ -470,20 +470,9 @@ impl Oracle<'_> {
             }
             Step::Incarnation(m) => {
                 self.unexpected_pending("new incarnation")?;
-                let next = Origins::next(&self.incs[self.cur()], m).map_err(|e| {
-                    Mismatch::new(
-                        format!(
-                            "the SUT's ISN {}",
-                            m.sut_isn.map_or(String::new(), |s| s.to_string())
-                        ),
-                        format!("cannot be known: {e}"),
-                        Observed::NoSutIsn,
-                    )
-                })?;
+                let next = Origins::next_step(&self.incs[self.cur()], m)?;
                 self.incs.push(next);
-                let n = self.incs.len();
-                let sut = next.sut.map_or(String::new(), |s| format!(", SUT ISN {s}"));
-                self.note(format!("incarnation {n} (peer ISN {}{sut})", next.peer));
+                self.note(next.started(self.incs.len()));
                 Ok(())
             }
         }
