@@ -385,12 +385,31 @@ where
         }
         depth += 1;
         *shared.current.lock().unwrap_or_else(|e| e.into_inner()) = chunks;
+        let done = AtomicUsize::new(0);
         std::thread::scope(|scope| {
+            // Workers wake this thread when they finish, so that a small
+            // level costs no polling delay; it wakes by itself to report.
+            let main = std::thread::current();
             let handles: Vec<_> = (0..threads)
-                .map(|_| scope.spawn(|| shared.work()))
+                .map(|_| {
+                    let main = main.clone();
+                    let (shared, done) = (&shared, &done);
+                    scope.spawn(move || {
+                        // Count and wake even if the model panics in `work`.
+                        struct Wake<'d>(std::thread::Thread, &'d AtomicUsize);
+                        impl Drop for Wake<'_> {
+                            fn drop(&mut self) {
+                                self.1.fetch_add(1, Ordering::Release);
+                                self.0.unpark();
+                            }
+                        }
+                        let _wake = Wake(main, done);
+                        shared.work()
+                    })
+                })
                 .collect();
-            while handles.iter().any(|h| !h.is_finished()) {
-                std::thread::sleep(Duration::from_millis(20));
+            while done.load(Ordering::Acquire) < threads {
+                std::thread::park_timeout(Duration::from_millis(200));
                 if last_report.elapsed() >= every {
                     last_report = Instant::now();
                     progress(&shared.counts(depth));
