@@ -1,13 +1,15 @@
-//! `timewait bench`: the scaling table (fault budgets x incarnations) for one
-//! variant, with stateright's raw exploration rate on a trivial model measured
-//! in the same run as the baseline, so figures compare across noisy machines.
+//! `timewait bench`: the two engines side by side on one configuration
+//! (states/s, bytes per unique state from peak memory, wall time), then the
+//! scaling table (fault budgets x incarnations) for one variant, with
+//! stateright's raw exploration rate on a trivial model measured in the same
+//! run as the baseline, so figures compare across noisy machines.
 
 use crate::cli::BenchArgs;
 use anyhow::Result;
 use stateright::{Checker, Model};
 use std::process::ExitCode;
 use std::time::Instant;
-use timewait_model::check::{self, VariantSpec};
+use timewait_model::check::{self, Engine, Limits, VariantSpec};
 use timewait_model::{Config, PropertyId, Verdict};
 
 /// A grid walk whose states are as cheap as states get: what the checker
@@ -60,6 +62,107 @@ fn baseline(threads: usize) -> (usize, f64) {
     (c.state_count(), start.elapsed().as_secs_f64())
 }
 
+/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if readable.
+fn status_bytes(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak resident set size to the current one (Linux 4.0 and
+/// later: `5` written to clear_refs), so that each engine's peak is its own.
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// One engine's run of `property` on `v`: the report and the growth of the
+/// peak resident set during it (what the run itself held at most).
+fn engine_run(
+    v: &VariantSpec,
+    property: PropertyId,
+    limits: &Limits,
+    engine: Engine,
+) -> (check::PropertyReport, Option<u64>) {
+    let limits = Limits { engine, ..*limits };
+    let before = if reset_peak() {
+        status_bytes("VmRSS")
+    } else {
+        None
+    };
+    let r = check::check_property(v, property, None, &limits, &mut |_| {});
+    let grown = before
+        .zip(status_bytes("VmHWM"))
+        .map(|(b, p)| p.saturating_sub(b));
+    (r, grown)
+}
+
+/// fastbfs against stateright's BFS on the variant's default configuration
+/// (1.4 million unique states for rfc1337: large enough that the states,
+/// not the program, dominate peak memory).
+fn engines(a: &BenchArgs, limits: &Limits, base_rate: f64, property: PropertyId) -> Result<()> {
+    let base = Config::default();
+    let v = VariantSpec::preset(a.variant, &base, base.msl)?;
+    println!(
+        "engines: {} with {} loss(es), {} duplicate(s), {} incarnations, property {}, {} threads",
+        a.variant,
+        base.loss_budget,
+        base.dup_budget,
+        base.incarnations,
+        property.name(),
+        limits.threads
+    );
+    println!(
+        "{:>10} {:>12} {:>12} {:>9} {:>12} {:>9} {:>12} {:>10}",
+        "engine", "unique", "states", "wall s", "states/s", "vs base", "peak MB", "B/unique"
+    );
+    let mut rows = Vec::new();
+    // fastbfs first: memory freed by one run and kept by the allocator could
+    // hide part of the next run's growth, and the smaller run should go first.
+    for engine in [Engine::Fastbfs, Engine::Stateright] {
+        let started = Instant::now();
+        let (r, grown) = engine_run(&v, property, limits, engine);
+        let wall = started.elapsed().as_secs_f64();
+        let per_state = grown.map(|g| g as f64 / r.unique_states.max(1) as f64);
+        println!(
+            "{:>10} {:>12} {:>12} {:>9.2} {:>12.0} {:>8.2}x {:>12} {:>10}",
+            engine.name(),
+            r.unique_states,
+            r.states,
+            wall,
+            r.states_per_second,
+            r.states_per_second / base_rate,
+            grown.map_or("-".to_string(), |g| format!("{:.0}", g as f64 / 1e6)),
+            per_state.map_or("-".to_string(), |b| format!("{b:.0}")),
+        );
+        rows.push((r, wall, per_state));
+    }
+    let (f, s) = (&rows[0], &rows[1]);
+    println!(
+        "fastbfs / stateright: states/s {:.2}x, wall time {:.2}x, bytes per unique state {}",
+        f.0.states_per_second / s.0.states_per_second.max(1e-9),
+        f.1 / s.1.max(1e-9),
+        match (f.2, s.2) {
+            (Some(a), Some(b)) => format!("{:.2}x", a / b.max(1e-9)),
+            _ => "not measured (no /proc/self/clear_refs)".to_string(),
+        }
+    );
+    if f.0.unique_states != s.0.unique_states || f.0.verdict != s.0.verdict {
+        println!(
+            "WARNING: the engines disagree: {} unique states ({}) against {} ({})",
+            f.0.unique_states,
+            f.0.verdict.name(),
+            s.0.unique_states,
+            s.0.verdict.name()
+        );
+    }
+    println!(
+        "(wall time includes the trace and cycle searches the engines share; peak MB is the growth of peak RSS during the run; a full state takes {} bytes in fastbfs's frontier)\n",
+        std::mem::size_of::<timewait_model::State>()
+    );
+    Ok(())
+}
+
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
     if a.target == crate::cli::BenchTarget::Replay {
         return crate::replay_cmd::bench(a.round_trips);
@@ -74,8 +177,10 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     // A property that holds whenever losses stay within the retry budget, so
     // that every run explores its whole state space.
     let property = PropertyId::ReliableTerminationTimeout;
+    engines(&a, &limits, base_rate, property)?;
     println!(
-        "variant {}, property {} (holds, so each run is exhaustive)\n",
+        "scaling with the {} engine: variant {}, property {} (holds, so each run is exhaustive)\n",
+        limits.engine.name(),
         a.variant,
         property.name()
     );

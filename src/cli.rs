@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
-use timewait_model::check::{Limits, VariantSpec};
+use timewait_model::check::{Engine, Limits, VariantSpec};
 use timewait_model::variant::{
     RstInTimeWait, SynInTimeWait, TimeWaitLen, TimeWaitRestart, TimeWaitRules,
 };
@@ -446,6 +446,18 @@ pub struct LimitArgs {
     /// Stop a check after this many seconds (the result is then incomplete).
     #[arg(long)]
     pub timeout: Option<f64>,
+    /// The search: fastbfs (a parallel level-by-level BFS keeping 64-bit
+    /// fingerprints) or stateright (stateright's own BFS, which keeps every
+    /// state) [default: fastbfs].
+    #[arg(long, value_parser = parse_engine)]
+    pub engine: Option<Engine>,
+}
+
+fn parse_engine(s: &str) -> Result<Engine, String> {
+    Engine::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = Engine::ALL.iter().map(|e| e.name()).collect();
+        format!("unknown engine {s:?}; expected one of {}", names.join(", "))
+    })
 }
 
 impl LimitArgs {
@@ -465,6 +477,9 @@ impl LimitArgs {
                 bail!("--timeout must be a positive number of seconds, got {t}");
             }
             l.timeout = Some(Duration::from_secs_f64(t));
+        }
+        if let Some(e) = self.engine {
+            l.engine = e;
         }
         Ok(l)
     }

@@ -2,7 +2,7 @@
 //! counterexamples, the JSON array and the Markdown report.
 
 use std::fmt::Write as _;
-use timewait_model::check::PropertyReport;
+use timewait_model::check::{Engine, PropertyReport};
 use timewait_model::trace::{Trace, LEGEND};
 use timewait_model::{Config, Preset, Verdict};
 
@@ -80,7 +80,24 @@ pub fn table(reports: &[PropertyReport]) -> String {
         prev = row[0].clone();
         line(&mut out, row);
     }
+    if let Some(e) = engine_line(reports) {
+        let _ = writeln!(out, "\n{e}");
+    }
     out
+}
+
+/// Which engine explored the states, and the chance that a fingerprint
+/// collision hid one in the largest exploration.
+pub fn engine_line(reports: &[PropertyReport]) -> Option<String> {
+    let largest = reports.iter().max_by_key(|r| r.unique_states)?;
+    let mut engines: Vec<&str> = reports.iter().map(|r| r.engine).collect();
+    engines.dedup();
+    Some(format!(
+        "engine: {}; states are identified by 64-bit fingerprints: the chance that a collision hid a state is at most {:.1e} (largest run, {} unique states)",
+        engines.join(", "),
+        largest.collision_probability,
+        thousands(largest.unique_states)
+    ))
 }
 
 /// A verdict and its trace, as the console heads a counterexample and CI
@@ -204,10 +221,19 @@ pub fn markdown(
                 .map_or("-".to_string(), |t| t.steps.len().to_string())
         );
     }
+    let deterministic = reports.iter().all(|r| r.engine == Engine::Fastbfs.name());
     let _ = writeln!(
         out,
-        "\nUnique state counts of exhaustive runs (`holds`) are deterministic for these parameters; depths, and the counts of a run that stops early (a violation, or the witnesses once all are found), depend on how the checker's threads interleave and vary a little from run to run. Timings are left out so that the report only changes when the model does (run `timewait check` to see them).\n"
+        "\nUnique state counts of exhaustive runs (`holds`) are deterministic for these parameters{}. Timings are left out so that the report only changes when the model does (run `timewait check` to see them).\n",
+        if deterministic {
+            "; so are the depths and the counts of a run that stops early (a violation, or the witnesses once all are found): the fastbfs engine stops at the end of the level where the last property is found"
+        } else {
+            "; depths, and the counts of a run that stops early (a violation, or the witnesses once all are found), depend on how stateright's threads interleave and vary a little from run to run"
+        }
     );
+    if let Some(e) = engine_line(reports) {
+        let _ = writeln!(out, "{e}.\n");
+    }
     let _ = writeln!(out, "## Counterexamples\n");
     for r in reports {
         if let (Some(t), Verdict::Violated) = (&r.trace, r.verdict) {

@@ -66,9 +66,11 @@ fn json_has_one_object_per_variant_and_property() {
         "states",
         "max_depth",
         "seconds",
+        "collision_probability",
     ] {
         assert!(rows[0].get(key).is_some(), "missing {key}");
     }
+    assert_eq!(rows[0]["engine"], "fastbfs", "the default engine");
     assert_eq!(rows[0]["verdict"], "holds");
     assert_eq!(rows[1]["verdict"], "violated");
     assert!(rows[1]["trace"]["steps"]

@@ -1,8 +1,10 @@
-//! Running the checks: one stateright BFS per (variant, property), the
-//! shortest trace for each discovery, the cycle check behind `both-closed`,
-//! and the statistics the CLI and reports print.
+//! Running the checks: one breadth-first exploration per group of
+//! properties (by default [`crate::fastbfs`]'s, or stateright's BFS with
+//! [`Engine::Stateright`]), the shortest trace for each discovery, the cycle
+//! check behind `both-closed`, and the statistics the CLI and reports print.
 
 use crate::config::{Config, ConfigError};
+use crate::fastbfs;
 use crate::properties::{PropertyId, Verdict};
 use crate::search::{self, Budget, Outcome};
 use crate::system::TeardownModel;
@@ -12,13 +14,44 @@ use serde::Serialize;
 use stateright::{Checker, Expectation, Model};
 use std::time::{Duration, Instant};
 
+/// The search that explores a group of properties. Both give the same
+/// verdicts, and the same counts whenever the exploration is exhaustive
+/// (`model/tests/engine_agrees.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// [`crate::fastbfs`]: a level-synchronous parallel BFS keeping 64-bit
+    /// fingerprints and two levels of states.
+    #[default]
+    Fastbfs,
+    /// stateright 0.31's BFS (`spawn_bfs`), which keeps every state.
+    Stateright,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::Fastbfs, Engine::Stateright];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Fastbfs => "fastbfs",
+            Engine::Stateright => "stateright",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Engine> {
+        Engine::ALL.into_iter().find(|e| e.name() == s)
+    }
+}
+
 /// Limits on one check.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Stop after about this many generated states (stateright may overshoot).
+    /// Stop after about this many generated states (either engine may
+    /// overshoot by a block of states).
     pub max_states: Option<usize>,
     pub timeout: Option<Duration>,
     pub threads: usize,
+    pub engine: Engine,
 }
 
 /// The default cap on generated states. A 2-core, 24 GiB machine holds about
@@ -33,6 +66,7 @@ impl Default for Limits {
             max_states: Some(DEFAULT_MAX_STATES),
             timeout: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            engine: Engine::default(),
         }
     }
 }
@@ -100,6 +134,12 @@ pub struct PropertyReport {
     pub max_depth: usize,
     pub seconds: f64,
     pub states_per_second: f64,
+    /// The engine that explored the states (`fastbfs` or `stateright`).
+    pub engine: &'static str,
+    /// The birthday bound on the probability that two of the unique states
+    /// shared a 64-bit fingerprint and one was never explored (both engines
+    /// identify states by fingerprint): unique^2 / 2^65.
+    pub collision_probability: f64,
     /// Why the verdict is incomplete, or what else the check did.
     pub note: Option<String>,
     pub trace: Option<Trace>,
@@ -111,8 +151,9 @@ impl PropertyReport {
     }
 }
 
-/// What one stateright run over a group of properties found.
+/// What one exploration of a group of properties found.
 struct GroupRun {
+    engine: Engine,
     discovered: Vec<PropertyId>,
     states: usize,
     unique: usize,
@@ -151,10 +192,65 @@ fn groups(properties: &[PropertyId]) -> Vec<Vec<PropertyId>> {
         .collect()
 }
 
-/// One stateright BFS checking `group` together. The properties of a group
-/// share one exploration: for `always` properties that hold (the expensive
-/// case) the state space is the same whichever of them is checked.
+/// One exploration checking `group` together, with the engine `limits`
+/// names. The properties of a group share one exploration: for `always`
+/// properties that hold (the expensive case) the state space is the same
+/// whichever of them is checked.
 fn run_group(
+    variant: &VariantSpec,
+    group: &[PropertyId],
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> GroupRun {
+    match limits.engine {
+        Engine::Fastbfs => run_group_fastbfs(variant, group, limits, progress),
+        Engine::Stateright => run_group_stateright(variant, group, limits, progress),
+    }
+}
+
+fn run_group_fastbfs(
+    variant: &VariantSpec,
+    group: &[PropertyId],
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> GroupRun {
+    let model = TeardownModel::new(variant.cfg.clone(), group.to_vec());
+    let opts = fastbfs::Options {
+        threads: limits.threads.max(1),
+        max_states: limits.max_states,
+        timeout: limits.timeout,
+    };
+    let start = Instant::now();
+    let mut report = |c: &fastbfs::Counts| {
+        progress(&Progress {
+            variant: &variant.name,
+            property: group[0],
+            phase: "bfs",
+            states: c.states,
+            unique_states: c.unique,
+            max_depth: c.max_depth,
+            elapsed: start.elapsed(),
+        })
+    };
+    let r = fastbfs::explore(&model, &opts, Duration::from_secs(2), &mut report)
+        .expect("the teardown model has only `always` and `sometimes` properties, fewer than 64");
+    GroupRun {
+        engine: Engine::Fastbfs,
+        discovered: group
+            .iter()
+            .copied()
+            .filter(|p| r.discovered.contains(&p.name()))
+            .collect(),
+        states: r.counts.states,
+        unique: r.counts.unique,
+        depth: r.counts.max_depth,
+        seconds: r.seconds,
+        hit_limit: r.hit_limit(),
+    }
+}
+
+/// stateright's own BFS, as `timewait check` ran before [`crate::fastbfs`].
+fn run_group_stateright(
     variant: &VariantSpec,
     group: &[PropertyId],
     limits: &Limits,
@@ -194,6 +290,7 @@ fn run_group(
         .filter(|p| checker.discovery(p.name()).is_some())
         .collect();
     GroupRun {
+        engine: Engine::Stateright,
         discovered,
         states,
         unique: checker.unique_state_count(),
@@ -299,6 +396,8 @@ fn conclude(
         max_depth: run.depth,
         seconds,
         states_per_second: run.states as f64 / run.seconds.max(1e-9),
+        engine: run.engine.name(),
+        collision_probability: fastbfs::collision_bound(run.unique),
         note,
         trace,
     }

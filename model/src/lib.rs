@@ -23,6 +23,7 @@ pub mod check;
 pub mod config;
 pub mod diagram;
 pub mod endpoint;
+pub mod fastbfs;
 pub mod isn_cover;
 pub mod properties;
 pub mod rules;

@@ -1,0 +1,631 @@
+//! A parallel, level-synchronous breadth-first search over any stateright
+//! [`Model`], sized for a machine with a few cores and a few GiB.
+//!
+//! stateright 0.31's BFS keeps every generated state twice over: in a queue
+//! entry that carries the full state and its whole action path, and as a
+//! (fingerprint, parent fingerprint) pair in a `DashMap`, about 530 bytes per
+//! unique state of the teardown model. This engine keeps
+//!
+//! - the visited set as 64-bit fingerprints only, in shards of open-addressed
+//!   `u64` tables (no allocation per entry, no parent links: shortest traces
+//!   come from [`crate::search::shortest_discovery`] once a discovery is
+//!   known), and
+//! - full states only for the level being expanded and the next one, in
+//!   chunks that are freed as soon as a worker has expanded them.
+//!
+//! The checking semantics are stateright's (`checker/bfs.rs`), so that both
+//! engines give the same verdicts and counts on every run that completes:
+//!
+//! - initial states outside [`Model::within_boundary`] are dropped; each kept
+//!   initial state counts as generated, duplicates included;
+//! - every successor inside the boundary counts as generated, whether or not
+//!   it was seen before (`state_count`); the unique count is the size of the
+//!   visited set (`unique_state_count`);
+//! - every property is evaluated on every unique state when it is expanded:
+//!   an `always` property is discovered by a state where it is false, a
+//!   `sometimes` property by a state where it is true;
+//! - a state at which every property is discovered is not expanded;
+//! - the run ends when every property is discovered (stateright then stops
+//!   after its current block of states; this engine at the end of the level,
+//!   so the count of such a run is deterministic, but differs from
+//!   stateright's), or the frontier is empty, or a limit is hit;
+//! - the maximum depth is that of the deepest expanded state, the initial
+//!   states being at depth 1.
+//!
+//! `eventually` properties are refused: stateright's handling of them in BFS
+//! is path-dependent, and the teardown model has none.
+//!
+//! Fingerprints are stateright's own (aHash with stateright's fixed keys), so
+//! a collision, if one happened, would merge the same two states in both
+//! engines. [`collision_bound`] is the birthday bound on one happening.
+
+use ahash::RandomState;
+use stateright::{Expectation, Model, Property};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// stateright 0.31's fingerprint keys (`stateright::stable`), so that both
+/// engines identify states alike.
+const KEYS: (u64, u64, u64, u64) = (123_456_789_987_654_321, 98_765_432_123_456_789, 0, 0);
+
+/// The 64-bit fingerprint of a state, as stateright computes it.
+pub fn fingerprint<T: Hash>(t: &T) -> u64 {
+    RandomState::with_seeds(KEYS.0, KEYS.1, KEYS.2, KEYS.3).hash_one(t)
+}
+
+/// The birthday bound on the probability that two of `n` distinct states
+/// share a 64-bit fingerprint: n(n-1)/2 pairs, each colliding with
+/// probability 2^-64, so at most n^2 / 2^65.
+pub fn collision_bound(n: usize) -> f64 {
+    let n = n as f64;
+    (n * n / 2f64.powi(65)).min(1.0)
+}
+
+/// Why the engine cannot check a model.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EngineError {
+    #[error("property {0:?} is an `eventually` property, which this engine does not check (use --engine stateright)")]
+    Eventually(&'static str),
+    #[error("{0} properties in one run: this engine tracks at most 64")]
+    TooManyProperties(usize),
+}
+
+/// Limits and parallelism of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub threads: usize,
+    /// Stop once about this many states were generated (checked every chunk,
+    /// so a run may overshoot by a few thousand).
+    pub max_states: Option<usize>,
+    pub timeout: Option<Duration>,
+}
+
+/// How far a run got; also what progress reports carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Generated states, duplicates included (stateright's `state_count`).
+    pub states: usize,
+    /// Distinct fingerprints (stateright's `unique_state_count`).
+    pub unique: usize,
+    /// Depth of the deepest expanded state; initial states are at depth 1.
+    pub max_depth: usize,
+}
+
+/// Why a run stopped before the state space was exhausted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every property was discovered: nothing is left to decide.
+    AllDiscovered,
+    /// The state limit was reached.
+    MaxStates,
+    /// The timeout passed.
+    Timeout,
+}
+
+/// What a run found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The names of the discovered properties, in the model's order.
+    pub discovered: Vec<&'static str>,
+    pub counts: Counts,
+    /// Why it stopped early; `None` when every reachable state was expanded.
+    pub stop: Option<Stop>,
+    /// The most states held in the frontier at once (current and next
+    /// level), a measure of what the full states cost.
+    pub peak_frontier: usize,
+    pub seconds: f64,
+}
+
+impl Report {
+    /// Stopped at a limit: undiscovered properties are not decided.
+    pub fn hit_limit(&self) -> bool {
+        matches!(self.stop, Some(Stop::MaxStates | Stop::Timeout))
+    }
+
+    pub fn collision_bound(&self) -> f64 {
+        collision_bound(self.counts.unique)
+    }
+}
+
+/// States per chunk of the frontier: the unit of work a thread takes, and of
+/// memory freed once expanded.
+const CHUNK: usize = 4096;
+/// Shards of the visited set: enough that two to a few dozen threads rarely
+/// wait on the same lock, few enough that each shard's table stays large.
+const SHARDS: usize = 1024;
+
+/// Fingerprints are already uniform hashes: the tables use them as they are.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 fingerprints are hashed")
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type Table = std::collections::HashSet<u64, BuildHasherDefault<PassThrough>>;
+
+/// The set of fingerprints seen, in shards chosen by middle bits of the
+/// fingerprint: hashbrown indexes buckets by the low bits and tags them with
+/// the top seven, so a shard choice from either would skew every table.
+struct Visited {
+    shards: Vec<Mutex<Table>>,
+    len: AtomicUsize,
+}
+
+impl Visited {
+    fn new() -> Self {
+        Visited {
+            shards: (0..SHARDS).map(|_| Mutex::new(Table::default())).collect(),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Inserts `fp`; true when it was new.
+    fn insert(&self, fp: u64) -> bool {
+        let shard = (fp >> 40) as usize % SHARDS;
+        // A poisoned lock means a worker panicked inside `insert`, which
+        // cannot leave a `HashSet<u64>` inconsistent: go on with it.
+        let mut t = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        let new = t.insert(fp);
+        if new {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        new
+    }
+}
+
+/// The state shared by the workers of one level.
+struct Shared<'a, M: Model> {
+    model: &'a M,
+    properties: &'a [Property<M>],
+    /// Bit i set: property i was discovered.
+    all_bits: u64,
+    discovered: AtomicU64,
+    visited: Visited,
+    states: AtomicUsize,
+    /// Chunks of the level being expanded, taken one at a time.
+    current: Mutex<Vec<Vec<M::State>>>,
+    /// Chunks of the next level.
+    next: Mutex<Vec<Vec<M::State>>>,
+    /// States in `current` and `next` together.
+    frontier: AtomicUsize,
+    peak_frontier: AtomicUsize,
+    stop: Mutex<Option<Stop>>,
+    stopping: AtomicBool,
+    max_states: Option<usize>,
+    deadline: Option<Instant>,
+}
+
+impl<M> Shared<'_, M>
+where
+    M: Model,
+    M::State: Hash,
+{
+    fn halt(&self, why: Stop) {
+        let mut s = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        s.get_or_insert(why);
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    fn grow_frontier(&self, n: usize) {
+        let now = self.frontier.fetch_add(n, Ordering::Relaxed) + n;
+        self.peak_frontier.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// The properties `state` discovers, as a bit set.
+    fn discoveries(&self, state: &M::State) -> u64 {
+        let mut bits = 0;
+        for (i, p) in self.properties.iter().enumerate() {
+            let holds = (p.condition)(self.model, state);
+            let found = match p.expectation {
+                Expectation::Always => !holds,
+                // Refused in `explore`; a `sometimes` otherwise.
+                _ => holds,
+            };
+            if found {
+                bits |= 1 << i;
+            }
+        }
+        bits
+    }
+
+    /// Expands chunks of the current level until none is left.
+    fn work(&self) {
+        let mut actions = Vec::new();
+        let mut out: Vec<M::State> = Vec::with_capacity(CHUNK);
+        loop {
+            if self.stopping.load(Ordering::Relaxed) {
+                break;
+            }
+            let chunk = {
+                let mut c = self.current.lock().unwrap_or_else(|e| e.into_inner());
+                c.pop()
+            };
+            let Some(chunk) = chunk else { break };
+            let taken = chunk.len();
+            let mut generated = 0;
+            for state in chunk {
+                let found = self.discoveries(&state);
+                if found != 0 {
+                    self.discovered.fetch_or(found, Ordering::Relaxed);
+                }
+                // stateright does not expand a state that discovers every
+                // property: nothing is left to look for.
+                if found == self.all_bits {
+                    continue;
+                }
+                self.model.actions(&state, &mut actions);
+                for a in actions.drain(..) {
+                    let Some(next) = self.model.next_state(&state, a) else {
+                        continue;
+                    };
+                    if !self.model.within_boundary(&next) {
+                        continue;
+                    }
+                    generated += 1;
+                    if self.visited.insert(fingerprint(&next)) {
+                        out.push(next);
+                        if out.len() == CHUNK {
+                            self.push_next(&mut out);
+                        }
+                    }
+                }
+            }
+            self.frontier.fetch_sub(taken, Ordering::Relaxed);
+            let total = self.states.fetch_add(generated, Ordering::Relaxed) + generated;
+            if self.max_states.is_some_and(|m| total >= m) {
+                self.halt(Stop::MaxStates);
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                self.halt(Stop::Timeout);
+            }
+        }
+        if !out.is_empty() {
+            self.push_next(&mut out);
+        }
+    }
+
+    fn push_next(&self, out: &mut Vec<M::State>) {
+        let full = std::mem::replace(out, Vec::with_capacity(CHUNK));
+        self.grow_frontier(full.len());
+        self.next
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(full);
+    }
+
+    fn counts(&self, max_depth: usize) -> Counts {
+        Counts {
+            states: self.states.load(Ordering::Relaxed),
+            unique: self.visited.len.load(Ordering::Relaxed),
+            max_depth,
+        }
+    }
+}
+
+/// Explores `model` breadth-first, level by level, on `opts.threads`
+/// threads, calling `progress` about every `every` while it runs.
+pub fn explore<M>(
+    model: &M,
+    opts: &Options,
+    every: Duration,
+    progress: &mut dyn FnMut(&Counts),
+) -> Result<Report, EngineError>
+where
+    M: Model + Sync,
+    M::State: Hash + Send + Sync,
+{
+    let start = Instant::now();
+    let properties = model.properties();
+    if let Some(p) = properties
+        .iter()
+        .find(|p| p.expectation == Expectation::Eventually)
+    {
+        return Err(EngineError::Eventually(p.name));
+    }
+    if properties.len() > 64 {
+        return Err(EngineError::TooManyProperties(properties.len()));
+    }
+    let all_bits = if properties.len() == 64 {
+        u64::MAX
+    } else {
+        (1u64 << properties.len()) - 1
+    };
+    let shared = Shared {
+        model,
+        properties: &properties,
+        all_bits,
+        discovered: AtomicU64::new(0),
+        visited: Visited::new(),
+        states: AtomicUsize::new(0),
+        current: Mutex::new(Vec::new()),
+        next: Mutex::new(Vec::new()),
+        frontier: AtomicUsize::new(0),
+        peak_frontier: AtomicUsize::new(0),
+        stop: Mutex::new(None),
+        stopping: AtomicBool::new(false),
+        max_states: opts.max_states,
+        deadline: opts.timeout.map(|t| start + t),
+    };
+    let inits: Vec<M::State> = model
+        .init_states()
+        .into_iter()
+        .filter(|s| model.within_boundary(s))
+        .collect();
+    shared.states.store(inits.len(), Ordering::Relaxed);
+    for s in &inits {
+        shared.visited.insert(fingerprint(s));
+    }
+    // Every initial state is expanded, a repeated one once per occurrence,
+    // as stateright queues them all: its generated count includes their
+    // successors each time.
+    let level = inits;
+    shared.grow_frontier(level.len());
+    let mut chunks = vec![level];
+    let mut depth = 0;
+    let threads = opts.threads.max(1);
+    let mut last_report = Instant::now();
+    // With nothing to check, stateright stops at once (every one of no
+    // properties is discovered); so does this.
+    let all_discovered = |s: &Shared<M>| s.discovered.load(Ordering::Relaxed) == s.all_bits;
+    while chunks.iter().any(|c| !c.is_empty()) && !all_discovered(&shared) {
+        if shared.stopping.load(Ordering::Relaxed) {
+            break;
+        }
+        depth += 1;
+        *shared.current.lock().unwrap_or_else(|e| e.into_inner()) = chunks;
+        let done = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            // Workers wake this thread when they finish, so that a small
+            // level costs no polling delay; it wakes by itself to report.
+            let main = std::thread::current();
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let main = main.clone();
+                    let (shared, done) = (&shared, &done);
+                    scope.spawn(move || {
+                        // Count and wake even if the model panics in `work`.
+                        struct Wake<'d>(std::thread::Thread, &'d AtomicUsize);
+                        impl Drop for Wake<'_> {
+                            fn drop(&mut self) {
+                                self.1.fetch_add(1, Ordering::Release);
+                                self.0.unpark();
+                            }
+                        }
+                        let _wake = Wake(main, done);
+                        shared.work()
+                    })
+                })
+                .collect();
+            while done.load(Ordering::Acquire) < threads {
+                std::thread::park_timeout(Duration::from_millis(200));
+                if last_report.elapsed() >= every {
+                    last_report = Instant::now();
+                    progress(&shared.counts(depth));
+                }
+            }
+            for h in handles {
+                if let Err(panic) = h.join() {
+                    // The model panicked: stateright propagates it too.
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        });
+        chunks = std::mem::take(&mut *shared.next.lock().unwrap_or_else(|e| e.into_inner()));
+        // Drop what a stopped level left unexpanded.
+        shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+    let complete = !chunks.iter().any(|c| !c.is_empty());
+    let stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let stop = match stop {
+        Some(s) => Some(s),
+        None if all_discovered(&shared) && !complete => Some(Stop::AllDiscovered),
+        None => None,
+    };
+    let discovered_bits = shared.discovered.load(Ordering::Relaxed);
+    Ok(Report {
+        discovered: properties
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| discovered_bits & (1 << i) != 0)
+            .map(|(_, p)| p.name)
+            .collect(),
+        counts: shared.counts(depth),
+        stop,
+        peak_frontier: shared.peak_frontier.load(Ordering::Relaxed),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stateright::Checker;
+
+    /// Walks on a cube of side `side`, from the origin, one axis at a time:
+    /// many paths to each state, so the visited set does real work.
+    struct Cube {
+        side: u8,
+        props: Vec<Property<Cube>>,
+        boundary: u8,
+    }
+
+    impl Model for Cube {
+        type State = (u8, u8, u8);
+        type Action = u8;
+        fn init_states(&self) -> Vec<Self::State> {
+            vec![(0, 0, 0), (0, 0, 0)]
+        }
+        fn actions(&self, s: &Self::State, out: &mut Vec<u8>) {
+            for (axis, v) in [s.0, s.1, s.2].into_iter().enumerate() {
+                if v < self.side {
+                    out.push(axis as u8);
+                }
+            }
+        }
+        fn next_state(&self, s: &Self::State, a: u8) -> Option<Self::State> {
+            Some(match a {
+                0 => (s.0 + 1, s.1, s.2),
+                1 => (s.0, s.1 + 1, s.2),
+                _ => (s.0, s.1, s.2 + 1),
+            })
+        }
+        fn properties(&self) -> Vec<Property<Self>> {
+            self.props.clone()
+        }
+        fn within_boundary(&self, s: &Self::State) -> bool {
+            s.0 <= self.boundary
+        }
+    }
+
+    fn holds() -> Property<Cube> {
+        Property::always("in the cube", |m: &Cube, s: &(u8, u8, u8)| {
+            s.0 <= m.side && s.1 <= m.side && s.2 <= m.side
+        })
+    }
+
+    fn corner() -> Property<Cube> {
+        Property::sometimes("far corner", |m: &Cube, s: &(u8, u8, u8)| {
+            *s == (m.side, m.side, m.side)
+        })
+    }
+
+    const FREE: Options = Options {
+        threads: 2,
+        max_states: None,
+        timeout: None,
+    };
+
+    fn run(m: &Cube, opts: &Options) -> Report {
+        explore(m, opts, Duration::from_secs(3600), &mut |_| {}).expect("always and sometimes only")
+    }
+
+    #[test]
+    fn an_exhaustive_run_counts_what_stateright_counts() {
+        let m = Cube {
+            side: 12,
+            props: vec![holds(), corner()],
+            boundary: 9,
+        };
+        let ours = run(&m, &FREE);
+        let theirs = Cube {
+            side: 12,
+            props: vec![holds(), corner()],
+            boundary: 9,
+        }
+        .checker()
+        .spawn_bfs()
+        .join();
+        assert_eq!(ours.stop, None);
+        assert_eq!(ours.counts.unique, 10 * 13 * 13, "x is bounded by 9");
+        assert_eq!(ours.counts.unique, theirs.unique_state_count());
+        assert_eq!(ours.counts.states, theirs.state_count());
+        assert_eq!(ours.counts.max_depth, theirs.max_depth());
+        // The corner has x = 12, outside the boundary: never discovered.
+        assert!(ours.discovered.is_empty(), "{:?}", ours.discovered);
+        assert!(theirs.discovery("far corner").is_none());
+    }
+
+    #[test]
+    fn one_thread_and_many_agree() {
+        let m = Cube {
+            side: 15,
+            props: vec![holds()],
+            boundary: 15,
+        };
+        let one = run(&m, &Options { threads: 1, ..FREE });
+        let four = run(&m, &Options { threads: 4, ..FREE });
+        assert_eq!(one.counts, four.counts);
+        assert_eq!(one.counts.unique, 16 * 16 * 16);
+        assert_eq!(one.counts.max_depth, 46, "from 0+0+0 to 15+15+15");
+    }
+
+    #[test]
+    fn a_run_stops_at_the_end_of_the_level_that_discovers_everything() {
+        let m = Cube {
+            side: 6,
+            props: vec![corner()],
+            boundary: 6,
+        };
+        let r = run(&m, &FREE);
+        assert_eq!(r.discovered, vec!["far corner"]);
+        // The corner is alone at depth 19; it is not expanded (it discovers
+        // every property) and has no successors anyway: the space is done.
+        assert_eq!(r.counts.max_depth, 19);
+        assert_eq!(r.counts.unique, 7 * 7 * 7);
+        let m = Cube {
+            side: 6,
+            props: vec![Property::sometimes(
+                "x is 2",
+                |_: &Cube, s: &(u8, u8, u8)| s.0 == 2,
+            )],
+            boundary: 6,
+        };
+        let r = run(&m, &FREE);
+        assert_eq!(r.stop, Some(Stop::AllDiscovered));
+        assert_eq!(r.counts.max_depth, 3, "(2,0,0) is at depth 3");
+        // Every state of coordinate sum up to 3 was generated, but (3,0,0):
+        // its only predecessor (2,0,0) discovers every property, so it is
+        // not expanded.
+        assert_eq!(r.counts.unique, 1 + 3 + 6 + 10 - 1);
+    }
+
+    #[test]
+    fn a_state_limit_makes_the_run_incomplete() {
+        let m = Cube {
+            side: 40,
+            props: vec![holds()],
+            boundary: 40,
+        };
+        let r = run(
+            &m,
+            &Options {
+                max_states: Some(10_000),
+                ..FREE
+            },
+        );
+        assert_eq!(r.stop, Some(Stop::MaxStates));
+        assert!(r.hit_limit());
+        assert!(r.counts.states >= 10_000 && r.counts.unique < 41 * 41 * 41);
+    }
+
+    #[test]
+    fn eventually_properties_are_refused() {
+        let m = Cube {
+            side: 2,
+            props: vec![Property::eventually(
+                "somewhere",
+                |_: &Cube, _: &(u8, u8, u8)| true,
+            )],
+            boundary: 2,
+        };
+        assert_eq!(
+            explore(&m, &FREE, Duration::from_secs(1), &mut |_| {}),
+            Err(EngineError::Eventually("somewhere"))
+        );
+    }
+
+    #[test]
+    fn the_collision_bound_is_the_birthday_bound() {
+        assert_eq!(collision_bound(0), 0.0);
+        // 2^32 states: 2^64 / 2^65.
+        assert_eq!(collision_bound(1 << 32), 0.5);
+        assert_eq!(collision_bound(usize::MAX), 1.0);
+        assert!(collision_bound(100_000_000) < 3e-4);
+    }
+}
