@@ -4,12 +4,12 @@
 use crate::config::Config;
 use crate::segment::{Flags, Segment, Side};
 use crate::seq::Seq;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::fmt;
 
 /// The connection states of RFC 9293 section 3.3.2.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TcpState {
     Closed,
     Listen,
@@ -84,7 +84,7 @@ impl fmt::Display for TcpState {
 }
 
 /// How the application opened its current incarnation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Role {
     /// The first incarnation, which starts ESTABLISHED.
     Initial,
@@ -95,7 +95,7 @@ pub enum Role {
 /// An in-window segment that arrived ahead of RCV.NXT, held for later
 /// processing (RFC 9293 section 3.10.7.4, "seventh"). Without this queue
 /// reordering would act as an extra, unbudgeted loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Held {
     pub seq: Seq,
     pub len: u16,
@@ -106,7 +106,7 @@ pub struct Held {
 /// An endpoint. Sequence variables are meaningful only in the states that
 /// have a TCB; in CLOSED and LISTEN they are kept at zero so that equal
 /// situations are equal states.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Endpoint {
     pub state: TcpState,
     /// Ghost: the incarnation the TCB belongs to (1-based).

@@ -10,8 +10,11 @@
 //!   `u64` tables (no allocation per entry, no parent links: shortest traces
 //!   come from [`crate::search::shortest_discovery`] once a discovery is
 //!   known), and
-//! - full states only for the level being expanded and the next one, in
-//!   chunks that are freed as soon as a worker has expanded them.
+//! - states only for the level being expanded and the next one, in chunks
+//!   that are freed as soon as a worker has expanded them, and there not as
+//!   values but in their serde encoding by postcard (variable-length
+//!   integers: a teardown state of 376 bytes in memory takes 40 to 70), so
+//!   that a level of tens of millions of states fits in a few hundred MB.
 //!
 //! The checking semantics are stateright's (`checker/bfs.rs`), so that both
 //! engines give the same verdicts and counts on every run that completes:
@@ -35,13 +38,19 @@
 //! `eventually` properties are refused: stateright's handling of them in BFS
 //! is path-dependent, and the teardown model has none.
 //!
-//! Fingerprints are stateright's own (aHash with stateright's fixed keys), so
-//! a collision, if one happened, would merge the same two states in both
-//! engines. [`collision_bound`] is the birthday bound on one happening.
+//! A state's fingerprint is the 64-bit aHash (with stateright's fixed keys)
+//! of its encoding. The encoding is a function of the state and decodes back
+//! to it, so two states share an encoding exactly when they are equal, and
+//! the visited set sees the states stateright's `Hash`-based one sees; only
+//! which pairs of distinct states would collide differs. Hashing one short
+//! byte string also costs a fraction of hashing the state field by field.
+//! [`collision_bound`] is the birthday bound on a collision happening.
 
 use ahash::RandomState;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use stateright::{Expectation, Model, Property};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -51,9 +60,9 @@ use thiserror::Error;
 /// engines identify states alike.
 const KEYS: (u64, u64, u64, u64) = (123_456_789_987_654_321, 98_765_432_123_456_789, 0, 0);
 
-/// The 64-bit fingerprint of a state, as stateright computes it.
-pub fn fingerprint<T: Hash>(t: &T) -> u64 {
-    RandomState::with_seeds(KEYS.0, KEYS.1, KEYS.2, KEYS.3).hash_one(t)
+/// The 64-bit fingerprint of a state's encoding.
+pub fn fingerprint(encoded: &[u8]) -> u64 {
+    RandomState::with_seeds(KEYS.0, KEYS.1, KEYS.2, KEYS.3).hash_one(encoded)
 }
 
 /// The birthday bound on the probability that two of `n` distinct states
@@ -71,6 +80,10 @@ pub enum EngineError {
     Eventually(&'static str),
     #[error("{0} properties in one run: this engine tracks at most 64")]
     TooManyProperties(usize),
+    /// A state that postcard cannot encode or decode: a model whose serde
+    /// implementations do not round-trip (a bug in the model, not input).
+    #[error("a state could not be {what} for the frontier: {why}")]
+    Codec { what: &'static str, why: String },
 }
 
 /// Limits and parallelism of one run.
@@ -114,8 +127,10 @@ pub struct Report {
     /// Why it stopped early; `None` when every reachable state was expanded.
     pub stop: Option<Stop>,
     /// The most states held in the frontier at once (current and next
-    /// level), a measure of what the full states cost.
+    /// level).
     pub peak_frontier: usize,
+    /// The most bytes those encoded states took at once.
+    pub peak_frontier_bytes: usize,
     pub seconds: f64,
 }
 
@@ -136,6 +151,77 @@ const CHUNK: usize = 4096;
 /// Shards of the visited set: enough that two to a few dozen threads rarely
 /// wait on the same lock, few enough that each shard's table stays large.
 const SHARDS: usize = 1024;
+
+/// Encoded states, each as a little-endian u16 length and its bytes: one
+/// chunk of a level.
+#[derive(Default)]
+struct Packed {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Packed {
+    fn with_capacity(states: usize) -> Self {
+        Packed {
+            bytes: Vec::with_capacity(states * 64),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, encoded: &[u8]) -> Result<(), EngineError> {
+        let n = u16::try_from(encoded.len()).map_err(|_| EngineError::Codec {
+            what: "stored",
+            why: format!("{} bytes, more than a u16 length holds", encoded.len()),
+        })?;
+        self.bytes.extend_from_slice(&n.to_le_bytes());
+        self.bytes.extend_from_slice(encoded);
+        self.len += 1;
+        Ok(())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.bytes[..];
+        std::iter::from_fn(move || {
+            let (head, tail) = rest.split_first_chunk::<2>()?;
+            let n = usize::from(u16::from_le_bytes(*head));
+            let (one, after) = tail.split_at(n);
+            rest = after;
+            Some(one)
+        })
+    }
+}
+
+/// Encodes `state` into `scratch`. Through a fixed buffer first: postcard's
+/// slice flavour writes without a capacity check per byte, which the `Vec`
+/// flavour makes, and the encoding is a good part of each step's cost.
+fn encode<S: Serialize>(state: &S, scratch: &mut Vec<u8>) -> Result<(), EngineError> {
+    let mut buf = [0u8; 512];
+    scratch.clear();
+    match postcard::to_slice(state, &mut buf) {
+        Ok(used) => scratch.extend_from_slice(used),
+        Err(postcard::Error::SerializeBufferFull) => {
+            let v = std::mem::take(scratch);
+            *scratch = postcard::to_extend(state, v).map_err(|e| EngineError::Codec {
+                what: "encoded",
+                why: e.to_string(),
+            })?;
+        }
+        Err(e) => {
+            return Err(EngineError::Codec {
+                what: "encoded",
+                why: e.to_string(),
+            })
+        }
+    }
+    Ok(())
+}
+
+fn decode<S: DeserializeOwned>(bytes: &[u8]) -> Result<S, EngineError> {
+    postcard::from_bytes(bytes).map_err(|e| EngineError::Codec {
+        what: "decoded",
+        why: e.to_string(),
+    })
+}
 
 /// Fingerprints are already uniform hashes: the tables use them as they are.
 #[derive(Default)]
@@ -195,13 +281,18 @@ struct Shared<'a, M: Model> {
     visited: Visited,
     states: AtomicUsize,
     /// Chunks of the level being expanded, taken one at a time.
-    current: Mutex<Vec<Vec<M::State>>>,
+    current: Mutex<Vec<Packed>>,
     /// Chunks of the next level.
-    next: Mutex<Vec<Vec<M::State>>>,
+    next: Mutex<Vec<Packed>>,
     /// States in `current` and `next` together.
     frontier: AtomicUsize,
     peak_frontier: AtomicUsize,
+    /// Bytes of encoded states in `current` and `next` together.
+    frontier_bytes: AtomicUsize,
+    peak_frontier_bytes: AtomicUsize,
     stop: Mutex<Option<Stop>>,
+    /// The first codec error; it stops the run.
+    error: Mutex<Option<EngineError>>,
     stopping: AtomicBool,
     max_states: Option<usize>,
     deadline: Option<Instant>,
@@ -210,7 +301,7 @@ struct Shared<'a, M: Model> {
 impl<M> Shared<'_, M>
 where
     M: Model,
-    M::State: Hash,
+    M::State: Serialize + DeserializeOwned,
 {
     fn halt(&self, why: Stop) {
         let mut s = self.stop.lock().unwrap_or_else(|e| e.into_inner());
@@ -218,9 +309,27 @@ where
         self.stopping.store(true, Ordering::Relaxed);
     }
 
-    fn grow_frontier(&self, n: usize) {
+    fn grow_frontier(&self, chunk: &Packed) {
+        let n = chunk.len;
         let now = self.frontier.fetch_add(n, Ordering::Relaxed) + n;
         self.peak_frontier.fetch_max(now, Ordering::Relaxed);
+        let b = chunk.bytes.capacity();
+        let now = self.frontier_bytes.fetch_add(b, Ordering::Relaxed) + b;
+        self.peak_frontier_bytes.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn shrink_frontier(&self, chunk: &Packed) {
+        self.frontier.fetch_sub(chunk.len, Ordering::Relaxed);
+        self.frontier_bytes
+            .fetch_sub(chunk.bytes.capacity(), Ordering::Relaxed);
+    }
+
+    fn fail(&self, e: EngineError) {
+        self.error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(e);
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// The properties `state` discovers, as a bit set.
@@ -242,8 +351,15 @@ where
 
     /// Expands chunks of the current level until none is left.
     fn work(&self) {
+        if let Err(e) = self.expand() {
+            self.fail(e);
+        }
+    }
+
+    fn expand(&self) -> Result<(), EngineError> {
         let mut actions = Vec::new();
-        let mut out: Vec<M::State> = Vec::with_capacity(CHUNK);
+        let mut scratch = Vec::with_capacity(256);
+        let mut out = Packed::with_capacity(CHUNK);
         loop {
             if self.stopping.load(Ordering::Relaxed) {
                 break;
@@ -253,9 +369,9 @@ where
                 c.pop()
             };
             let Some(chunk) = chunk else { break };
-            let taken = chunk.len();
             let mut generated = 0;
-            for state in chunk {
+            for bytes in chunk.iter() {
+                let state: M::State = decode(bytes)?;
                 let found = self.discoveries(&state);
                 if found != 0 {
                     self.discovered.fetch_or(found, Ordering::Relaxed);
@@ -274,15 +390,16 @@ where
                         continue;
                     }
                     generated += 1;
-                    if self.visited.insert(fingerprint(&next)) {
-                        out.push(next);
-                        if out.len() == CHUNK {
+                    encode(&next, &mut scratch)?;
+                    if self.visited.insert(fingerprint(&scratch)) {
+                        out.push(&scratch)?;
+                        if out.len == CHUNK {
                             self.push_next(&mut out);
                         }
                     }
                 }
             }
-            self.frontier.fetch_sub(taken, Ordering::Relaxed);
+            self.shrink_frontier(&chunk);
             let total = self.states.fetch_add(generated, Ordering::Relaxed) + generated;
             if self.max_states.is_some_and(|m| total >= m) {
                 self.halt(Stop::MaxStates);
@@ -291,14 +408,17 @@ where
                 self.halt(Stop::Timeout);
             }
         }
-        if !out.is_empty() {
+        if out.len > 0 {
             self.push_next(&mut out);
         }
+        Ok(())
     }
 
-    fn push_next(&self, out: &mut Vec<M::State>) {
-        let full = std::mem::replace(out, Vec::with_capacity(CHUNK));
-        self.grow_frontier(full.len());
+    fn push_next(&self, out: &mut Packed) {
+        let mut full = std::mem::replace(out, Packed::with_capacity(CHUNK));
+        // The chunk was sized for states of 64 bytes; give back the rest.
+        full.bytes.shrink_to_fit();
+        self.grow_frontier(&full);
         self.next
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -324,7 +444,7 @@ pub fn explore<M>(
 ) -> Result<Report, EngineError>
 where
     M: Model + Sync,
-    M::State: Hash + Send + Sync,
+    M::State: Serialize + DeserializeOwned + Send + Sync,
 {
     let start = Instant::now();
     let properties = model.properties();
@@ -353,7 +473,10 @@ where
         next: Mutex::new(Vec::new()),
         frontier: AtomicUsize::new(0),
         peak_frontier: AtomicUsize::new(0),
+        frontier_bytes: AtomicUsize::new(0),
+        peak_frontier_bytes: AtomicUsize::new(0),
         stop: Mutex::new(None),
+        error: Mutex::new(None),
         stopping: AtomicBool::new(false),
         max_states: opts.max_states,
         deadline: opts.timeout.map(|t| start + t),
@@ -364,14 +487,17 @@ where
         .filter(|s| model.within_boundary(s))
         .collect();
     shared.states.store(inits.len(), Ordering::Relaxed);
-    for s in &inits {
-        shared.visited.insert(fingerprint(s));
-    }
     // Every initial state is expanded, a repeated one once per occurrence,
     // as stateright queues them all: its generated count includes their
     // successors each time.
-    let level = inits;
-    shared.grow_frontier(level.len());
+    let mut level = Packed::with_capacity(inits.len());
+    let mut scratch = Vec::new();
+    for s in &inits {
+        encode(s, &mut scratch)?;
+        shared.visited.insert(fingerprint(&scratch));
+        level.push(&scratch)?;
+    }
+    shared.grow_frontier(&level);
     let mut chunks = vec![level];
     let mut depth = 0;
     let threads = opts.threads.max(1);
@@ -379,7 +505,7 @@ where
     // With nothing to check, stateright stops at once (every one of no
     // properties is discovered); so does this.
     let all_discovered = |s: &Shared<M>| s.discovered.load(Ordering::Relaxed) == s.all_bits;
-    while chunks.iter().any(|c| !c.is_empty()) && !all_discovered(&shared) {
+    while chunks.iter().any(|c| c.len > 0) && !all_discovered(&shared) {
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
@@ -430,7 +556,10 @@ where
             .unwrap_or_else(|e| e.into_inner())
             .clear();
     }
-    let complete = !chunks.iter().any(|c| !c.is_empty());
+    if let Some(e) = shared.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(e);
+    }
+    let complete = !chunks.iter().any(|c| c.len > 0);
     let stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
     let stop = match stop {
         Some(s) => Some(s),
@@ -448,6 +577,7 @@ where
         counts: shared.counts(depth),
         stop,
         peak_frontier: shared.peak_frontier.load(Ordering::Relaxed),
+        peak_frontier_bytes: shared.peak_frontier_bytes.load(Ordering::Relaxed),
         seconds: start.elapsed().as_secs_f64(),
     })
 }

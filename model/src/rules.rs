@@ -10,10 +10,10 @@ use crate::endpoint::{Endpoint, Held, TcpState};
 use crate::segment::{Flags, Segment, Side};
 use crate::seq::Seq;
 use crate::variant::{RstInTimeWait, SynInTimeWait, TimeWaitRestart, TimeWaitRules};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of segment crossed from one incarnation into another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CrossKind {
     /// Payload delivered to the application.
     Data,
@@ -29,7 +29,7 @@ pub enum CrossKind {
 
 /// Ghost record: a segment sent by incarnation `from_inc` was accepted by an
 /// endpoint whose TCB belongs to incarnation `to_inc`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CrossEvent {
     pub at: Side,
     pub kind: CrossKind,
@@ -39,7 +39,7 @@ pub struct CrossEvent {
 
 /// Ghost record: the application on `at` saw its incarnation `inc` reset by
 /// a RST of the same incarnation while in `state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResetEvent {
     pub at: Side,
     pub inc: u8,

@@ -3,12 +3,12 @@
 //! incarnation of the sender.
 
 use crate::seq::Seq;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// One of the two endpoints. The model is asymmetric only in names: `A` is
 /// the side whose application is first offered the close.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Side {
     A,
     B,
@@ -39,7 +39,7 @@ impl fmt::Display for Side {
 }
 
 /// TCP control bits used by the model (RFC 9293 section 3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 pub struct Flags(u8);
 
 impl Flags {
@@ -92,7 +92,7 @@ impl fmt::Display for Flags {
 
 /// A segment in flight. Field order matters: the network keeps segments
 /// sorted, and two segments equal except for age are different segments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Segment {
     pub from: Side,
     pub flags: Flags,

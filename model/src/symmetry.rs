@@ -14,6 +14,12 @@ fn flip(side: Side) -> Side {
 /// The same situation with A and B swapped.
 pub fn mirrored(s: &State) -> State {
     let mut m = s.clone();
+    mirror(&mut m);
+    m
+}
+
+/// Swaps A and B in place.
+fn mirror(m: &mut State) {
     m.eps.swap(0, 1);
     for seg in m.net.iter_mut() {
         seg.from = flip(seg.from);
@@ -28,16 +34,28 @@ pub fn mirrored(s: &State) -> State {
     if let Some(t) = m.ghost.timeout.as_mut() {
         t.at = flip(t.at);
     }
-    m
 }
 
 /// The representative of `s` and its mirror: the smaller of the two.
-pub fn representative(s: State) -> State {
-    let m = mirrored(&s);
-    if m < s {
-        m
-    } else {
-        s
+///
+/// `State` orders by `eps` first, and the mirror's `eps` are `s`'s swapped,
+/// so unless both endpoints are equal the endpoints alone decide, without
+/// building the mirror (this runs on every generated state).
+pub fn representative(mut s: State) -> State {
+    match s.eps[1].cmp(&s.eps[0]) {
+        std::cmp::Ordering::Less => {
+            mirror(&mut s);
+            s
+        }
+        std::cmp::Ordering::Greater => s,
+        std::cmp::Ordering::Equal => {
+            let m = mirrored(&s);
+            if m < s {
+                m
+            } else {
+                s
+            }
+        }
     }
 }
 

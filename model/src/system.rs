@@ -8,12 +8,12 @@ use crate::properties::PropertyId;
 use crate::rules::{self, CrossEvent, ResetEvent};
 use crate::segment::{Segment, Side};
 use crate::seq::Seq;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use stateright::{Model, Property};
 
 /// Ghost record: the endpoint at `at` gave up retransmitting in `state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TimeoutEvent {
     pub at: Side,
     pub inc: u8,
@@ -26,7 +26,7 @@ pub struct TimeoutEvent {
 /// and a violation found early does not double the rest of the exploration
 /// (as a latch kept to the end would). A field is only recorded when the run
 /// observes it (see [`Observe`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Ghost {
     pub cross: Option<CrossEvent>,
     pub reset: Option<ResetEvent>,
@@ -57,7 +57,7 @@ impl Observe {
 
 /// A state of the whole system. Its `{:#?}` form is the RFC 9293 view the
 /// Explorer shows (see the `Debug` impl); `{:?}` is the plain field dump.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct State {
     pub eps: [Endpoint; 2],
     /// The segments in flight, kept sorted so that equal multisets are equal
