@@ -447,10 +447,24 @@ pub struct LimitArgs {
     #[arg(long)]
     pub timeout: Option<f64>,
     /// The search: fastbfs (a parallel level-by-level BFS keeping 64-bit
-    /// fingerprints) or stateright (stateright's own BFS, which keeps every
-    /// state) [default: fastbfs].
+    /// fingerprints), stateright (stateright's own BFS, which keeps every
+    /// state) or bitstate (fastbfs with Holzmann's bit array: fixed memory,
+    /// NOT exhaustive; its coverage estimate is printed) [default: fastbfs].
     #[arg(long, value_parser = parse_engine)]
     pub engine: Option<Engine>,
+    /// The bit array of `--engine bitstate`, in MiB (a power of two, 1 to
+    /// 8192) [default: 1024].
+    #[arg(long)]
+    pub bitstate_mib: Option<u64>,
+    /// Bits set per state under `--engine bitstate` (1 to 8) [default: 3].
+    #[arg(long)]
+    pub bitstate_hashes: Option<u8>,
+    /// MiB of encoded states the fastbfs and bitstate engines keep in memory
+    /// for the levels being expanded and built; further states go to an
+    /// unnamed temporary file in $TMPDIR, deleted when the run ends. 0 for
+    /// no limit [default: 1024].
+    #[arg(long)]
+    pub frontier_mib: Option<usize>,
 }
 
 fn parse_engine(s: &str) -> Result<Engine, String> {
@@ -480,6 +494,27 @@ impl LimitArgs {
         }
         if let Some(e) = self.engine {
             l.engine = e;
+        }
+        if (self.bitstate_mib.is_some() || self.bitstate_hashes.is_some())
+            && l.engine != Engine::Bitstate
+        {
+            bail!("--bitstate-mib and --bitstate-hashes apply to --engine bitstate only");
+        }
+        if let Some(mib) = self.bitstate_mib {
+            if !mib.is_power_of_two() || mib > 8192 {
+                bail!("--bitstate-mib must be a power of two from 1 to 8192, got {mib}");
+            }
+            // 2^23 bits per MiB.
+            l.bitstate_log2 = mib.trailing_zeros() as u8 + 23;
+        }
+        if let Some(m) = self.frontier_mib {
+            l.frontier_memory = (m > 0).then(|| m.saturating_mul(1 << 20));
+        }
+        if let Some(k) = self.bitstate_hashes {
+            if !(1..=8).contains(&k) {
+                bail!("--bitstate-hashes must be 1 to 8, got {k}");
+            }
+            l.bitstate_hashes = k;
         }
         Ok(l)
     }

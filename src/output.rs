@@ -92,12 +92,25 @@ pub fn engine_line(reports: &[PropertyReport]) -> Option<String> {
     let largest = reports.iter().max_by_key(|r| r.unique_states)?;
     let mut engines: Vec<&str> = reports.iter().map(|r| r.engine).collect();
     engines.dedup();
-    Some(format!(
+    let mut line = format!(
         "engine: {}; states are identified by 64-bit fingerprints: the chance that a collision hid a state is at most {:.1e} (largest run, {} unique states)",
         engines.join(", "),
         largest.collision_probability,
         thousands(largest.unique_states)
-    ))
+    );
+    // A non-exhaustive run says so where every reader looks: the footer.
+    let least = reports
+        .iter()
+        .filter_map(|r| r.bitstate)
+        .min_by(|a, b| a.coverage.total_cmp(&b.coverage));
+    if let Some(b) = least {
+        let _ = write!(
+            line,
+            "\nNOT EXHAUSTIVE: {} (the least covered run); a property it did not find is `incomplete`, never `holds`",
+            b.describe()
+        );
+    }
+    Some(line)
 }
 
 /// A verdict and its trace, as the console heads a counterexample and CI

@@ -26,16 +26,27 @@ pub enum Engine {
     Fastbfs,
     /// stateright 0.31's BFS (`spawn_bfs`), which keeps every state.
     Stateright,
+    /// [`crate::fastbfs`] with Holzmann's bitstate hashing in place of the
+    /// exact visited set ([`fastbfs::Store::Bitstate`]): fixed memory, not
+    /// exhaustive. A discovery is real; a property not discovered is
+    /// `incomplete`, with the estimated coverage in the note.
+    Bitstate,
 }
 
 impl Engine {
-    pub const ALL: [Engine; 2] = [Engine::Fastbfs, Engine::Stateright];
+    pub const ALL: [Engine; 3] = [Engine::Fastbfs, Engine::Stateright, Engine::Bitstate];
 
     pub fn name(self) -> &'static str {
         match self {
             Engine::Fastbfs => "fastbfs",
             Engine::Stateright => "stateright",
+            Engine::Bitstate => "bitstate",
         }
+    }
+
+    /// Whether a run that no limit stopped explores every reachable state.
+    pub fn exhaustive(self) -> bool {
+        self != Engine::Bitstate
     }
 
     pub fn from_name(s: &str) -> Option<Engine> {
@@ -52,7 +63,27 @@ pub struct Limits {
     pub timeout: Option<Duration>,
     pub threads: usize,
     pub engine: Engine,
+    /// The bit array of [`Engine::Bitstate`]: 2^`bitstate_log2` bits.
+    pub bitstate_log2: u8,
+    /// Bits set per state under [`Engine::Bitstate`].
+    pub bitstate_hashes: u8,
+    /// Bytes of encoded states fastbfs keeps in memory per pair of levels
+    /// before it writes further chunks to a temporary file; `None` for no
+    /// limit.
+    pub frontier_memory: Option<usize>,
 }
+
+/// The default frontier in memory: 1 GiB, about 15 million encoded states.
+/// The default configurations' widest levels take a few MB; three
+/// incarnations with faults take several GiB.
+pub const DEFAULT_FRONTIER_MEMORY: usize = 1 << 30;
+
+/// The default bit array: 2^33 bits, 1 GiB, about 60 bits per state at
+/// 150 million states.
+pub const DEFAULT_BITSTATE_LOG2: u8 = 33;
+/// The default bits per state: three, where Holzmann's analysis puts the
+/// best coverage for hash factors of tens to hundreds.
+pub const DEFAULT_BITSTATE_HASHES: u8 = 3;
 
 /// The default cap on generated states. A 2-core, 24 GiB machine holds about
 /// 45 million unique states of this model (about 200 million generated) before
@@ -67,6 +98,9 @@ impl Default for Limits {
             timeout: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             engine: Engine::default(),
+            bitstate_log2: DEFAULT_BITSTATE_LOG2,
+            bitstate_hashes: DEFAULT_BITSTATE_HASHES,
+            frontier_memory: Some(DEFAULT_FRONTIER_MEMORY),
         }
     }
 }
@@ -134,8 +168,15 @@ pub struct PropertyReport {
     pub max_depth: usize,
     pub seconds: f64,
     pub states_per_second: f64,
-    /// The engine that explored the states (`fastbfs` or `stateright`).
+    /// The engine that explored the states (`fastbfs`, `stateright` or
+    /// `bitstate`).
     pub engine: &'static str,
+    /// Whether the exploration covered every reachable state. False under
+    /// `bitstate` and when a limit stopped the run; a verdict that rests on
+    /// a property not being found is then `incomplete`.
+    pub exhaustive: bool,
+    /// The bit array of a `bitstate` run.
+    pub bitstate: Option<BitstateSummary>,
     /// The birthday bound on the probability that two of the unique states
     /// shared a 64-bit fingerprint and one was never explored (both engines
     /// identify states by fingerprint): unique^2 / 2^65.
@@ -151,9 +192,48 @@ impl PropertyReport {
     }
 }
 
+/// The bit array of a bitstate run, as reports print it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BitstateSummary {
+    pub bits: u64,
+    pub hashes: u8,
+    /// The fraction of bits set at the end.
+    pub fill: f64,
+    /// Bits per stored state (Holzmann's hash factor).
+    pub hash_factor: f64,
+    /// The estimated fraction of reachable states explored
+    /// ([`fastbfs::Bitstate::coverage`]).
+    pub coverage: f64,
+}
+
+impl BitstateSummary {
+    fn of(b: &fastbfs::Bitstate) -> Self {
+        BitstateSummary {
+            bits: b.bits(),
+            hashes: b.hashes,
+            fill: b.fill(),
+            hash_factor: b.hash_factor(),
+            coverage: b.coverage(),
+        }
+    }
+
+    /// One line for notes and footers.
+    pub fn describe(&self) -> String {
+        format!(
+            "bitstate search, not exhaustive: {} MiB of bits, {} hash(es) per state, {:.1}% set, {:.0} bits per state, estimated coverage {:.4}%",
+            self.bits / 8 / (1 << 20),
+            self.hashes,
+            self.fill * 100.0,
+            self.hash_factor,
+            self.coverage * 100.0
+        )
+    }
+}
+
 /// What one exploration of a group of properties found.
 struct GroupRun {
     engine: Engine,
+    bitstate: Option<BitstateSummary>,
     discovered: Vec<PropertyId>,
     states: usize,
     unique: usize,
@@ -163,13 +243,17 @@ struct GroupRun {
 }
 
 impl GroupRun {
+    fn exhaustive(&self) -> bool {
+        self.engine.exhaustive() && !self.hit_limit
+    }
+
     /// The verdict of `p`, one of the run's properties, from what the run
     /// discovered (before any cycle check).
     fn verdict(&self, p: PropertyId) -> Verdict {
         match (self.discovered.contains(&p), p.expectation()) {
             (true, Expectation::Always) => Verdict::Violated,
             (true, _) => Verdict::Holds,
-            (false, _) if self.hit_limit => Verdict::Incomplete,
+            (false, _) if !self.exhaustive() => Verdict::Incomplete,
             (false, Expectation::Always) => Verdict::Holds,
             (false, _) => Verdict::Violated,
         }
@@ -203,7 +287,7 @@ fn run_group(
     progress: &mut dyn FnMut(&Progress),
 ) -> GroupRun {
     match limits.engine {
-        Engine::Fastbfs => run_group_fastbfs(variant, group, limits, progress),
+        Engine::Fastbfs | Engine::Bitstate => run_group_fastbfs(variant, group, limits, progress),
         Engine::Stateright => run_group_stateright(variant, group, limits, progress),
     }
 }
@@ -215,8 +299,17 @@ fn run_group_fastbfs(
     progress: &mut dyn FnMut(&Progress),
 ) -> GroupRun {
     let model = TeardownModel::new(variant.cfg.clone(), group.to_vec());
+    let store = match limits.engine {
+        Engine::Bitstate => fastbfs::Store::Bitstate {
+            log2_bits: limits.bitstate_log2,
+            hashes: limits.bitstate_hashes,
+        },
+        _ => fastbfs::Store::Exact,
+    };
     let opts = fastbfs::Options {
         threads: limits.threads.max(1),
+        store,
+        frontier_memory: limits.frontier_memory,
         max_states: limits.max_states,
         timeout: limits.timeout,
     };
@@ -232,10 +325,14 @@ fn run_group_fastbfs(
             elapsed: start.elapsed(),
         })
     };
-    let r = fastbfs::explore(&model, &opts, Duration::from_secs(2), &mut report)
-        .expect("the teardown model has only `always` and `sometimes` properties, fewer than 64");
+    // The CLI checks the bit array's size; the rest cannot fail for this
+    // model (engine_agrees.rs: its states round-trip through the encoding).
+    let r = fastbfs::explore(&model, &opts, Duration::from_secs(2), &mut report).expect(
+        "the teardown model has only `always` and `sometimes` properties, fewer than 64, states that round-trip through postcard, and a bit array the CLI checked",
+    );
     GroupRun {
-        engine: Engine::Fastbfs,
+        engine: limits.engine,
+        bitstate: r.bitstate.as_ref().map(BitstateSummary::of),
         discovered: group
             .iter()
             .copied()
@@ -291,6 +388,7 @@ fn run_group_stateright(
         .collect();
     GroupRun {
         engine: Engine::Stateright,
+        bitstate: None,
         discovered,
         states,
         unique: checker.unique_state_count(),
@@ -332,10 +430,13 @@ fn conclude(
     let mut trace = None;
     let mut verdict = run.verdict(property);
     if verdict == Verdict::Incomplete {
-        note = Some(format!(
-            "stopped at a limit after {} states: the result is not exhaustive",
-            run.states
-        ));
+        note = Some(match &run.bitstate {
+            Some(b) if !run.hit_limit => format!("not found by a {}", b.describe()),
+            _ => format!(
+                "stopped at a limit after {} states: the result is not exhaustive",
+                run.states
+            ),
+        });
     }
     if discovered {
         let kind = if property.is_witness() {
@@ -397,6 +498,8 @@ fn conclude(
         seconds,
         states_per_second: run.states as f64 / run.seconds.max(1e-9),
         engine: run.engine.name(),
+        exhaustive: run.exhaustive(),
+        bitstate: run.bitstate,
         collision_probability: fastbfs::collision_bound(run.unique),
         note,
         trace,

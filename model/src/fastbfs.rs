@@ -14,7 +14,11 @@
 //!   that are freed as soon as a worker has expanded them, and there not as
 //!   values but in their serde encoding by postcard (variable-length
 //!   integers: a teardown state of 376 bytes in memory takes 40 to 70), so
-//!   that a level of tens of millions of states fits in a few hundred MB.
+//!   that a level of tens of millions of states fits in a few hundred MB;
+//!   past [`Options::frontier_memory`], further chunks of a level go to an
+//!   unnamed temporary file (`O_TMPFILE` in `$TMPDIR`, which the kernel
+//!   deletes when the process ends, however it ends) and are read back in
+//!   turn when their level is expanded.
 //!
 //! The checking semantics are stateright's (`checker/bfs.rs`), so that both
 //! engines give the same verdicts and counts on every run that completes:
@@ -50,7 +54,9 @@ use ahash::RandomState;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stateright::{Expectation, Model, Property};
+use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -80,16 +86,46 @@ pub enum EngineError {
     Eventually(&'static str),
     #[error("{0} properties in one run: this engine tracks at most 64")]
     TooManyProperties(usize),
+    /// The temporary file of a level that outgrew memory failed.
+    #[error("the frontier's temporary file in {dir}: {why}")]
+    Spill { dir: String, why: String },
+    #[error("a bit array of 2^{log2_bits} bits and {hashes} hash(es) per state: expected 2^{MIN_BITSTATE_LOG2} to 2^{MAX_BITSTATE_LOG2} bits and 1 to 8 hashes")]
+    Bitstate { log2_bits: u8, hashes: u8 },
     /// A state that postcard cannot encode or decode: a model whose serde
     /// implementations do not round-trip (a bug in the model, not input).
     #[error("a state could not be {what} for the frontier: {why}")]
     Codec { what: &'static str, why: String },
 }
 
+/// How the visited set remembers states.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Store {
+    /// Every fingerprint, exactly: the run is exhaustive up to the
+    /// [`collision_bound`].
+    #[default]
+    Exact,
+    /// Holzmann's bitstate hashing ("supertrace"): a state sets `hashes`
+    /// bits of an array of 2^`log2_bits` bits and counts as seen when all
+    /// of them are set already. Memory is fixed whatever the state count,
+    /// and a new state whose bits happen to be set by others is never
+    /// explored: the run is not exhaustive. [`Bitstate::coverage`] estimates
+    /// how much it covered.
+    Bitstate { log2_bits: u8, hashes: u8 },
+}
+
+/// Largest bit array: 2^36 bits, 8 GiB.
+pub const MAX_BITSTATE_LOG2: u8 = 36;
+/// Smallest: 2^10 bits, so that index arithmetic stays meaningful.
+pub const MIN_BITSTATE_LOG2: u8 = 10;
+
 /// Limits and parallelism of one run.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub threads: usize,
+    pub store: Store,
+    /// Bytes of encoded states a level may hold in memory before its further
+    /// chunks go to a temporary file; `None` for no limit.
+    pub frontier_memory: Option<usize>,
     /// Stop once about this many states were generated (checked every chunk,
     /// so a run may overshoot by a few thousand).
     pub max_states: Option<usize>,
@@ -129,15 +165,65 @@ pub struct Report {
     /// The most states held in the frontier at once (current and next
     /// level).
     pub peak_frontier: usize,
-    /// The most bytes those encoded states took at once.
+    /// The most bytes those encoded states took in memory at once.
     pub peak_frontier_bytes: usize,
+    /// Bytes of encoded states written to temporary files, over all levels.
+    pub spilled_bytes: u64,
+    /// What a bitstate run's bit array ended as; `None` for an exact run.
+    pub bitstate: Option<Bitstate>,
     pub seconds: f64,
+}
+
+/// The bit array of a bitstate run at its end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bitstate {
+    pub log2_bits: u8,
+    pub hashes: u8,
+    /// Bits set at the end.
+    pub set: u64,
+    /// States stored (explored or queued): those whose bits were not all set.
+    pub stored: usize,
+}
+
+impl Bitstate {
+    pub fn bits(&self) -> u64 {
+        1u64 << self.log2_bits
+    }
+
+    /// The fraction of the array set at the end.
+    pub fn fill(&self) -> f64 {
+        self.set as f64 / self.bits() as f64
+    }
+
+    /// Bits per stored state: Holzmann's hash factor. Above about 100 with
+    /// a few hashes, bitstate search misses almost nothing.
+    pub fn hash_factor(&self) -> f64 {
+        self.bits() as f64 / (self.stored.max(1)) as f64
+    }
+
+    /// The estimated fraction of reachable states the run explored. A new
+    /// state is taken for a seen one when all its `hashes` bits are set
+    /// already, which at fill F happens with probability F^hashes; the
+    /// fill only grows, so the final F bounds it for every lookup, and the
+    /// run is estimated to have covered 1 - F^hashes of the states it
+    /// reached. States reachable only through a missed one are missed too
+    /// and not counted: the figure is an estimate, not a bound.
+    pub fn coverage(&self) -> f64 {
+        1.0 - self.fill().powi(i32::from(self.hashes))
+    }
 }
 
 impl Report {
     /// Stopped at a limit: undiscovered properties are not decided.
     pub fn hit_limit(&self) -> bool {
         matches!(self.stop, Some(Stop::MaxStates | Stop::Timeout))
+    }
+
+    /// Whether every reachable state was explored: an exact run that no
+    /// limit stopped (a run that stopped because everything was discovered
+    /// has decided every property, which is what exhaustiveness buys).
+    pub fn exhaustive(&self) -> bool {
+        self.bitstate.is_none() && !self.hit_limit()
     }
 
     pub fn collision_bound(&self) -> f64 {
@@ -223,6 +309,76 @@ fn decode<S: DeserializeOwned>(bytes: &[u8]) -> Result<S, EngineError> {
     })
 }
 
+fn spill_error(e: std::io::Error) -> EngineError {
+    EngineError::Spill {
+        dir: std::env::temp_dir().display().to_string(),
+        why: e.to_string(),
+    }
+}
+
+/// One level of the frontier: chunks in memory, and those past the memory
+/// limit in a temporary file, each as its state count, its byte length and
+/// its bytes.
+#[derive(Default)]
+struct Level {
+    mem: Vec<Packed>,
+    file: Option<File>,
+    /// Chunks in the file not yet read back.
+    on_disk: usize,
+}
+
+impl Level {
+    fn is_empty(&self) -> bool {
+        self.on_disk == 0 && self.mem.iter().all(|c| c.len == 0)
+    }
+
+    fn spill(&mut self, chunk: &Packed) -> Result<(), EngineError> {
+        if self.file.is_none() {
+            self.file = Some(tempfile::tempfile().map_err(spill_error)?);
+        }
+        let f = self.file.as_mut().ok_or_else(|| spill_error(std::io::ErrorKind::NotFound.into()))?;
+        f.write_all(&(chunk.len as u64).to_le_bytes())
+            .and_then(|()| f.write_all(&(chunk.bytes.len() as u64).to_le_bytes()))
+            .and_then(|()| f.write_all(&chunk.bytes))
+            .map_err(spill_error)?;
+        self.on_disk += 1;
+        Ok(())
+    }
+
+    /// Turns a level that was written into one to read.
+    fn rewind(&mut self) -> Result<(), EngineError> {
+        if let Some(f) = self.file.as_mut() {
+            f.seek(SeekFrom::Start(0)).map_err(spill_error)?;
+        }
+        Ok(())
+    }
+
+    /// The next chunk to expand: from memory first, then from the file.
+    fn take(&mut self) -> Result<Option<Packed>, EngineError> {
+        if let Some(c) = self.mem.pop() {
+            return Ok(Some(c));
+        }
+        if self.on_disk == 0 {
+            return Ok(None);
+        }
+        let Some(f) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        let mut head = [0u8; 16];
+        f.read_exact(&mut head).map_err(spill_error)?;
+        let (count, len) = head.split_at(8);
+        let count = u64::from_le_bytes(count.try_into().unwrap_or_default());
+        let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
+        let mut bytes = vec![0u8; len as usize];
+        f.read_exact(&mut bytes).map_err(spill_error)?;
+        self.on_disk -= 1;
+        Ok(Some(Packed {
+            bytes,
+            len: count as usize,
+        }))
+    }
+}
+
 /// Fingerprints are already uniform hashes: the tables use them as they are.
 #[derive(Default)]
 struct PassThrough(u64);
@@ -271,6 +427,84 @@ impl Visited {
     }
 }
 
+/// Holzmann's bit array, shared by the workers without locks.
+struct Bits {
+    words: Vec<AtomicU64>,
+    mask: u64,
+    hashes: u8,
+    set: AtomicU64,
+    stored: AtomicUsize,
+}
+
+impl Bits {
+    fn new(log2_bits: u8, hashes: u8) -> Self {
+        let words = 1usize << (log2_bits - 6);
+        Bits {
+            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            mask: (1u64 << log2_bits) - 1,
+            hashes,
+            set: AtomicU64::new(0),
+            stored: AtomicUsize::new(0),
+        }
+    }
+
+    /// Sets the state's bits; true when one of them was clear (a new
+    /// state, or one whose earlier bits another state had not all set).
+    /// The indices are double hashing over the fingerprint's two halves
+    /// (Kirsch and Mitzenmacher): h1 + i * h2, h2 odd.
+    fn insert(&self, fp: u64) -> bool {
+        let h1 = fp;
+        let h2 = fp.rotate_left(32).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut new = false;
+        for i in 0..u64::from(self.hashes) {
+            let bit = h1.wrapping_add(i.wrapping_mul(h2)) & self.mask;
+            let (word, m) = ((bit >> 6) as usize, 1u64 << (bit & 63));
+            if self.words[word].fetch_or(m, Ordering::Relaxed) & m == 0 {
+                self.set.fetch_add(1, Ordering::Relaxed);
+                new = true;
+            }
+        }
+        if new {
+            self.stored.fetch_add(1, Ordering::Relaxed);
+        }
+        new
+    }
+}
+
+/// The visited set of a run: exact fingerprints or a bit array.
+enum Seen {
+    Exact(Visited),
+    Bits(Bits),
+}
+
+impl Seen {
+    fn insert(&self, fp: u64) -> bool {
+        match self {
+            Seen::Exact(v) => v.insert(fp),
+            Seen::Bits(b) => b.insert(fp),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Seen::Exact(v) => v.len.load(Ordering::Relaxed),
+            Seen::Bits(b) => b.stored.load(Ordering::Relaxed),
+        }
+    }
+
+    fn bitstate(&self) -> Option<Bitstate> {
+        match self {
+            Seen::Exact(_) => None,
+            Seen::Bits(b) => Some(Bitstate {
+                log2_bits: b.mask.count_ones() as u8,
+                hashes: b.hashes,
+                set: b.set.load(Ordering::Relaxed),
+                stored: b.stored.load(Ordering::Relaxed),
+            }),
+        }
+    }
+}
+
 /// The state shared by the workers of one level.
 struct Shared<'a, M: Model> {
     model: &'a M,
@@ -278,12 +512,14 @@ struct Shared<'a, M: Model> {
     /// Bit i set: property i was discovered.
     all_bits: u64,
     discovered: AtomicU64,
-    visited: Visited,
+    visited: Seen,
     states: AtomicUsize,
     /// Chunks of the level being expanded, taken one at a time.
-    current: Mutex<Vec<Packed>>,
+    current: Mutex<Level>,
     /// Chunks of the next level.
-    next: Mutex<Vec<Packed>>,
+    next: Mutex<Level>,
+    frontier_memory: Option<usize>,
+    spilled_bytes: AtomicU64,
     /// States in `current` and `next` together.
     frontier: AtomicUsize,
     peak_frontier: AtomicUsize,
@@ -309,19 +545,26 @@ where
         self.stopping.store(true, Ordering::Relaxed);
     }
 
-    fn grow_frontier(&self, chunk: &Packed) {
+    /// Counts a chunk into the frontier: its states always, its bytes when
+    /// it is kept in memory.
+    fn grow_frontier(&self, chunk: &Packed, in_memory: bool) {
         let n = chunk.len;
         let now = self.frontier.fetch_add(n, Ordering::Relaxed) + n;
         self.peak_frontier.fetch_max(now, Ordering::Relaxed);
-        let b = chunk.bytes.capacity();
-        let now = self.frontier_bytes.fetch_add(b, Ordering::Relaxed) + b;
-        self.peak_frontier_bytes.fetch_max(now, Ordering::Relaxed);
+        if in_memory {
+            let b = chunk.bytes.capacity();
+            let now = self.frontier_bytes.fetch_add(b, Ordering::Relaxed) + b;
+            self.peak_frontier_bytes.fetch_max(now, Ordering::Relaxed);
+        }
     }
 
-    fn shrink_frontier(&self, chunk: &Packed) {
+    /// Counts an expanded chunk out; `from_memory` as it was counted in.
+    fn shrink_frontier(&self, chunk: &Packed, from_memory: bool) {
         self.frontier.fetch_sub(chunk.len, Ordering::Relaxed);
-        self.frontier_bytes
-            .fetch_sub(chunk.bytes.capacity(), Ordering::Relaxed);
+        if from_memory {
+            self.frontier_bytes
+                .fetch_sub(chunk.bytes.capacity(), Ordering::Relaxed);
+        }
     }
 
     fn fail(&self, e: EngineError) {
@@ -364,9 +607,10 @@ where
             if self.stopping.load(Ordering::Relaxed) {
                 break;
             }
-            let chunk = {
+            let (chunk, from_memory) = {
                 let mut c = self.current.lock().unwrap_or_else(|e| e.into_inner());
-                c.pop()
+                let in_memory = !c.mem.is_empty();
+                (c.take()?, in_memory)
             };
             let Some(chunk) = chunk else { break };
             let mut generated = 0;
@@ -394,12 +638,12 @@ where
                     if self.visited.insert(fingerprint(&scratch)) {
                         out.push(&scratch)?;
                         if out.len == CHUNK {
-                            self.push_next(&mut out);
+                            self.push_next(&mut out)?;
                         }
                     }
                 }
             }
-            self.shrink_frontier(&chunk);
+            self.shrink_frontier(&chunk, from_memory);
             let total = self.states.fetch_add(generated, Ordering::Relaxed) + generated;
             if self.max_states.is_some_and(|m| total >= m) {
                 self.halt(Stop::MaxStates);
@@ -409,26 +653,38 @@ where
             }
         }
         if out.len > 0 {
-            self.push_next(&mut out);
+            self.push_next(&mut out)?;
         }
         Ok(())
     }
 
-    fn push_next(&self, out: &mut Packed) {
+    /// Hands a full chunk to the next level: kept in memory while the
+    /// frontier's bytes stay within the limit, written to the level's
+    /// temporary file past it.
+    fn push_next(&self, out: &mut Packed) -> Result<(), EngineError> {
         let mut full = std::mem::replace(out, Packed::with_capacity(CHUNK));
         // The chunk was sized for states of 64 bytes; give back the rest.
         full.bytes.shrink_to_fit();
-        self.grow_frontier(&full);
-        self.next
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(full);
+        let fits = self.frontier_memory.is_none_or(|limit| {
+            self.frontier_bytes.load(Ordering::Relaxed) + full.bytes.capacity() <= limit
+        });
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        if fits {
+            self.grow_frontier(&full, true);
+            next.mem.push(full);
+        } else {
+            next.spill(&full)?;
+            self.spilled_bytes
+                .fetch_add(full.bytes.len() as u64, Ordering::Relaxed);
+            self.grow_frontier(&full, false);
+        }
+        Ok(())
     }
 
     fn counts(&self, max_depth: usize) -> Counts {
         Counts {
             states: self.states.load(Ordering::Relaxed),
-            unique: self.visited.len.load(Ordering::Relaxed),
+            unique: self.visited.len(),
             max_depth,
         }
     }
@@ -457,6 +713,17 @@ where
     if properties.len() > 64 {
         return Err(EngineError::TooManyProperties(properties.len()));
     }
+    let visited = match opts.store {
+        Store::Exact => Seen::Exact(Visited::new()),
+        Store::Bitstate { log2_bits, hashes } => {
+            if !(MIN_BITSTATE_LOG2..=MAX_BITSTATE_LOG2).contains(&log2_bits)
+                || !(1..=8).contains(&hashes)
+            {
+                return Err(EngineError::Bitstate { log2_bits, hashes });
+            }
+            Seen::Bits(Bits::new(log2_bits, hashes))
+        }
+    };
     let all_bits = if properties.len() == 64 {
         u64::MAX
     } else {
@@ -467,10 +734,12 @@ where
         properties: &properties,
         all_bits,
         discovered: AtomicU64::new(0),
-        visited: Visited::new(),
+        visited,
         states: AtomicUsize::new(0),
-        current: Mutex::new(Vec::new()),
-        next: Mutex::new(Vec::new()),
+        current: Mutex::new(Level::default()),
+        next: Mutex::new(Level::default()),
+        frontier_memory: opts.frontier_memory,
+        spilled_bytes: AtomicU64::new(0),
         frontier: AtomicUsize::new(0),
         peak_frontier: AtomicUsize::new(0),
         frontier_bytes: AtomicUsize::new(0),
@@ -497,15 +766,18 @@ where
         shared.visited.insert(fingerprint(&scratch));
         level.push(&scratch)?;
     }
-    shared.grow_frontier(&level);
-    let mut chunks = vec![level];
+    shared.grow_frontier(&level, true);
+    let mut chunks = Level {
+        mem: vec![level],
+        ..Level::default()
+    };
     let mut depth = 0;
     let threads = opts.threads.max(1);
     let mut last_report = Instant::now();
     // With nothing to check, stateright stops at once (every one of no
     // properties is discovered); so does this.
     let all_discovered = |s: &Shared<M>| s.discovered.load(Ordering::Relaxed) == s.all_bits;
-    while chunks.iter().any(|c| c.len > 0) && !all_discovered(&shared) {
+    while !chunks.is_empty() && !all_discovered(&shared) {
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
@@ -549,17 +821,16 @@ where
             }
         });
         chunks = std::mem::take(&mut *shared.next.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Err(e) = chunks.rewind() {
+            shared.fail(e);
+        }
         // Drop what a stopped level left unexpanded.
-        shared
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        *shared.current.lock().unwrap_or_else(|e| e.into_inner()) = Level::default();
     }
     if let Some(e) = shared.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
         return Err(e);
     }
-    let complete = !chunks.iter().any(|c| c.len > 0);
+    let complete = chunks.is_empty();
     let stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
     let stop = match stop {
         Some(s) => Some(s),
@@ -578,6 +849,8 @@ where
         stop,
         peak_frontier: shared.peak_frontier.load(Ordering::Relaxed),
         peak_frontier_bytes: shared.peak_frontier_bytes.load(Ordering::Relaxed),
+        spilled_bytes: shared.spilled_bytes.load(Ordering::Relaxed),
+        bitstate: shared.visited.bitstate(),
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -637,6 +910,8 @@ mod tests {
 
     const FREE: Options = Options {
         threads: 2,
+        store: Store::Exact,
+        frontier_memory: None,
         max_states: None,
         timeout: None,
     };
@@ -748,6 +1023,102 @@ mod tests {
             explore(&m, &FREE, Duration::from_secs(1), &mut |_| {}),
             Err(EngineError::Eventually("somewhere"))
         );
+    }
+
+    #[test]
+    fn a_frontier_past_its_memory_limit_goes_to_disk_and_counts_the_same() {
+        let m = Cube {
+            side: 30,
+            props: vec![holds()],
+            boundary: 30,
+        };
+        let mem = run(&m, &FREE);
+        // 1 KiB: the middle levels (hundreds of states of 5 bytes each)
+        // go to disk.
+        let disk = run(
+            &m,
+            &Options {
+                frontier_memory: Some(1 << 10),
+                ..FREE
+            },
+        );
+        assert_eq!(disk.counts, mem.counts);
+        assert_eq!(disk.counts.unique, 31 * 31 * 31);
+        assert_eq!(mem.spilled_bytes, 0);
+        assert!(disk.spilled_bytes > 0);
+        assert!(disk.peak_frontier_bytes <= 1 << 10);
+        assert!(mem.peak_frontier_bytes > 1 << 10);
+    }
+
+    #[test]
+    fn a_roomy_bit_array_stores_every_state_and_says_so() {
+        let m = Cube {
+            side: 15,
+            props: vec![holds()],
+            boundary: 15,
+        };
+        let exact = run(&m, &FREE);
+        let bits = run(
+            &m,
+            &Options {
+                store: Store::Bitstate {
+                    log2_bits: 24,
+                    hashes: 3,
+                },
+                ..FREE
+            },
+        );
+        let b = bits.bitstate.expect("a bitstate run reports its array");
+        assert_eq!(bits.counts, exact.counts);
+        assert_eq!(b.stored, 16 * 16 * 16);
+        assert!(b.coverage() > 0.999_999, "{}", b.coverage());
+        assert!(b.hash_factor() > 4000.0);
+        assert!(exact.exhaustive() && !bits.exhaustive());
+    }
+
+    #[test]
+    fn a_crowded_bit_array_misses_states_and_its_coverage_estimate_drops() {
+        let m = Cube {
+            side: 20,
+            props: vec![holds(), corner()],
+            boundary: 20,
+        };
+        let r = run(
+            &m,
+            &Options {
+                store: Store::Bitstate {
+                    log2_bits: 12,
+                    hashes: 1,
+                },
+                ..FREE
+            },
+        );
+        let b = r.bitstate.expect("a bitstate run reports its array");
+        // 21^3 = 9261 states against 4096 bits: most are taken for seen.
+        assert!(b.stored < 4096 && r.counts.unique == b.stored);
+        assert!(b.coverage() < 0.5, "{}", b.coverage());
+        assert!(!r.exhaustive());
+        // What it did discover is real: nothing violates `in the cube`.
+        assert!(!r.discovered.contains(&"in the cube"));
+    }
+
+    #[test]
+    fn a_bit_array_outside_the_limits_is_refused() {
+        let m = Cube {
+            side: 2,
+            props: vec![holds()],
+            boundary: 2,
+        };
+        for (log2_bits, hashes) in [(9, 3), (37, 3), (20, 0), (20, 9)] {
+            let opts = Options {
+                store: Store::Bitstate { log2_bits, hashes },
+                ..FREE
+            };
+            assert_eq!(
+                explore(&m, &opts, Duration::from_secs(1), &mut |_| {}),
+                Err(EngineError::Bitstate { log2_bits, hashes })
+            );
+        }
     }
 
     #[test]

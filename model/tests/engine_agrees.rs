@@ -25,6 +25,8 @@ fn agree(p: Preset, base: &Config, group: &[PropertyId]) -> fastbfs::Report {
     let model = TeardownModel::new(v.cfg.clone(), group.to_vec());
     let opts = Options {
         threads: 2,
+        store: Default::default(),
+        frontier_memory: None,
         max_states: None,
         timeout: None,
     };

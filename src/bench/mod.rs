@@ -1,8 +1,10 @@
-//! `timewait bench`: the two engines side by side on one configuration
+//! `timewait bench`: the engines side by side on one configuration
 //! (states/s, bytes per unique state from peak memory, wall time), then the
-//! scaling table (fault budgets x incarnations) for one variant, with
-//! stateright's raw exploration rate on a trivial model measured in the same
-//! run as the baseline, so figures compare across noisy machines.
+//! scaling table (fault budgets x incarnations) for one variant, each rate
+//! against stateright's own `paxos check 3` measured in the same run (see
+//! [`paxos`]), so figures compare across noisy machines.
+
+mod paxos;
 
 use crate::cli::BenchArgs;
 use anyhow::Result;
@@ -52,7 +54,9 @@ impl Model for Grid {
     }
 }
 
-fn baseline(threads: usize) -> (usize, f64) {
+/// The fallback baseline when the paxos example cannot be built (no network
+/// for its dev-dependencies, say): stateright's BFS on the grid.
+fn grid_baseline(threads: usize) -> (usize, f64) {
     let start = Instant::now();
     let c = Grid { side: 120 }
         .checker()
@@ -119,7 +123,7 @@ fn engines(a: &BenchArgs, limits: &Limits, base_rate: f64, property: PropertyId)
     let mut rows = Vec::new();
     // fastbfs first: memory freed by one run and kept by the allocator could
     // hide part of the next run's growth, and the smaller run should go first.
-    for engine in [Engine::Fastbfs, Engine::Stateright] {
+    for engine in [Engine::Fastbfs, Engine::Stateright, Engine::Bitstate] {
         let started = Instant::now();
         let (r, grown) = engine_run(&v, property, limits, engine);
         let wall = started.elapsed().as_secs_f64();
@@ -135,6 +139,9 @@ fn engines(a: &BenchArgs, limits: &Limits, base_rate: f64, property: PropertyId)
             grown.map_or("-".to_string(), |g| format!("{:.0}", g as f64 / 1e6)),
             per_state.map_or("-".to_string(), |b| format!("{b:.0}")),
         );
+        if let Some(b) = r.bitstate {
+            println!("{:>10} ({})", "", b.describe());
+        }
         rows.push((r, wall, per_state));
     }
     let (f, s) = (&rows[0], &rows[1]);
@@ -157,7 +164,7 @@ fn engines(a: &BenchArgs, limits: &Limits, base_rate: f64, property: PropertyId)
         );
     }
     println!(
-        "(wall time includes the trace and cycle searches the engines share; peak MB is the growth of peak RSS during the run; a full state takes {} bytes in fastbfs's frontier)\n",
+        "(wall time includes the trace and cycle searches the engines share; peak MB is the growth of peak RSS during the run; a state takes {} bytes as a value, and fastbfs keeps its frontier as postcard encodings of a fraction of that)\n",
         std::mem::size_of::<timewait_model::State>()
     );
     Ok(())
@@ -168,12 +175,33 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         return crate::replay_cmd::bench(a.round_trips);
     }
     let limits = a.limits.limits()?;
-    let (base_states, base_secs) = baseline(limits.threads);
-    let base_rate = base_states as f64 / base_secs;
-    println!(
-        "baseline: stateright BFS on a trivial grid model, {} states in {:.2} s = {:.0} states/s ({} threads)",
-        base_states, base_secs, base_rate, limits.threads
-    );
+    let base_rate = match paxos::run() {
+        Ok((version, b)) => {
+            println!(
+                "baseline: stateright {version}'s `paxos check 3` ({} threads): {} states, {} unique, in {:.2} s = {:.0} states/s; peak RSS {}",
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                b.states,
+                b.unique,
+                b.seconds,
+                b.states_per_second(),
+                b.peak_bytes.map_or("not measured".to_string(), |p| format!(
+                    "{:.0} MB = {:.0} bytes per unique state",
+                    p as f64 / 1e6,
+                    p as f64 / b.unique.max(1) as f64
+                ))
+            );
+            b.states_per_second()
+        }
+        Err(e) => {
+            let (states, secs) = grid_baseline(limits.threads);
+            println!(
+                "baseline: stateright's paxos example is unavailable ({e:#}); stateright BFS on a trivial grid model instead: {states} states in {secs:.2} s = {:.0} states/s ({} threads)",
+                states as f64 / secs,
+                limits.threads
+            );
+            states as f64 / secs
+        }
+    };
     // A property that holds whenever losses stay within the retry budget, so
     // that every run explores its whole state space.
     let property = PropertyId::ReliableTerminationTimeout;
@@ -185,8 +213,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         property.name()
     );
     println!(
-        "{:>6} {:>4} {:>12} {:>12} {:>9} {:>12} {:>9}  verdict",
-        "budget", "inc", "unique", "states", "seconds", "states/s", "vs base"
+        "{:>6} {:>4} {:>12} {:>12} {:>9} {:>12} {:>9} {:>9} {:>9}  verdict",
+        "budget", "inc", "unique", "states", "seconds", "states/s", "vs base", "peak MB", "B/unique"
     );
     let (budgets, incs) = if a.quick {
         (0..=1, 1..=2)
@@ -202,9 +230,9 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
                 ..Config::default()
             };
             let v = VariantSpec::preset(a.variant, &base, base.msl)?;
-            let r = check::check_property(&v, property, None, &limits, &mut |_| {});
+            let (r, grown) = engine_run(&v, property, &limits, limits.engine);
             println!(
-                "{:>6} {:>4} {:>12} {:>12} {:>9.2} {:>12.0} {:>8.2}x  {}",
+                "{:>6} {:>4} {:>12} {:>12} {:>9.2} {:>12.0} {:>8.2}x {:>9} {:>9}  {}",
                 format!("{b}/{b}"),
                 inc,
                 r.unique_states,
@@ -212,6 +240,11 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
                 r.seconds,
                 r.states_per_second,
                 r.states_per_second / base_rate,
+                grown.map_or("-".to_string(), |g| format!("{:.0}", g as f64 / 1e6)),
+                grown.map_or("-".to_string(), |g| format!(
+                    "{:.0}",
+                    g as f64 / r.unique_states.max(1) as f64
+                )),
                 r.verdict.name()
             );
             if r.verdict == Verdict::Incomplete {
