@@ -110,6 +110,13 @@ pub fn engine_line(reports: &[PropertyReport]) -> Option<String> {
             b.describe()
         );
     }
+    if let Some(w) = reports.iter().find_map(|r| r.swarm.as_ref()) {
+        let _ = write!(
+            line,
+            "\nNOT EXHAUSTIVE: {} (the first group's); a property no run found is `incomplete`, never `holds`",
+            w.describe(None)
+        );
+    }
     Some(line)
 }
 

@@ -99,6 +99,73 @@ fn a_state_limit_says_incomplete_and_exits_1() {
 }
 
 #[test]
+fn a_bitstate_run_says_not_exhaustive_and_never_holds() {
+    let o = timewait(&[
+        "check",
+        "--variant",
+        "rfc1337",
+        "--property",
+        "no-cross-incarnation-delivery",
+        "--loss",
+        "0",
+        "--dup",
+        "0",
+        "--engine",
+        "bitstate",
+        "--bitstate-mib",
+        "1",
+        "--quiet",
+        "--json",
+    ]);
+    // incomplete is not as expected: exit 1.
+    assert_eq!(o.status.code(), Some(1));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(rows[0]["verdict"], "incomplete");
+    assert_eq!(rows[0]["exhaustive"], false);
+    assert_eq!(rows[0]["bitstate"]["bits"], 1u64 << 23);
+    let o = timewait(&[
+        "check",
+        "--variant",
+        "rfc1337",
+        "--property",
+        "no-cross-incarnation-delivery",
+        "--loss",
+        "0",
+        "--dup",
+        "0",
+        "--engine",
+        "bitstate",
+        "--bitstate-mib",
+        "1",
+        "--quiet",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("NOT EXHAUSTIVE: bitstate search"), "{out}");
+}
+
+#[test]
+fn bitstate_sizes_are_checked_and_need_the_bitstate_engine() {
+    for (args, says) in [
+        (
+            &["--engine", "bitstate", "--bitstate-mib", "3"][..],
+            "power of two",
+        ),
+        (
+            &["--engine", "bitstate", "--bitstate-hashes", "9"][..],
+            "1 to 8",
+        ),
+        (&["--bitstate-mib", "64"][..], "--engine bitstate only"),
+    ] {
+        let mut all = vec!["check", "--variant", "rfc1337", "--quiet"];
+        all.extend_from_slice(args);
+        let o = timewait(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_counterexample_is_printed_as_numbered_steps() {
     let o = timewait(&[
         "check",

@@ -1,7 +1,9 @@
-//! Running the checks: one breadth-first exploration per group of
-//! properties (by default [`crate::fastbfs`]'s, or stateright's BFS with
-//! [`Engine::Stateright`]), the shortest trace for each discovery, the cycle
-//! check behind `both-closed`, and the statistics the CLI and reports print.
+//! Running the checks: one exploration per group of properties (by default
+//! [`crate::fastbfs`]'s BFS; stateright's BFS with [`Engine::Stateright`];
+//! the non-exhaustive [`Engine::Bitstate`] and [`Engine::Swarm`], whose
+//! undiscovered properties stay `incomplete`), the shortest trace for each
+//! discovery, the cycle check behind `both-closed`, and the statistics the
+//! CLI and reports print.
 
 use crate::config::{Config, ConfigError};
 use crate::fastbfs;
@@ -31,22 +33,32 @@ pub enum Engine {
     /// exhaustive. A discovery is real; a property not discovered is
     /// `incomplete`, with the estimated coverage in the note.
     Bitstate,
+    /// [`crate::swarm`]: many randomised depth-first runs, each with its
+    /// own seed, action order and small bit array. Not exhaustive, like
+    /// `Bitstate`.
+    Swarm,
 }
 
 impl Engine {
-    pub const ALL: [Engine; 3] = [Engine::Fastbfs, Engine::Stateright, Engine::Bitstate];
+    pub const ALL: [Engine; 4] = [
+        Engine::Fastbfs,
+        Engine::Stateright,
+        Engine::Bitstate,
+        Engine::Swarm,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Engine::Fastbfs => "fastbfs",
             Engine::Stateright => "stateright",
             Engine::Bitstate => "bitstate",
+            Engine::Swarm => "swarm",
         }
     }
 
     /// Whether a run that no limit stopped explores every reachable state.
     pub fn exhaustive(self) -> bool {
-        self != Engine::Bitstate
+        matches!(self, Engine::Fastbfs | Engine::Stateright)
     }
 
     pub fn from_name(s: &str) -> Option<Engine> {
@@ -71,6 +83,12 @@ pub struct Limits {
     /// before it writes further chunks to a temporary file; `None` for no
     /// limit.
     pub frontier_memory: Option<usize>,
+    /// [`Engine::Swarm`]: how many runs, how many generated states each,
+    /// each run's bit array (2^`swarm_log2` bits) and the first seed.
+    pub swarm_runs: usize,
+    pub swarm_states: usize,
+    pub swarm_log2: u8,
+    pub swarm_seed: u64,
 }
 
 /// The default frontier in memory: 1 GiB, about 15 million encoded states.
@@ -85,10 +103,11 @@ pub const DEFAULT_BITSTATE_LOG2: u8 = 33;
 /// best coverage for hash factors of tens to hundreds.
 pub const DEFAULT_BITSTATE_HASHES: u8 = 3;
 
-/// The default cap on generated states. A 2-core, 24 GiB machine holds about
-/// 45 million unique states of this model (about 200 million generated) before
-/// it runs out of memory; stopping at this cap gives an `incomplete` verdict
-/// instead of an out-of-memory kill.
+/// The default cap on generated states: about 90 seconds of fastbfs on 2
+/// cores (about 45 million unique states, 1 GB). It was set for
+/// stateright's BFS, which needs about 24 GiB for that many; it stays so
+/// that an unintended large configuration ends in minutes with an
+/// `incomplete` verdict, and `--max-states 0` lifts it.
 pub const DEFAULT_MAX_STATES: usize = 150_000_000;
 
 impl Default for Limits {
@@ -101,6 +120,11 @@ impl Default for Limits {
             bitstate_log2: DEFAULT_BITSTATE_LOG2,
             bitstate_hashes: DEFAULT_BITSTATE_HASHES,
             frontier_memory: Some(DEFAULT_FRONTIER_MEMORY),
+            swarm_runs: 32,
+            swarm_states: 2_000_000,
+            // 16 MiB per run: 64 bits per state at the default run length.
+            swarm_log2: 27,
+            swarm_seed: 1,
         }
     }
 }
@@ -177,6 +201,8 @@ pub struct PropertyReport {
     pub exhaustive: bool,
     /// The bit array of a `bitstate` run.
     pub bitstate: Option<BitstateSummary>,
+    /// The runs of a `swarm` search.
+    pub swarm: Option<SwarmSummary>,
     /// The birthday bound on the probability that two of the unique states
     /// shared a 64-bit fingerprint and one was never explored (both engines
     /// identify states by fingerprint): unique^2 / 2^65.
@@ -230,10 +256,75 @@ impl BitstateSummary {
     }
 }
 
+/// One run of a swarm search, as reports give it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SwarmRun {
+    pub seed: u64,
+    pub states: usize,
+    pub stored: usize,
+    pub max_depth: usize,
+    pub discovered: Vec<&'static str>,
+    /// Stopped at its state budget rather than running out of states.
+    pub cut: bool,
+}
+
+/// A swarm search, as reports give it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SwarmSummary {
+    pub runs: Vec<SwarmRun>,
+    pub states_per_run: usize,
+    pub bits_per_run: u64,
+    /// The timeout stopped it before every run was started.
+    pub timed_out: bool,
+}
+
+impl SwarmSummary {
+    /// One line for notes and footers; `property` names the runs that
+    /// found it.
+    pub fn describe(&self, property: Option<&str>) -> String {
+        let seeds = |rs: &[SwarmRun]| match (rs.first(), rs.last()) {
+            (Some(a), Some(b)) => format!("seeds {} to {}", a.seed, b.seed),
+            _ => "no run".to_string(),
+        };
+        let total: usize = self.runs.iter().map(|r| r.states).sum();
+        let mut s = format!(
+            "swarm search, not exhaustive: {} randomised depth-first runs ({}), up to {} generated states each, {} in all, {} MiB of bits each",
+            self.runs.len(),
+            seeds(&self.runs),
+            self.states_per_run,
+            total,
+            self.bits_per_run / 8 / (1 << 20)
+        );
+        if let Some(p) = property {
+            let by: Vec<String> = self
+                .runs
+                .iter()
+                .filter(|r| r.discovered.contains(&p))
+                .map(|r| r.seed.to_string())
+                .collect();
+            s.push_str(&format!(
+                "; {} of {} runs found it{}",
+                by.len(),
+                self.runs.len(),
+                if by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (seeds {})", by.join(", "))
+                }
+            ));
+        }
+        if self.timed_out {
+            s.push_str("; the timeout stopped it before every run started");
+        }
+        s
+    }
+}
+
 /// What one exploration of a group of properties found.
 struct GroupRun {
     engine: Engine,
     bitstate: Option<BitstateSummary>,
+    swarm: Option<SwarmSummary>,
     discovered: Vec<PropertyId>,
     states: usize,
     unique: usize,
@@ -289,6 +380,7 @@ fn run_group(
     match limits.engine {
         Engine::Fastbfs | Engine::Bitstate => run_group_fastbfs(variant, group, limits, progress),
         Engine::Stateright => run_group_stateright(variant, group, limits, progress),
+        Engine::Swarm => run_group_swarm(variant, group, limits, progress),
     }
 }
 
@@ -333,6 +425,7 @@ fn run_group_fastbfs(
     GroupRun {
         engine: limits.engine,
         bitstate: r.bitstate.as_ref().map(BitstateSummary::of),
+        swarm: None,
         discovered: group
             .iter()
             .copied()
@@ -343,6 +436,71 @@ fn run_group_fastbfs(
         depth: r.counts.max_depth,
         seconds: r.seconds,
         hit_limit: r.hit_limit(),
+    }
+}
+
+fn run_group_swarm(
+    variant: &VariantSpec,
+    group: &[PropertyId],
+    limits: &Limits,
+    progress: &mut dyn FnMut(&Progress),
+) -> GroupRun {
+    let model = TeardownModel::new(variant.cfg.clone(), group.to_vec());
+    let opts = crate::swarm::Options {
+        runs: limits.swarm_runs.max(1),
+        threads: limits.threads.max(1),
+        states_per_run: limits.swarm_states.max(1),
+        log2_bits: limits.swarm_log2,
+        seed: limits.swarm_seed,
+        timeout: limits.timeout,
+    };
+    let start = Instant::now();
+    let mut report = |done: usize, _of: usize| {
+        progress(&Progress {
+            variant: &variant.name,
+            property: group[0],
+            phase: "swarm runs finished",
+            states: done,
+            unique_states: done,
+            max_depth: 0,
+            elapsed: start.elapsed(),
+        })
+    };
+    // The CLI checks the bit array's size; the rest cannot fail for this
+    // model (see run_group_fastbfs).
+    let r = crate::swarm::swarm(&model, &opts, Duration::from_secs(2), &mut report).expect(
+        "the teardown model has only `always` and `sometimes` properties, fewer than 64, states that round-trip through postcard, and a bit array the CLI checked",
+    );
+    GroupRun {
+        engine: Engine::Swarm,
+        bitstate: None,
+        discovered: group
+            .iter()
+            .copied()
+            .filter(|p| r.discovered.contains(&p.name()))
+            .collect(),
+        states: r.states,
+        unique: r.runs.iter().map(|x| x.stored).sum(),
+        depth: r.runs.iter().map(|x| x.max_depth).max().unwrap_or(0),
+        seconds: r.seconds,
+        hit_limit: r.timed_out,
+        swarm: Some(SwarmSummary {
+            runs: r
+                .runs
+                .into_iter()
+                .map(|x| SwarmRun {
+                    seed: x.seed,
+                    states: x.states,
+                    stored: x.stored,
+                    max_depth: x.max_depth,
+                    discovered: x.discovered,
+                    cut: x.cut,
+                })
+                .collect(),
+            states_per_run: opts.states_per_run,
+            bits_per_run: 1 << opts.log2_bits,
+            timed_out: r.timed_out,
+        }),
     }
 }
 
@@ -389,6 +547,7 @@ fn run_group_stateright(
     GroupRun {
         engine: Engine::Stateright,
         bitstate: None,
+        swarm: None,
         discovered,
         states,
         unique: checker.unique_state_count(),
@@ -430,8 +589,9 @@ fn conclude(
     let mut trace = None;
     let mut verdict = run.verdict(property);
     if verdict == Verdict::Incomplete {
-        note = Some(match &run.bitstate {
-            Some(b) if !run.hit_limit => format!("not found by a {}", b.describe()),
+        note = Some(match (&run.bitstate, &run.swarm) {
+            (Some(b), _) if !run.hit_limit => format!("not found by a {}", b.describe()),
+            (_, Some(w)) => format!("not found by a {}", w.describe(None)),
             _ => format!(
                 "stopped at a limit after {} states: the result is not exhaustive",
                 run.states
@@ -453,6 +613,13 @@ fn conclude(
             // The BFS cannot miss what stateright found; only a limit stops it.
             _ => note = Some("no shortest trace: the trace search hit a limit".to_string()),
         }
+    }
+    if let (true, Some(w)) = (discovered, &run.swarm) {
+        let found = format!("found by a {}", w.describe(Some(property.name())));
+        note = Some(match note {
+            Some(n) => format!("{n}; {found}"),
+            None => found,
+        });
     }
     if property == PropertyId::BothClosed && verdict == Verdict::Holds {
         progress(&Progress {
@@ -500,6 +667,7 @@ fn conclude(
         engine: run.engine.name(),
         exhaustive: run.exhaustive(),
         bitstate: run.bitstate,
+        swarm: run.swarm.clone(),
         collision_probability: fastbfs::collision_bound(run.unique),
         note,
         trace,

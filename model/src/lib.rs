@@ -30,6 +30,7 @@ pub mod rules;
 pub mod search;
 pub mod segment;
 pub mod seq;
+pub mod swarm;
 pub mod symmetry;
 pub mod system;
 pub mod tolerance;

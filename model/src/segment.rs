@@ -39,7 +39,9 @@ impl fmt::Display for Side {
 }
 
 /// TCP control bits used by the model (RFC 9293 section 3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub struct Flags(u8);
 
 impl Flags {

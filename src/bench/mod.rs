@@ -214,7 +214,15 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     );
     println!(
         "{:>6} {:>4} {:>12} {:>12} {:>9} {:>12} {:>9} {:>9} {:>9}  verdict",
-        "budget", "inc", "unique", "states", "seconds", "states/s", "vs base", "peak MB", "B/unique"
+        "budget",
+        "inc",
+        "unique",
+        "states",
+        "seconds",
+        "states/s",
+        "vs base",
+        "peak MB",
+        "B/unique"
     );
     let (budgets, incs) = if a.quick {
         (0..=1, 1..=2)

@@ -95,6 +95,14 @@ fn build() -> Result<(String, PathBuf)> {
     let copy = root.join(format!("stateright-{version}"));
     if !copy.join("Cargo.toml").is_file() {
         copy_tree(&src, &copy)?;
+        // The copy lies under this workspace's folder: an empty workspace
+        // table makes it a workspace of its own, as it was in the registry.
+        let manifest = copy.join("Cargo.toml");
+        let mut text = std::fs::read_to_string(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
+        text.push_str("\n[workspace]\n");
+        std::fs::write(&manifest, text)
+            .with_context(|| format!("writing {}", manifest.display()))?;
     }
     let target = root.join("target");
     let bin = target.join("release/examples/paxos");
@@ -131,7 +139,9 @@ fn status_bytes(pid: u32, field: &str) -> Option<u64> {
 fn field(line: &str, key: &str) -> Option<f64> {
     let at = line.find(&format!("{key}="))? + key.len() + 1;
     let rest = &line[at..];
-    let end = rest.find(|c: char| c == ',' || c.is_whitespace()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c == ',' || c.is_whitespace())
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 

@@ -1,8 +1,8 @@
-//! `check --engine bitstate`: what a non-exhaustive search may and may not
-//! claim. A violation it finds is real and gets the shortest counterexample
-//! of the exhaustive BFS; a property it does not find is `incomplete`,
-//! never `holds`, and every report says the run was not exhaustive and how
-//! much it is estimated to have covered.
+//! `check --engine bitstate` and `--engine swarm`: what a non-exhaustive
+//! search may and may not claim. A violation it finds is real and gets the
+//! shortest counterexample of the exhaustive BFS; a property it does not
+//! find is `incomplete`, never `holds`, and every report says the run was
+//! not exhaustive and how much it covered.
 
 use timewait_model::check::{self, Engine, Limits, VariantSpec};
 use timewait_model::{Config, Preset, PropertyId, Verdict};
@@ -28,7 +28,13 @@ fn a_violation_found_by_bitstate_is_real_and_gets_the_shortest_trace() {
     let v = VariantSpec::preset(Preset::NoTimeWait, &base(), 2).expect("valid");
     let props = [PropertyId::ReliableTerminationReset];
     let exact = check::check_variant(&v, &props, false, &limits(Engine::Fastbfs, 30), &mut |_| {});
-    let bits = check::check_variant(&v, &props, false, &limits(Engine::Bitstate, 24), &mut |_| {});
+    let bits = check::check_variant(
+        &v,
+        &props,
+        false,
+        &limits(Engine::Bitstate, 24),
+        &mut |_| {},
+    );
     assert_eq!(exact[0].verdict, Verdict::Violated);
     assert_eq!(bits[0].verdict, Verdict::Violated);
     let steps = |r: &check::PropertyReport| r.trace.as_ref().map(|t| t.steps.len());
@@ -47,7 +53,13 @@ fn a_property_bitstate_does_not_find_is_incomplete_never_holds() {
     let exact = check::check_variant(&v, &props, false, &limits(Engine::Fastbfs, 30), &mut |_| {});
     // 2^24 bits, about 16 million, for a few hundred thousand states: the
     // estimate says nearly everything was covered, and still no `holds`.
-    let bits = check::check_variant(&v, &props, false, &limits(Engine::Bitstate, 24), &mut |_| {});
+    let bits = check::check_variant(
+        &v,
+        &props,
+        false,
+        &limits(Engine::Bitstate, 24),
+        &mut |_| {},
+    );
     for (e, b) in exact.iter().zip(&bits) {
         assert_eq!(e.verdict, Verdict::Holds, "{}", e.property);
         assert_eq!(b.verdict, Verdict::Incomplete, "{}", b.property);
@@ -84,4 +96,51 @@ fn a_crowded_bit_array_reports_a_low_coverage() {
     assert!(s.fill > 0.9, "{}", s.fill);
     assert!(s.coverage < 0.5, "{}", s.coverage);
     assert_eq!(r[0].verdict, Verdict::Incomplete);
+}
+
+fn swarm(runs: usize, states: usize) -> Limits {
+    Limits {
+        engine: Engine::Swarm,
+        swarm_runs: runs,
+        swarm_states: states,
+        swarm_log2: 22,
+        threads: 2,
+        ..Limits::single_threaded()
+    }
+}
+
+#[test]
+fn a_violation_a_swarm_finds_is_real_and_names_the_runs_that_found_it() {
+    let v = VariantSpec::preset(Preset::NoTimeWait, &base(), 2).expect("valid");
+    let props = [PropertyId::ReliableTerminationReset];
+    let exact = check::check_variant(&v, &props, false, &limits(Engine::Fastbfs, 30), &mut |_| {});
+    let w = check::check_variant(&v, &props, false, &swarm(8, 200_000), &mut |_| {});
+    assert_eq!(w[0].verdict, Verdict::Violated);
+    let steps = |r: &check::PropertyReport| r.trace.as_ref().map(|t| t.steps.len());
+    assert_eq!(steps(&w[0]), steps(&exact[0]), "the BFS's shortest trace");
+    assert!(!w[0].exhaustive);
+    let s = w[0].swarm.as_ref().expect("the runs are reported");
+    assert_eq!(s.runs.len(), 8);
+    assert_eq!(
+        s.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<u64>>()
+    );
+    let note = w[0].note.as_deref().unwrap_or_default();
+    assert!(note.contains("runs found it (seeds "), "{note}");
+}
+
+#[test]
+fn a_property_no_swarm_run_finds_is_incomplete_never_holds() {
+    let v = VariantSpec::preset(Preset::Rfc1337, &base(), 2).expect("valid");
+    let props = [PropertyId::NoCrossIncarnationDelivery];
+    let w = check::check_variant(&v, &props, false, &swarm(4, 50_000), &mut |_| {});
+    assert_eq!(w[0].verdict, Verdict::Incomplete);
+    let note = w[0].note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("swarm search, not exhaustive: 4 randomised"),
+        "{note}"
+    );
+    let json = serde_json::to_value(&w[0]).expect("a report serialises");
+    assert_eq!(json["exhaustive"], false);
+    assert_eq!(json["swarm"]["runs"].as_array().map(Vec::len), Some(4));
 }
