@@ -100,7 +100,7 @@ fn a_state_limit_says_incomplete_and_exits_1() {
 
 #[test]
 fn a_bitstate_run_says_not_exhaustive_and_never_holds() {
-    let o = timewait(&[
+    let args = [
         "check",
         "--variant",
         "rfc1337",
@@ -115,30 +115,15 @@ fn a_bitstate_run_says_not_exhaustive_and_never_holds() {
         "--bitstate-mib",
         "1",
         "--quiet",
-        "--json",
-    ]);
+    ];
+    let o = timewait(&[&args[..], &["--json"]].concat());
     // incomplete is not as expected: exit 1.
     assert_eq!(o.status.code(), Some(1));
     let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
     assert_eq!(rows[0]["verdict"], "incomplete");
     assert_eq!(rows[0]["exhaustive"], false);
     assert_eq!(rows[0]["bitstate"]["bits"], 1u64 << 23);
-    let o = timewait(&[
-        "check",
-        "--variant",
-        "rfc1337",
-        "--property",
-        "no-cross-incarnation-delivery",
-        "--loss",
-        "0",
-        "--dup",
-        "0",
-        "--engine",
-        "bitstate",
-        "--bitstate-mib",
-        "1",
-        "--quiet",
-    ]);
+    let o = timewait(&args);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("NOT EXHAUSTIVE: bitstate search"), "{out}");
 }

@@ -256,22 +256,10 @@ impl BitstateSummary {
     }
 }
 
-/// One run of a swarm search, as reports give it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SwarmRun {
-    pub seed: u64,
-    pub states: usize,
-    pub stored: usize,
-    pub max_depth: usize,
-    pub discovered: Vec<&'static str>,
-    /// Stopped at its state budget rather than running out of states.
-    pub cut: bool,
-}
-
 /// A swarm search, as reports give it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SwarmSummary {
-    pub runs: Vec<SwarmRun>,
+    pub runs: Vec<crate::swarm::Run>,
     pub states_per_run: usize,
     pub bits_per_run: u64,
     /// The timeout stopped it before every run was started.
@@ -282,7 +270,7 @@ impl SwarmSummary {
     /// One line for notes and footers; `property` names the runs that
     /// found it.
     pub fn describe(&self, property: Option<&str>) -> String {
-        let seeds = |rs: &[SwarmRun]| match (rs.first(), rs.last()) {
+        let seeds = |rs: &[crate::swarm::Run]| match (rs.first(), rs.last()) {
             (Some(a), Some(b)) => format!("seeds {} to {}", a.seed, b.seed),
             _ => "no run".to_string(),
         };
@@ -384,6 +372,20 @@ fn run_group(
     }
 }
 
+/// Why the engines' errors cannot happen for the teardown model: the CLI
+/// checks the bit array's size, and engine_agrees.rs shows its states
+/// round-trip through the encoding.
+const CANNOT_FAIL: &str = "the teardown model has only `always` and `sometimes` properties, fewer than 64, states that round-trip through postcard, and a bit array the CLI checked";
+
+/// The properties of `group` whose names an engine reported discovered.
+fn discovered_in(group: &[PropertyId], names: &[&str]) -> Vec<PropertyId> {
+    group
+        .iter()
+        .copied()
+        .filter(|p| names.contains(&p.name()))
+        .collect()
+}
+
 fn run_group_fastbfs(
     variant: &VariantSpec,
     group: &[PropertyId],
@@ -417,20 +419,13 @@ fn run_group_fastbfs(
             elapsed: start.elapsed(),
         })
     };
-    // The CLI checks the bit array's size; the rest cannot fail for this
-    // model (engine_agrees.rs: its states round-trip through the encoding).
-    let r = fastbfs::explore(&model, &opts, Duration::from_secs(2), &mut report).expect(
-        "the teardown model has only `always` and `sometimes` properties, fewer than 64, states that round-trip through postcard, and a bit array the CLI checked",
-    );
+    let r =
+        fastbfs::explore(&model, &opts, Duration::from_secs(2), &mut report).expect(CANNOT_FAIL);
     GroupRun {
         engine: limits.engine,
         bitstate: r.bitstate.as_ref().map(BitstateSummary::of),
         swarm: None,
-        discovered: group
-            .iter()
-            .copied()
-            .filter(|p| r.discovered.contains(&p.name()))
-            .collect(),
+        discovered: discovered_in(group, &r.discovered),
         states: r.counts.states,
         unique: r.counts.unique,
         depth: r.counts.max_depth,
@@ -466,37 +461,19 @@ fn run_group_swarm(
             elapsed: start.elapsed(),
         })
     };
-    // The CLI checks the bit array's size; the rest cannot fail for this
-    // model (see run_group_fastbfs).
-    let r = crate::swarm::swarm(&model, &opts, Duration::from_secs(2), &mut report).expect(
-        "the teardown model has only `always` and `sometimes` properties, fewer than 64, states that round-trip through postcard, and a bit array the CLI checked",
-    );
+    let r =
+        crate::swarm::swarm(&model, &opts, Duration::from_secs(2), &mut report).expect(CANNOT_FAIL);
     GroupRun {
         engine: Engine::Swarm,
         bitstate: None,
-        discovered: group
-            .iter()
-            .copied()
-            .filter(|p| r.discovered.contains(&p.name()))
-            .collect(),
+        discovered: discovered_in(group, &r.discovered),
         states: r.states,
         unique: r.runs.iter().map(|x| x.stored).sum(),
         depth: r.runs.iter().map(|x| x.max_depth).max().unwrap_or(0),
         seconds: r.seconds,
         hit_limit: r.timed_out,
         swarm: Some(SwarmSummary {
-            runs: r
-                .runs
-                .into_iter()
-                .map(|x| SwarmRun {
-                    seed: x.seed,
-                    states: x.states,
-                    stored: x.stored,
-                    max_depth: x.max_depth,
-                    discovered: x.discovered,
-                    cut: x.cut,
-                })
-                .collect(),
+            runs: r.runs,
             states_per_run: opts.states_per_run,
             bits_per_run: 1 << opts.log2_bits,
             timed_out: r.timed_out,

@@ -518,6 +518,44 @@ impl Seen {
     }
 }
 
+/// The bit set with one bit per property, after refusing what the engines
+/// do not check (shared with [`crate::swarm`]).
+pub(crate) fn property_bits<M: Model>(properties: &[Property<M>]) -> Result<u64, EngineError> {
+    if let Some(p) = properties
+        .iter()
+        .find(|p| p.expectation == Expectation::Eventually)
+    {
+        return Err(EngineError::Eventually(p.name));
+    }
+    Ok(match properties.len() {
+        64 => u64::MAX,
+        n if n > 64 => return Err(EngineError::TooManyProperties(n)),
+        n => (1u64 << n) - 1,
+    })
+}
+
+/// The properties `state` discovers, as a bit set: an `always` property
+/// where it is false, a `sometimes` one where it is true.
+pub(crate) fn discoveries<M: Model>(
+    model: &M,
+    properties: &[Property<M>],
+    state: &M::State,
+) -> u64 {
+    let mut bits = 0;
+    for (i, p) in properties.iter().enumerate() {
+        let holds = (p.condition)(model, state);
+        let found = match p.expectation {
+            Expectation::Always => !holds,
+            // Refused by `property_bits`; a `sometimes` otherwise.
+            _ => holds,
+        };
+        if found {
+            bits |= 1 << i;
+        }
+    }
+    bits
+}
+
 /// The state shared by the workers of one level.
 struct Shared<'a, M: Model> {
     model: &'a M,
@@ -588,21 +626,8 @@ where
         self.stopping.store(true, Ordering::Relaxed);
     }
 
-    /// The properties `state` discovers, as a bit set.
     fn discoveries(&self, state: &M::State) -> u64 {
-        let mut bits = 0;
-        for (i, p) in self.properties.iter().enumerate() {
-            let holds = (p.condition)(self.model, state);
-            let found = match p.expectation {
-                Expectation::Always => !holds,
-                // Refused in `explore`; a `sometimes` otherwise.
-                _ => holds,
-            };
-            if found {
-                bits |= 1 << i;
-            }
-        }
-        bits
+        discoveries(self.model, self.properties, state)
     }
 
     /// Expands chunks of the current level until none is left.
@@ -717,15 +742,7 @@ where
 {
     let start = Instant::now();
     let properties = model.properties();
-    if let Some(p) = properties
-        .iter()
-        .find(|p| p.expectation == Expectation::Eventually)
-    {
-        return Err(EngineError::Eventually(p.name));
-    }
-    if properties.len() > 64 {
-        return Err(EngineError::TooManyProperties(properties.len()));
-    }
+    let all_bits = property_bits(&properties)?;
     let visited = match opts.store {
         Store::Exact => Seen::Exact(Visited::new()),
         Store::Bitstate { log2_bits, hashes } => {
@@ -736,11 +753,6 @@ where
             }
             Seen::Bits(Bits::new(log2_bits, hashes))
         }
-    };
-    let all_bits = if properties.len() == 64 {
-        u64::MAX
-    } else {
-        (1u64 << properties.len()) - 1
     };
     let shared = Shared {
         model,

@@ -15,7 +15,7 @@
 use crate::fastbfs::{self, EngineError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use stateright::{Expectation, Model};
+use stateright::Model;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ pub struct Options {
 }
 
 /// What one run did.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Run {
     pub seed: u64,
     /// Generated states.
@@ -79,15 +79,7 @@ where
 {
     let start = Instant::now();
     let properties = model.properties();
-    if let Some(p) = properties
-        .iter()
-        .find(|p| p.expectation == Expectation::Eventually)
-    {
-        return Err(EngineError::Eventually(p.name));
-    }
-    if properties.len() > 64 {
-        return Err(EngineError::TooManyProperties(properties.len()));
-    }
+    fastbfs::property_bits(&properties)?;
     if !(fastbfs::MIN_BITSTATE_LOG2..=fastbfs::MAX_BITSTATE_LOG2).contains(&opts.log2_bits) {
         return Err(EngineError::Bitstate {
             log2_bits: opts.log2_bits,
@@ -195,25 +187,8 @@ where
     let start = Instant::now();
     let mut rng = fastrand::Rng::with_seed(seed);
     let bits = fastbfs::Bits::new(opts.log2_bits, 3);
-    let all_bits: u64 = if properties.len() == 64 {
-        u64::MAX
-    } else {
-        (1u64 << properties.len()) - 1
-    };
-    let discoveries = |s: &M::State| {
-        let mut found = 0u64;
-        for (i, p) in properties.iter().enumerate() {
-            let holds = (p.condition)(model, s);
-            let hit = match p.expectation {
-                Expectation::Always => !holds,
-                _ => holds,
-            };
-            if hit {
-                found |= 1 << i;
-            }
-        }
-        found
-    };
+    let all_bits = fastbfs::property_bits(properties)?;
+    let discoveries = |s: &M::State| fastbfs::discoveries(model, properties, s);
     let mut scratch = Vec::new();
     let mut found = 0u64;
     let mut states = 0usize;
