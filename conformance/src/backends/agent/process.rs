@@ -3,15 +3,24 @@
 //! that a hung agent costs the deadline, not the harness; stderr's last
 //! lines are kept for error messages (an error waits for the stderr reader
 //! to reach end of file, so a dying agent's last words are in it). The
-//! child dies with the harness
-//! (`PR_SET_PDEATHSIG`) and is killed when dropped, so nothing is left
-//! behind after a crash, a hang, a panic or Ctrl-C.
+//! child dies with the harness (`PR_SET_PDEATHSIG`, set by util-linux's
+//! `setpriv --pdeathsig KILL`, which then execs the agent) and is killed
+//! when dropped, so nothing is left behind after a crash, a hang, a panic or
+//! Ctrl-C.
+//!
+//! Why `setpriv` and not a `pre_exec` hook calling `prctl`: a `pre_exec`
+//! hook makes std fork this whole process (every thread's stack, the page
+//! tables of every mapping) where it would otherwise use `posix_spawn`,
+//! which shares the memory until the exec. A spawn holds the spawn lock
+//! that Linux SUT closes wait for ([`crate::spawn`]), and a fork of the
+//! conformance suite's process, with about a hundred specs running, took
+//! long enough that Linux specs' `accept` and `close` ran 100 to 575 ms
+//! late beside the lwip-tap specs' agent starts (timing invalid, rerun).
 
 use super::protocol::{self, Reply, ReplyError, Request};
 use crate::stack::StackError;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -44,21 +53,66 @@ pub struct AgentProcess {
     pub deadline: Duration,
 }
 
+/// `agent` run through `setpriv --pdeathsig KILL --`: the same program,
+/// arguments, environment and folder, with SIGKILL as its parent-death
+/// signal, and no `pre_exec` hook (see the module's comment).
+fn with_pdeathsig(agent: &Command) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--pdeathsig", "KILL", "--"])
+        .arg(agent.get_program())
+        .args(agent.get_args());
+    for (k, v) in agent.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    if let Some(dir) = agent.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    cmd
+}
+
+/// Whether the agent's program exists: as given when it names a path, on
+/// PATH when it is a bare name.
+fn findable(agent: &Command) -> std::io::Result<()> {
+    let program = std::path::Path::new(agent.get_program());
+    let missing = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    if program.components().count() > 1 {
+        let base = agent.get_current_dir().map(std::path::Path::to_path_buf);
+        let full = match base {
+            Some(dir) if program.is_relative() => dir.join(program),
+            _ => program.to_path_buf(),
+        };
+        return if full.is_file() {
+            Ok(())
+        } else {
+            Err(missing())
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|d| d.join(program).is_file()) {
+        Ok(())
+    } else {
+        Err(missing())
+    }
+}
+
 impl AgentProcess {
-    pub fn spawn(name: &str, mut cmd: Command) -> Result<AgentProcess, StackError> {
+    pub fn spawn(name: &str, agent: Command) -> Result<AgentProcess, StackError> {
+        let program = format!("{:?}", agent.get_program());
+        // setpriv would start and then fail to exec a missing agent; say so
+        // here, as a direct spawn would.
+        if let Err(e) = findable(&agent) {
+            return Err(StackError::Agent {
+                stack: name.into(),
+                detail: format!("cannot start {program}: {e}"),
+            });
+        }
+        let mut cmd = with_pdeathsig(&agent);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let program = format!("{:?}", cmd.get_program());
         let mut child = crate::spawn::spawn(&mut cmd).map_err(|e| StackError::Agent {
             stack: name.into(),
             detail: format!("cannot start {program}: {e}"),
