@@ -66,9 +66,10 @@ fn grid_baseline(threads: usize) -> (usize, f64) {
     (c.state_count(), start.elapsed().as_secs_f64())
 }
 
-/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if readable.
-fn status_bytes(field: &str) -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A field of `/proc/PROC/status` in bytes (`VmRSS`, `VmHWM`), if readable;
+/// `proc` is `self` or a child's pid.
+fn status_bytes(proc: &str, field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{proc}/status")).ok()?;
     let line = s.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
@@ -90,13 +91,13 @@ fn engine_run(
 ) -> (check::PropertyReport, Option<u64>) {
     let limits = Limits { engine, ..*limits };
     let before = if reset_peak() {
-        status_bytes("VmRSS")
+        status_bytes("self", "VmRSS")
     } else {
         None
     };
     let r = check::check_property(v, property, None, &limits, &mut |_| {});
     let grown = before
-        .zip(status_bytes("VmHWM"))
+        .zip(status_bytes("self", "VmHWM"))
         .map(|(b, p)| p.saturating_sub(b));
     (r, grown)
 }

@@ -128,13 +128,6 @@ fn build() -> Result<(String, PathBuf)> {
     Ok((version, bin))
 }
 
-fn status_bytes(pid: u32, field: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// The number after `key=` in stateright's report line.
 fn field(line: &str, key: &str) -> Option<f64> {
     let at = line.find(&format!("{key}="))? + key.len() + 1;
@@ -175,7 +168,7 @@ pub fn run() -> Result<(String, Baseline)> {
     };
     let mut peak = None;
     let status = loop {
-        if let Some(b) = status_bytes(child.id(), "VmHWM") {
+        if let Some(b) = super::status_bytes(&child.id().to_string(), "VmHWM") {
             peak = Some(b);
         }
         if let Some(st) = child.try_wait()? {
