@@ -450,14 +450,14 @@ fn run_group_swarm(
         timeout: limits.timeout,
     };
     let start = Instant::now();
-    let mut report = |done: usize, _of: usize| {
+    let mut report = |p: &crate::swarm::Progress| {
         progress(&Progress {
             variant: &variant.name,
             property: group[0],
-            phase: "swarm runs finished",
-            states: done,
-            unique_states: done,
-            max_depth: 0,
+            phase: "swarm (finished runs)",
+            states: p.states,
+            unique_states: p.stored,
+            max_depth: p.max_depth,
             elapsed: start.elapsed(),
         })
     };

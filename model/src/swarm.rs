@@ -64,13 +64,24 @@ pub struct Report {
     pub timed_out: bool,
 }
 
-/// Runs the swarm on `opts.threads` threads; `progress` gets the number of
-/// finished runs about every `every`.
+/// How far a swarm has got: what its finished runs add up to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub runs_done: usize,
+    /// Generated and stored states, and the deepest path, of the finished
+    /// runs.
+    pub states: usize,
+    pub stored: usize,
+    pub max_depth: usize,
+}
+
+/// Runs the swarm on `opts.threads` threads; `progress` gets the finished
+/// runs' totals about every `every`.
 pub fn swarm<M>(
     model: &M,
     opts: &Options,
     every: Duration,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<Report, EngineError>
 where
     M: Model + Sync,
@@ -88,7 +99,6 @@ where
     }
     let deadline = opts.timeout.map(|t| start + t);
     let next_run = AtomicUsize::new(0);
-    let finished = AtomicUsize::new(0);
     let threads = opts.threads.max(1).min(opts.runs.max(1));
     let live = AtomicUsize::new(threads);
     let timed_out = AtomicBool::new(false);
@@ -98,15 +108,8 @@ where
         let main = std::thread::current();
         for _ in 0..threads {
             let main = main.clone();
-            let (next_run, finished, timed_out, runs, error, properties, live) = (
-                &next_run,
-                &finished,
-                &timed_out,
-                &runs,
-                &error,
-                &properties,
-                &live,
-            );
+            let (next_run, timed_out, runs, error, properties, live) =
+                (&next_run, &timed_out, &runs, &error, &properties, &live);
             scope.spawn(move || {
                 // Counted out and the main thread woken however the thread
                 // ends, a panic in the model included (the scope re-raises
@@ -139,7 +142,6 @@ where
                             break;
                         }
                     }
-                    finished.fetch_add(1, Ordering::Relaxed);
                     main.unpark();
                 }
             });
@@ -149,7 +151,17 @@ where
             std::thread::park_timeout(Duration::from_millis(200));
             if last.elapsed() >= every {
                 last = Instant::now();
-                progress(finished.load(Ordering::Relaxed), opts.runs);
+                // The totals are taken under the lock, reported outside it.
+                let p = {
+                    let done = runs.lock().unwrap_or_else(|e| e.into_inner());
+                    Progress {
+                        runs_done: done.len(),
+                        states: done.iter().map(|r| r.states).sum(),
+                        stored: done.iter().map(|r| r.stored).sum(),
+                        max_depth: done.iter().map(|r| r.max_depth).max().unwrap_or(0),
+                    }
+                };
+                progress(&p);
             }
         }
     });
@@ -317,7 +329,7 @@ mod tests {
     }
 
     fn run(m: &Line, o: &Options) -> Report {
-        swarm(m, o, Duration::from_secs(3600), &mut |_, _| {}).expect("a valid swarm")
+        swarm(m, o, Duration::from_secs(3600), &mut |_| {}).expect("a valid swarm")
     }
 
     #[test]
@@ -371,7 +383,7 @@ mod tests {
                 &Line { top: 3, x: 1 },
                 &o,
                 Duration::from_secs(1),
-                &mut |_, _| {}
+                &mut |_| {}
             ),
             Err(EngineError::Bitstate { log2_bits: 40, .. })
         ));
