@@ -197,39 +197,40 @@ where
         Done,
     }
     let mut colour: FxHashMap<u64, Colour> = FxHashMap::default();
-    // Each frame: state, its fingerprint, its successors' remaining indices.
-    struct Frame<S> {
+    // Each frame: state, its fingerprint, its actions (computed once: the
+    // DFS visits a state's successors one by one, and recomputing the
+    // actions for each cost as much as the rest of the search) and the index
+    // of the next one to take.
+    struct Frame<S, A> {
         state: S,
         fp: u64,
+        actions: Vec<A>,
         next: usize,
-        count: usize,
     }
-    let mut buf = Vec::new();
+    let frame = |state: M::State, fp: u64| {
+        let mut actions = Vec::new();
+        model.actions(&state, &mut actions);
+        Frame {
+            state,
+            fp,
+            actions,
+            next: 0,
+        }
+    };
     for root in model.init_states() {
         let rf = fp(&root);
         if colour.contains_key(&rf) {
             continue;
         }
-        buf.clear();
-        model.actions(&root, &mut buf);
-        let mut stack = vec![Frame {
-            count: buf.len(),
-            state: root,
-            fp: rf,
-            next: 0,
-        }];
+        let mut stack = vec![frame(root, rf)];
         colour.insert(rf, Colour::OnStack);
         while let Some(top) = stack.last_mut() {
-            if top.next == top.count {
+            let Some(a) = top.actions.get(top.next).cloned() else {
                 colour.insert(top.fp, Colour::Done);
                 stack.pop();
                 continue;
-            }
-            let i = top.next;
+            };
             top.next += 1;
-            buf.clear();
-            model.actions(&top.state, &mut buf);
-            let a = buf[i].clone();
             let Some(t) = model.next_state(&top.state, a) else {
                 continue;
             };
@@ -256,14 +257,7 @@ where
             if let Some(c) = budget.exceeded(colour.len()) {
                 return Outcome::Cut(c);
             }
-            buf.clear();
-            model.actions(&t, &mut buf);
-            stack.push(Frame {
-                count: buf.len(),
-                state: t,
-                fp: tf,
-                next: 0,
-            });
+            stack.push(frame(t, tf));
         }
     }
     Outcome::NotFound {
