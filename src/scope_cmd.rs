@@ -105,6 +105,26 @@ impl Row {
             .iter()
             .all(|r| r.verdict != Verdict::Incomplete)
     }
+
+    /// What a run that is not exhaustive still shows: the steps from the
+    /// start within which its BFS checked every state (its `incomplete`
+    /// verdicts hold for every behaviour that short).
+    fn checked_steps(&self) -> Option<usize> {
+        self.reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Incomplete)
+            .filter_map(|r| r.checked_steps)
+            .min()
+    }
+
+    /// The exhaustive column: `yes`, or how far the run got.
+    fn coverage(&self, no: &str) -> String {
+        match (self.exhaustive(), self.checked_steps()) {
+            (true, _) => "yes".to_string(),
+            (false, Some(k)) => format!("{no}: every state within {k} steps"),
+            (false, None) => no.to_string(),
+        }
+    }
 }
 
 pub fn run(a: ScopeArgs) -> Result<ExitCode> {
@@ -245,9 +265,9 @@ fn line(row: &Row, earlier: &[Row]) -> String {
         first.unique_states,
         seconds(row),
         if row.exhaustive() {
-            "exhaustive"
+            "exhaustive".to_string()
         } else {
-            "NOT exhaustive"
+            row.coverage("NOT exhaustive")
         },
         verdicts.join(" "),
         if ch.is_empty() {
@@ -312,7 +332,7 @@ fn markdown(
     let _ = writeln!(out, "{OPEN}\n\n## Scope table\n");
     let _ = writeln!(
         out,
-        "Written by `timewait scope --report`: every variant again with one choice of the default configuration changed at a time, checked for the `always` properties in one exploration per run, {}. `VIOLATED` is definite and `holds` is a proof only where the run is exhaustive; `incomplete` means the cap was reached first, and such a row is marked not exhaustive (the state-space work, issue 16, takes those on). \"Changed\" lists the verdicts that differ from the same variant's in the default scope; the README (\"What changes with scope\") explains each. Seconds are this machine's, from one run{}.\n",
+        "Written by `timewait scope --report`: every variant again with one choice of the default configuration changed at a time, checked for the `always` properties in one exploration per run, {}. `VIOLATED` is definite and `holds` is a proof only where the run is exhaustive; `incomplete` means the cap was reached first, and such a row is marked not exhaustive, with the number of steps from the start within which the BFS checked every state: its `incomplete` verdicts hold for every behaviour that short, and only there. \"Changed\" lists the verdicts that differ from the same variant's in the default scope; the README (\"What changes with scope\") explains each. Seconds are this machine's, from one run{}.\n",
         cap_phrase(limits),
         if kept.is_empty() {
             ""
@@ -377,7 +397,7 @@ fn row_line(row: &Row, rows: &[Row]) -> String {
         thousands(first.unique_states),
         thousands(first.states),
         seconds(row),
-        if row.exhaustive() { "yes" } else { "**no**" },
+        row.coverage("**no**"),
         changes(row, rows).join("; ")
     );
     out

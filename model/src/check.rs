@@ -207,6 +207,11 @@ pub struct PropertyReport {
     /// shared a 64-bit fingerprint and one was never explored (both engines
     /// identify states by fingerprint): unique^2 / 2^65.
     pub collision_probability: f64,
+    /// For an `incomplete` verdict of an exact BFS that a limit stopped: the
+    /// number of steps from the start within which every reachable state was
+    /// checked, so that the property holds (or has no witness) for every
+    /// behaviour of at most that many steps. `None` otherwise.
+    pub checked_steps: Option<usize>,
     /// Why the verdict is incomplete, or what else the check did.
     pub note: Option<String>,
     pub trace: Option<Trace>,
@@ -319,6 +324,9 @@ struct GroupRun {
     depth: usize,
     seconds: f64,
     hit_limit: bool,
+    /// An exact BFS that a limit stopped: the steps from the start within
+    /// which it checked every state (its complete levels less one).
+    checked_steps: Option<usize>,
 }
 
 impl GroupRun {
@@ -431,6 +439,11 @@ fn run_group_fastbfs(
         depth: r.counts.max_depth,
         seconds: r.seconds,
         hit_limit: r.hit_limit(),
+        // Only an exact store: a bitstate level may have lost states to
+        // collisions however complete it is.
+        checked_steps: (r.hit_limit() && r.bitstate.is_none())
+            .then(|| r.complete_levels.checked_sub(1))
+            .flatten(),
     }
 }
 
@@ -472,6 +485,7 @@ fn run_group_swarm(
         depth: r.runs.iter().map(|x| x.max_depth).max().unwrap_or(0),
         seconds: r.seconds,
         hit_limit: r.timed_out,
+        checked_steps: None,
         swarm: Some(SwarmSummary {
             runs: r.runs,
             states_per_run: opts.states_per_run,
@@ -532,6 +546,9 @@ fn run_group_stateright(
         seconds: start.elapsed().as_secs_f64(),
         hit_limit: limits.max_states.is_some_and(|m| states >= m)
             || limits.timeout.is_some_and(|t| start.elapsed() >= t),
+        // stateright's BFS runs its levels on several threads at once: it
+        // names no level that it finished.
+        checked_steps: None,
     }
 }
 
@@ -569,10 +586,22 @@ fn conclude(
         note = Some(match (&run.bitstate, &run.swarm) {
             (Some(b), _) if !run.hit_limit => format!("not found by a {}", b.describe()),
             (_, Some(w)) => format!("not found by a {}", w.describe(None)),
-            _ => format!(
-                "stopped at a limit after {} states: the result is not exhaustive",
-                run.states
-            ),
+            _ => match run.checked_steps {
+                Some(k) => format!(
+                    "stopped at a limit after {} states: not exhaustive, but every state within {k} steps of the start was checked and {}{}",
+                    run.states,
+                    if property.is_witness() { "none is a witness" } else { "none violates it" },
+                    if property == PropertyId::BothClosed {
+                        " (that behaviours are finite needs the cycle check, which runs only after an exhaustive run)"
+                    } else {
+                        ""
+                    }
+                ),
+                None => format!(
+                    "stopped at a limit after {} states: the result is not exhaustive",
+                    run.states
+                ),
+            },
         });
     }
     if discovered {
@@ -646,6 +675,9 @@ fn conclude(
         bitstate: run.bitstate,
         swarm: run.swarm.clone(),
         collision_probability: fastbfs::collision_bound(run.unique),
+        checked_steps: (verdict == Verdict::Incomplete)
+            .then_some(run.checked_steps)
+            .flatten(),
         note,
         trace,
     }

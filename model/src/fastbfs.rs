@@ -171,6 +171,11 @@ pub struct Report {
     pub spilled_bytes: u64,
     /// What a bitstate run's bit array ended as; `None` for an exact run.
     pub bitstate: Option<Bitstate>,
+    /// Levels whose every state was expanded (and so checked), the initial
+    /// states being level 1. A run that a limit stopped inside level L has
+    /// L - 1: in an exact run every state within L - 2 steps of an initial
+    /// state was checked, which is what a capped run can still claim.
+    pub complete_levels: usize,
     pub seconds: f64,
 }
 
@@ -797,6 +802,7 @@ where
         ..Level::default()
     };
     let mut depth = 0;
+    let mut complete_levels = 0;
     let threads = opts.threads.max(1);
     let mut last_report = Instant::now();
     // With nothing to check, stateright stops at once (every one of no
@@ -849,8 +855,14 @@ where
         if let Err(e) = chunks.rewind() {
             shared.fail(e);
         }
-        // Drop what a stopped level left unexpanded.
-        *shared.current.lock().unwrap_or_else(|e| e.into_inner()) = Level::default();
+        // A level is complete when no chunk of it is left: a worker that
+        // takes a chunk expands all of it, even after a limit is reached.
+        // Then drop what a stopped level left unexpanded.
+        let mut current = shared.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.is_empty() {
+            complete_levels = depth;
+        }
+        *current = Level::default();
     }
     if let Some(e) = shared
         .error
@@ -881,6 +893,7 @@ where
         peak_frontier_bytes: shared.peak_frontier_bytes.load(Ordering::Relaxed),
         spilled_bytes: shared.spilled_bytes.load(Ordering::Relaxed),
         bitstate: shared.visited.bitstate(),
+        complete_levels,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -1037,6 +1050,64 @@ mod tests {
         assert_eq!(r.stop, Some(Stop::MaxStates));
         assert!(r.hit_limit());
         assert!(r.counts.states >= 10_000 && r.counts.unique < 41 * 41 * 41);
+    }
+
+    #[test]
+    fn a_run_stopped_inside_a_level_names_the_levels_it_finished_and_they_were_all_checked() {
+        let capped = Options {
+            threads: 1,
+            max_states: Some(10_000),
+            ..FREE
+        };
+        let m = Cube {
+            side: 40,
+            props: vec![holds()],
+            boundary: 40,
+        };
+        let r = run(&m, &capped);
+        assert_eq!(r.stop, Some(Stop::MaxStates));
+        // Level d holds the states whose coordinates sum to d - 1.
+        let level = |d: usize| (d + 1) * d / 2;
+        let finished = r.complete_levels;
+        assert!(
+            finished >= 10,
+            "10,000 states reach past level 10: {finished}"
+        );
+        // Only the level the limit stopped in may be unfinished.
+        assert!(
+            finished + 1 >= r.counts.max_depth,
+            "{finished} of {}",
+            r.counts.max_depth
+        );
+        // Every state of the finished levels was expanded, so all of their
+        // successors (the next level) were generated.
+        let through_next: usize = (1..=finished + 1).map(level).sum();
+        assert!(r.counts.unique >= through_next);
+        // And checked: a violation at the last finished level is found under
+        // the same limit. (The boundary carries the level into the property;
+        // bounding x only makes the levels smaller, so no fewer finish.)
+        let m = Cube {
+            side: 40,
+            props: vec![Property::always(
+                "coordinates sum below the boundary",
+                |m: &Cube, s: &(u8, u8, u8)| s.0 + s.1 + s.2 < m.boundary,
+            )],
+            boundary: (finished - 1) as u8,
+        };
+        let r = run(&m, &capped);
+        assert_eq!(r.discovered.len(), 1, "{:?}", r.stop);
+    }
+
+    #[test]
+    fn an_exhaustive_run_finishes_every_level() {
+        let m = Cube {
+            side: 5,
+            props: vec![holds()],
+            boundary: 5,
+        };
+        let r = run(&m, &FREE);
+        assert_eq!(r.stop, None);
+        assert_eq!(r.complete_levels, r.counts.max_depth);
     }
 
     #[test]

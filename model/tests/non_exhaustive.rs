@@ -144,3 +144,41 @@ fn a_property_no_swarm_run_finds_is_incomplete_never_holds() {
     assert_eq!(json["exhaustive"], false);
     assert_eq!(json["swarm"]["runs"].as_array().map(Vec::len), Some(4));
 }
+
+#[test]
+fn a_capped_exact_run_states_the_steps_within_which_it_checked_every_state() {
+    // no-time-wait violates reliable-termination/reset in 6 steps (the
+    // verdict table). Capped early, the exact BFS has not reached them.
+    let v = VariantSpec::preset(Preset::NoTimeWait, &base(), 2).expect("valid");
+    let props = [PropertyId::ReliableTerminationReset];
+    let capped = |n| Limits {
+        max_states: Some(n),
+        ..limits(Engine::Fastbfs, 30)
+    };
+    let r = &check::check_variant(&v, &props, false, &capped(200), &mut |_| {})[0];
+    assert_eq!(r.verdict, Verdict::Incomplete);
+    let k = r
+        .checked_steps
+        .expect("an exact run names the steps it checked");
+    assert!(k < 6, "the 6-step violation lies beyond them: {k}");
+    let note = r.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains(&format!("every state within {k} steps")),
+        "{note}"
+    );
+    let json = serde_json::to_value(r).expect("serialises");
+    assert_eq!(json["checked_steps"], k);
+    // A cap past the violation's level finds it: then there is nothing
+    // bounded to state.
+    let found = &check::check_variant(&v, &props, false, &capped(1_000_000), &mut |_| {})[0];
+    assert_eq!(found.verdict, Verdict::Violated);
+    assert_eq!(found.checked_steps, None);
+    // Bitstate may lose states in any level: it never claims a bound.
+    let bits = Limits {
+        max_states: Some(200),
+        ..limits(Engine::Bitstate, 24)
+    };
+    let b = &check::check_variant(&v, &props, false, &bits, &mut |_| {})[0];
+    assert_eq!(b.verdict, Verdict::Incomplete);
+    assert_eq!(b.checked_steps, None);
+}
