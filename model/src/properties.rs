@@ -122,7 +122,10 @@ impl PropertyId {
             PropertyId::NoCrossIncarnationDelivery => o.cross = true,
             PropertyId::ReliableTerminationReset => o.reset = true,
             PropertyId::ReliableTerminationTimeout => o.timeout = true,
-            PropertyId::FinReackedInTimeWait => o.fin_reacked = true,
+            PropertyId::FinReackedInTimeWait => {
+                o.fin_reacked = true;
+                o.rexmit = true;
+            }
             PropertyId::OldDuplicateDiscardedInTimeWait => o.old_dup = true,
             _ => {}
         }

@@ -43,6 +43,12 @@ pub struct Observe {
     pub timeout: bool,
     pub fin_reacked: bool,
     pub old_dup: bool,
+    /// Mark the retransmission timer's segments (`Segment::rexmit`). Only the
+    /// fin-reacked witness reads the mark; without it a retransmission and an
+    /// identical segment sent otherwise are one state (7 % fewer in the
+    /// default `always` group). Traces get their marks back on replay
+    /// ([`crate::trace::unreduce`]).
+    pub rexmit: bool,
 }
 
 impl Observe {
@@ -52,6 +58,7 @@ impl Observe {
         timeout: true,
         fin_reacked: true,
         old_dup: true,
+        rexmit: true,
     };
 }
 
@@ -402,7 +409,7 @@ impl TeardownModel {
                         e.retries += 1;
                         e.rtx = self.cfg.rto_after(e.retries);
                         sent = e.head_segment(&self.cfg, side).map(|mut g| {
-                            g.rexmit = true;
+                            g.rexmit = self.observe.rexmit;
                             g
                         });
                     } else {

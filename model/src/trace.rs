@@ -445,31 +445,71 @@ fn end_of(e: &crate::endpoint::Endpoint) -> String {
     }
 }
 
-/// Turns a path through symmetry representatives into the plain path that
-/// the same behaviour takes, so that A stays A from the first step to the
-/// last. Each representative is either the plain state or its mirror; in the
-/// second case the action is mirrored too.
+/// Turns a path of the search into the plain path that the same behaviour
+/// takes, so that A stays A from the first step to the last and every
+/// retransmission is marked as one. Each searched state is either the plain
+/// state or its mirror (symmetry), in the second case the action is mirrored
+/// too; and a search that does not mark retransmissions (see
+/// [`crate::system::Observe::rexmit`]) saw the plain state without its marks.
+/// The replay marks them, and a delivery takes the marked segment in flight.
 pub fn unreduce(model: &TeardownModel, found: Found<TeardownModel>) -> Found<TeardownModel> {
-    if !model.symmetry {
-        return found;
-    }
+    let mut replay = model.clone();
+    replay.observe.rexmit = true;
+    replay.symmetry = false;
+    let as_searched = |s: &State| {
+        let mut s = s.clone();
+        if !model.observe.rexmit {
+            for g in s.net.iter_mut() {
+                g.rexmit = false;
+            }
+            // Clearing the marks can only break ties of equal segments; the
+            // search keeps `net` sorted.
+            s.net.sort();
+        }
+        s
+    };
     let mut states = vec![found.states[0].clone()];
     let mut actions = Vec::with_capacity(found.actions.len());
-    for (rep, a) in found.states.iter().zip(&found.actions) {
+    for (searched, a) in found.states.iter().zip(&found.actions) {
         let plain = states.last().expect("a path has a state");
-        let a = if plain == rep {
+        let seen = as_searched(plain);
+        let a = if !model.symmetry || &seen == searched {
             a.clone()
         } else {
-            debug_assert_eq!(plain, &crate::symmetry::mirrored(rep));
+            debug_assert_eq!(seen, crate::symmetry::mirrored(searched));
             crate::symmetry::mirrored_action(a)
         };
-        let next = model
+        let a = marked(plain, a);
+        let next = replay
             .step(plain, a.clone())
-            .expect("the mirror of an enabled action is enabled in the mirrored state");
+            .expect("the searched action (mirrored, marked) is enabled in the plain state");
         actions.push(a);
         states.push(next);
     }
     Found { states, actions }
+}
+
+/// The delivery of the segment in flight in `plain` that `a` names, with its
+/// retransmission mark (an exact match first).
+fn marked(plain: &State, a: Action) -> Action {
+    let find = |seg: &Segment| {
+        let bare = |g: &Segment| Segment {
+            rexmit: false,
+            ..*g
+        };
+        plain
+            .net
+            .iter()
+            .find(|g| *g == seg)
+            .or_else(|| plain.net.iter().find(|g| bare(g) == bare(seg)))
+            .copied()
+            .unwrap_or(*seg)
+    };
+    match a {
+        Action::Deliver(seg) => Action::Deliver(find(&seg)),
+        Action::DeliverCopy(seg) => Action::DeliverCopy(find(&seg)),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -494,6 +534,31 @@ mod tests {
         );
         assert_eq!(r.verdict, Verdict::Violated);
         r.trace.expect("a counterexample")
+    }
+
+    #[test]
+    fn a_retransmission_is_marked_in_a_trace_though_the_search_did_not_mark_it() {
+        // Two losses outlast rfc1337's TIME-WAIT: the last ACK dies, then the
+        // FIN that B's timer sends again. reliable-termination/reset does not
+        // read the marks, so its search leaves them off.
+        let base = Config {
+            incarnations: 1,
+            loss_budget: 2,
+            dup_budget: 0,
+            ..Config::default()
+        };
+        let p = PropertyId::ReliableTerminationReset;
+        assert!(!TeardownModel::new(base.clone(), vec![p]).observe.rexmit);
+        let v = VariantSpec::preset(Preset::Rfc1337, &base, base.msl).expect("valid");
+        let r = check_property(&v, p, None, &Limits::default(), &mut |_| {});
+        let t = r.trace.expect("a counterexample");
+        assert!(
+            t.steps
+                .iter()
+                .any(|s| s.action.contains("B>A FIN|ACK") && s.action.contains("retransmission")),
+            "{}",
+            t.render("  ")
+        );
     }
 
     #[test]

@@ -114,8 +114,10 @@ fn rfc1337_holds_in(base: &Config) -> usize {
 }
 
 /// The connector's ISNs {0, 1, 2, 3, 4, 12} and the listener's {0} (issue
-/// 13: ISNs 1 to 3 put the new RCV.NXT on the old one's numbers).
-const PINNED_RFC1337_UNIQUE: usize = 1_435_788;
+/// 13: ISNs 1 to 3 put the new RCV.NXT on the old one's numbers). 1,435,788
+/// while the `always` group's search kept the retransmission marks, which
+/// none of its properties reads (engine_agrees.rs pins both counts).
+const PINNED_RFC1337_UNIQUE: usize = 1_338_896;
 
 /// With the ISN set the table had before, {0, 8}, the count is what it was:
 /// the ISN change is the only change of the exploration.
@@ -132,7 +134,9 @@ fn rfc1337_state_count_with_the_old_isns_is_unchanged() {
 /// connect instead of its listen (a side still in the old incarnation got a
 /// second budget there, which a random walk found): 4 states more, where
 /// the old budget now stays as it was between the listen and the connect.
-const PINNED_RFC1337_UNIQUE_OLD_ISNS: usize = 639_150;
+/// 639,150 until the `always` group's search dropped the retransmission
+/// marks.
+const PINNED_RFC1337_UNIQUE_OLD_ISNS: usize = 597_417;
 
 /// Worked out by hand: A closes (1), its FIN reaches B (2), B closes (3),
 /// B's FIN, which also ACKs A's FIN, reaches A, which without TIME-WAIT is
