@@ -446,6 +446,13 @@ pub struct LimitArgs {
     /// Stop a check after this many seconds (the result is then incomplete).
     #[arg(long)]
     pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The search engine and its options, shared by `check`, `isns` and `scope`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EngineArgs {
     /// The search: fastbfs (a parallel level-by-level BFS keeping 64-bit
     /// fingerprints), stateright (stateright's own BFS, which keeps every
     /// state), bitstate (fastbfs with Holzmann's bit array: fixed memory,
@@ -505,6 +512,15 @@ impl LimitArgs {
             }
             l.timeout = Some(Duration::from_secs_f64(t));
         }
+        self.engine.apply(&mut l)?;
+        Ok(l)
+    }
+}
+
+impl EngineArgs {
+    /// Sets the engine and its options in `l`, refusing options of another
+    /// engine than the one chosen.
+    pub fn apply(&self, l: &mut Limits) -> Result<()> {
         if let Some(e) = self.engine {
             l.engine = e;
         }
@@ -549,7 +565,7 @@ impl LimitArgs {
             }
             l.bitstate_hashes = k;
         }
-        Ok(l)
+        Ok(())
     }
 }
 
@@ -628,6 +644,8 @@ pub struct ScopeArgs {
     /// Checker threads [default: number of cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Write the table into this Markdown file, between the scope-table
     /// markers (appended if they are missing); `check --report` keeps the
     /// block when it rewrites the file.
@@ -636,8 +654,8 @@ pub struct ScopeArgs {
     /// With --report: keep the rows of the variants this run does not cover
     /// from the table already in the report, so that a change to some
     /// presets re-runs only those. The run must cover every scope, and the
-    /// table must have been written with the same --max-states and
-    /// --timeout.
+    /// table must have been written with the same --max-states, --timeout
+    /// and engine.
     #[arg(long, requires = "report")]
     pub merge: bool,
     /// No progress lines on stderr.

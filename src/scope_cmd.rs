@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
-use timewait_model::check::{self, Limits, PropertyReport, VariantSpec};
+use timewait_model::check::{self, Engine, Limits, PropertyReport, VariantSpec};
 use timewait_model::{Config, PropertyId, Verdict};
 
 /// One scope: a name and how it changes the default configuration.
@@ -117,12 +117,29 @@ impl Row {
             .min()
     }
 
-    /// The exhaustive column: `yes`, or how far the run got.
+    /// The exhaustive column: `yes`, or how far the run got: the steps an
+    /// exact BFS finished, a bitstate run's estimated coverage, a swarm's
+    /// runs.
     fn coverage(&self, no: &str) -> String {
-        match (self.exhaustive(), self.checked_steps()) {
-            (true, _) => "yes".to_string(),
-            (false, Some(k)) => format!("{no}: every state within {k} steps"),
-            (false, None) => no.to_string(),
+        if self.exhaustive() {
+            return "yes".to_string();
+        }
+        let first = &self.reports[0];
+        if let Some(k) = self.checked_steps() {
+            format!("{no}: every state within {k} steps")
+        } else if let Some(b) = &first.bitstate {
+            format!(
+                "{no}: bitstate, estimated coverage {:.4} %",
+                b.coverage * 100.0
+            )
+        } else if let Some(w) = &first.swarm {
+            format!(
+                "{no}: swarm of {} runs, deepest {} steps",
+                w.runs.len(),
+                w.runs.iter().map(|r| r.max_depth).max().unwrap_or(0)
+            )
+        } else {
+            no.to_string()
         }
     }
 }
@@ -139,6 +156,7 @@ pub fn run(a: ScopeArgs) -> Result<ExitCode> {
         }
         limits.threads = t;
     }
+    a.engine.apply(&mut limits)?;
     let all = scopes();
     for s in &a.scopes {
         if !all.iter().any(|x| x.name == s) {
@@ -284,13 +302,19 @@ const CLOSE: &str = "<!-- end scope table -->";
 /// How the runs were capped, as the table's introduction says it.
 fn cap_phrase(limits: &Limits) -> String {
     format!(
-        "capped at {} generated states{}",
+        "capped at {} generated states{}{}",
         limits
             .max_states
             .map_or("an unlimited number of".to_string(), thousands),
         limits
             .timeout
-            .map_or(String::new(), |t| format!(" or {} s", t.as_secs()))
+            .map_or(String::new(), |t| format!(" or {} s", t.as_secs())),
+        match limits.engine {
+            // The default engine is not named, so that tables written before
+            // engines could be chosen still merge.
+            Engine::Fastbfs => String::new(),
+            e => format!(", with the {} engine (not exhaustive: a property it does not find is `incomplete`)", e.name()),
+        }
     )
 }
 

@@ -151,6 +151,57 @@ fn bitstate_sizes_are_checked_and_need_the_bitstate_engine() {
 }
 
 #[test]
+fn a_scope_row_says_how_far_a_run_that_is_not_exhaustive_got() {
+    let scope = |extra: &[&str]| {
+        let mut args = vec![
+            "scope",
+            "--variant",
+            "rfc1337",
+            "--scope",
+            "1-incarnation",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let o = timewait(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // A cap inside the exploration: the exact BFS names the steps it checked.
+    let capped = scope(&["--max-states", "20000"]);
+    assert!(
+        capped.contains("NOT exhaustive: every state within "),
+        "{capped}"
+    );
+    let bits = scope(&["--engine", "bitstate", "--bitstate-mib", "16"]);
+    assert!(
+        bits.contains("NOT exhaustive: bitstate, estimated coverage"),
+        "{bits}"
+    );
+    assert!(!bits.contains("holds"), "{bits}");
+    let swarm = scope(&[
+        "--engine",
+        "swarm",
+        "--swarm-runs",
+        "2",
+        "--swarm-states",
+        "50000",
+    ]);
+    assert!(swarm.contains("NOT exhaustive: swarm of 2 runs"), "{swarm}");
+    assert!(
+        scope(&[]).contains("exhaustive |"),
+        "the whole space without a cap"
+    );
+    let o = timewait(&["scope", "--swarm-runs", "2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--engine swarm only"));
+}
+
+#[test]
 fn a_counterexample_is_printed_as_numbered_steps() {
     let o = timewait(&[
         "check",
