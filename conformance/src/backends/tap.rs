@@ -128,6 +128,11 @@ impl TapStack {
         self.ack_delay = d;
     }
 
+    /// The agent's process id (QEMU's, for a guest), for tests.
+    pub fn process_id(&self) -> u32 {
+        self.process.id()
+    }
+
     fn call(
         &mut self,
         req: &Request,

@@ -41,6 +41,10 @@ pub const BOOT_DEADLINE: Duration = Duration::from_secs(90);
 /// second; here KVM guests hang in the boot stub, after "Probing EDD").
 const KVM_PROBE: Duration = Duration::from_secs(4);
 const MEMORY_MB: &str = "256";
+/// The console on the first serial port (QEMU's stderr), errors only, and
+/// a panic (init gone, no init found) reboots at once, which
+/// `-no-reboot` turns into QEMU's exit.
+const KERNEL_ARGS: &str = "console=ttyS0 quiet panic=-1";
 
 /// How QEMU runs the guest's CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,13 +139,62 @@ fn choose_accel(image: &Image) -> (Accel, String) {
     {
         return (Accel::Tcg, "no usable /dev/kvm".into());
     }
-    match probe_kvm(image) {
+    // The probe costs its whole time where KVM hangs, so its answer is
+    // kept for a day per host kernel, QEMU and guest kernel.
+    let memo = image::root().ok().map(|r| r.join(probe_memo_name(image)));
+    let fresh = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < PROBE_MEMO)
+    };
+    if let Some(p) = memo.as_deref().filter(|p| fresh(p)) {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            match text.split_once(' ') {
+                Some(("kvm", why)) => return (Accel::Kvm, format!("{why}; probed earlier")),
+                Some(("tcg", why)) => return (Accel::Tcg, format!("{why}; probed earlier")),
+                _ => {}
+            }
+        }
+    }
+    let (accel, why) = match probe_kvm(image) {
         Ok(t) => (
             Accel::Kvm,
             format!("a guest reached init under KVM in {:.1} s", t.as_secs_f64()),
         ),
         Err(why) => (Accel::Tcg, format!("KVM probe: {why}")),
+    };
+    if let Some(p) = memo {
+        let _ = std::fs::write(p, format!("{} {why}", accel.name()));
     }
+    (accel, why)
+}
+
+/// How long a KVM probe's answer is kept.
+const PROBE_MEMO: Duration = Duration::from_secs(24 * 3600);
+
+/// The probe's memo file: what decides whether KVM boots this guest.
+fn probe_memo_name(image: &Image) -> String {
+    use sha2::{Digest, Sha256};
+    let qemu = std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(QEMU))
+                .find(|p| p.is_file())
+        })
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| format!("{} {:?}", m.len(), m.modified().ok()))
+        .unwrap_or_default();
+    let key = format!(
+        "{} {qemu} {} {}",
+        crate::versions::kernel_release(),
+        image.package,
+        image.package_version
+    );
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("kvm-probe-{hex}")
 }
 
 /// Boots the image under KVM, without devices, until its init script
@@ -191,7 +244,7 @@ fn qemu_base(image: &Image, accel: Accel) -> Command {
         .arg(&image.kernel)
         .arg("-initrd")
         .arg(&image.initramfs)
-        .args(["-append", "console=ttyS0 quiet panic=-1"]);
+        .args(["-append", KERNEL_ARGS]);
     if accel == Accel::Kvm {
         cmd.args(["-cpu", "host"]);
     }
@@ -251,17 +304,40 @@ pub fn boot(
     sysctls: BTreeMap<String, String>,
     time_wait: Duration,
 ) -> Result<TapStack, NetnsError> {
+    boot_with(sysctls, time_wait, &Boot::default())
+}
+
+/// What a test changes about a boot.
+#[derive(Clone, Debug, Default)]
+pub struct Boot {
+    /// The deadline for the guest's agent, instead of [`BOOT_DEADLINE`].
+    pub deadline: Option<Duration>,
+    /// Added to the kernel's command line.
+    pub append: Option<String>,
+}
+
+/// [`boot`] with a test's changes.
+pub fn boot_with(
+    sysctls: BTreeMap<String, String>,
+    time_wait: Duration,
+    how: &Boot,
+) -> Result<TapStack, NetnsError> {
     let guest = guest().map_err(|detail| NetnsError::Command {
         cmd: format!("preparing the {STACK} guest"),
         detail,
     })?;
-    let cmd = qemu_command(&guest.image, guest.accel, TAP_IF);
+    let mut cmd = qemu_command(&guest.image, guest.accel, TAP_IF);
+    if let Some(extra) = &how.append {
+        // A later -append replaces the first: repeat the whole line.
+        cmd.args(["-append", &format!("{KERNEL_ARGS} {extra}")]);
+    }
+    let deadline = how.deadline.unwrap_or(BOOT_DEADLINE);
     let options = TapOptions {
-        hello_deadline: Some(BOOT_DEADLINE),
+        hello_deadline: Some(deadline),
         sysctls: Some(sysctls),
         count_frames: true,
     };
-    TapStack::start(STACK, cmd, time_wait, options).map_err(booting)
+    TapStack::start(STACK, cmd, time_wait, options).map_err(|e| booting(e, deadline))
 }
 
 /// Boots a guest for `spec` in a fresh namespace and replays the spec on it.
@@ -295,13 +371,15 @@ pub fn run_spec(spec: &Spec, time_wait: Duration) -> Result<StackRun, String> {
 
 /// A start-up failure, with what to do about it: the guest's console is in
 /// the message (its last lines), and a hang names the deadline.
-fn booting(e: NetnsError) -> NetnsError {
+fn booting(e: NetnsError, deadline: Duration) -> NetnsError {
     let detail = e.to_string();
     let hint = if detail.contains("no reply to `hello`") {
         format!(
-            "; the guest did not reach its agent within {} s (a boot that hangs: the console's last lines are quoted; under KVM, try {ACCEL_ENV}=tcg)",
-            BOOT_DEADLINE.as_secs()
+            "; the guest did not reach its agent within {:.1} s (a boot that hangs: the console's last lines are quoted; under KVM, try {ACCEL_ENV}=tcg)",
+            deadline.as_secs_f64()
         )
+    } else if detail.contains("while handling `hello`") {
+        "; the guest stopped before its agent answered (a boot that failed: the console's last lines are quoted)".to_string()
     } else {
         String::new()
     };
