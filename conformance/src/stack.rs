@@ -122,6 +122,16 @@ impl StackKind {
         }
     }
 
+    /// How many specs may run at once by default, where not all of them
+    /// can: each `linux-6.1-vm` spec boots a guest of its own (256 MB, and
+    /// a TCG thread that keeps a core busy while it boots).
+    pub fn max_jobs(self) -> Option<usize> {
+        match self {
+            StackKind::LinuxVm => Some(crate::backends::vm::MAX_GUESTS),
+            _ => None,
+        }
+    }
+
     /// Why this stack cannot run here, if it cannot (with what would fix it).
     pub fn unavailable(self) -> Option<String> {
         match self {

@@ -41,6 +41,9 @@ pub const BOOT_DEADLINE: Duration = Duration::from_secs(90);
 /// second; here KVM guests hang in the boot stub, after "Probing EDD").
 const KVM_PROBE: Duration = Duration::from_secs(4);
 const MEMORY_MB: &str = "256";
+/// How many guests a suite boots at once by default (`replay --jobs`
+/// overrides it), while each spec has a guest of its own.
+pub const MAX_GUESTS: usize = 8;
 /// The console on the first serial port (QEMU's stderr), errors only, and
 /// a panic (init gone, no init found) reboots at once, which
 /// `-no-reboot` turns into QEMU's exit.
@@ -337,7 +340,41 @@ pub fn boot_with(
         sysctls: Some(sysctls),
         count_frames: true,
     };
+    let _turn = BootTurn::take();
     TapStack::start(STACK, cmd, time_wait, options).map_err(|e| booting(e, deadline))
+}
+
+/// How many guests boot at once in this process. A boot under TCG keeps a
+/// core busy for its 3 s; eight at once on two cores starved the running
+/// specs' harness threads (their first call 110 ms late, timing invalid),
+/// while a booted guest waiting out TIME-WAIT costs almost nothing.
+const BOOTS_AT_ONCE: usize = 1;
+
+static BOOTING: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// One of the [`BOOTS_AT_ONCE`] turns to boot, given back when dropped.
+struct BootTurn;
+
+impl BootTurn {
+    fn take() -> BootTurn {
+        let (lock, freed) = &BOOTING;
+        let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= BOOTS_AT_ONCE {
+            n = freed.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+        BootTurn
+    }
+}
+
+impl Drop for BootTurn {
+    fn drop(&mut self) {
+        let (lock, freed) = &BOOTING;
+        let mut n = lock.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        freed.notify_one();
+    }
 }
 
 /// Boots a guest for `spec` in a fresh namespace and replays the spec on it.
