@@ -50,7 +50,9 @@ pub fn version(kind: StackKind) -> String {
         StackKind::Smoltcp => format!("smoltcp {}", env!("TIMEWAIT_SMOLTCP_VERSION")),
         StackKind::Lwip | StackKind::LwipTap => with_package(Agent::Lwip, "liblwip-dev"),
         StackKind::Gvisor => with_package(Agent::Gvisor, "golang-gvisor-gvisor-dev"),
-        StackKind::LinuxVm => crate::backends::vm::version().unwrap_or_else(|e| format!("unknown ({e})")),
+        StackKind::LinuxVm => {
+            crate::backends::vm::version().unwrap_or_else(|e| format!("unknown ({e})"))
+        }
     }
 }
 

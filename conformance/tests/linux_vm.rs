@@ -29,7 +29,9 @@ fn ready() -> bool {
 }
 
 fn spec_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs/generated").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../specs/generated")
+        .join(name)
 }
 
 #[test]

@@ -59,7 +59,9 @@ pub enum ImageError {
     NoCacheDir,
     #[error("{STACK}: the guest agent `{AGENT_BIN}` is not built (looked in {looked}); build it with `cargo build --release -p timewait-conformance --bin {AGENT_BIN}` or set {AGENT_ENV}")]
     NoAgent { looked: String },
-    #[error("{STACK}: module {module} (needed by the guest) is not in the kernel package {package}")]
+    #[error(
+        "{STACK}: module {module} (needed by the guest) is not in the kernel package {package}"
+    )]
     NoModule { module: String, package: String },
 }
 
@@ -92,7 +94,11 @@ pub fn root() -> Result<PathBuf, ImageError> {
 }
 
 /// Runs a command, its stdout as text on success.
-fn run(cmd: &mut Command, program: &'static str, package: &'static str) -> Result<String, ImageError> {
+fn run(
+    cmd: &mut Command,
+    program: &'static str,
+    package: &'static str,
+) -> Result<String, ImageError> {
     let out = crate::spawn::output(cmd).map_err(|source| ImageError::Tool {
         program,
         package,
@@ -155,7 +161,9 @@ fn kernel_package() -> Result<(String, String), ImageError> {
         .map(|d| d.split_whitespace().next().unwrap_or_default())
         .find(|d| d.starts_with(SERIES))
         .ok_or_else(|| ImageError::Package {
-            what: format!("{KERNEL_META} does not depend on a 6.1 kernel (it depends on {depends:?})"),
+            what: format!(
+                "{KERNEL_META} does not depend on a 6.1 kernel (it depends on {depends:?})"
+            ),
             fix: "this stack needs Debian 12 (bookworm)'s archive in the apt sources".into(),
         })?;
     let unsigned = format!("{name}-unsigned");
@@ -219,12 +227,11 @@ fn keep_needed(package: &str, tree: &Path) -> Result<(), ImageError> {
         return Ok(());
     }
     let boot = tree.join("boot");
-    let vmlinuz = find_file(&boot, |n| n.starts_with("vmlinuz-"))?.ok_or_else(|| {
-        ImageError::Package {
+    let vmlinuz =
+        find_file(&boot, |n| n.starts_with("vmlinuz-"))?.ok_or_else(|| ImageError::Package {
             what: format!("{package} holds no boot/vmlinuz-*"),
             fix: "check the package".into(),
-        }
-    })?;
+        })?;
     let modules = tree.join("lib").join("modules");
     let release = std::fs::read_dir(&modules)
         .map_err(io("reading", &modules))?
@@ -250,7 +257,10 @@ fn keep_needed(package: &str, tree: &Path) -> Result<(), ImageError> {
     let list = kept_modules.join("order");
     std::fs::write(&list, order.join("\n") + "\n").map_err(io("writing", &list))?;
     // The rest of the package goes; `kept` becomes the tree.
-    for entry in std::fs::read_dir(tree).map_err(io("reading", tree))?.flatten() {
+    for entry in std::fs::read_dir(tree)
+        .map_err(io("reading", tree))?
+        .flatten()
+    {
         let p = entry.path();
         if p != kept {
             std::fs::remove_dir_all(&p)
@@ -258,7 +268,10 @@ fn keep_needed(package: &str, tree: &Path) -> Result<(), ImageError> {
                 .map_err(io("removing", &p))?;
         }
     }
-    for entry in std::fs::read_dir(&kept).map_err(io("reading", &kept))?.flatten() {
+    for entry in std::fs::read_dir(&kept)
+        .map_err(io("reading", &kept))?
+        .flatten()
+    {
         let to = tree.join(entry.file_name());
         std::fs::rename(entry.path(), &to).map_err(io("moving", &to))?;
     }
@@ -312,7 +325,10 @@ fn index_modules(
     dir: &Path,
     out: &mut BTreeMap<String, (PathBuf, Vec<String>)>,
 ) -> Result<(), ImageError> {
-    for entry in std::fs::read_dir(dir).map_err(io("reading", dir))?.flatten() {
+    for entry in std::fs::read_dir(dir)
+        .map_err(io("reading", dir))?
+        .flatten()
+    {
         let p = entry.path();
         if p.is_dir() {
             index_modules(&p, out)?;
@@ -414,13 +430,12 @@ pub fn agent_binary() -> Result<PathBuf, ImageError> {
 /// The shared libraries a dynamic binary loads (with its interpreter),
 /// from `ldd`; none for a static one.
 fn shared_libraries(bin: &Path) -> Result<Vec<PathBuf>, ImageError> {
-    let out = crate::spawn::output(Command::new("ldd").arg(bin)).map_err(|source| {
-        ImageError::Tool {
+    let out =
+        crate::spawn::output(Command::new("ldd").arg(bin)).map_err(|source| ImageError::Tool {
             program: "ldd",
             package: "libc-bin",
             source,
-        }
-    })?;
+        })?;
     // A static binary: ldd says so and fails.
     if !out.status.success() {
         return Ok(Vec::new());
@@ -449,7 +464,9 @@ pub fn ensure() -> Result<Image, ImageError> {
     let init = init_script();
 
     let mut key = Sha256::new();
-    key.update(format!("{package} {package_version}\n{BUSYBOX} {bb_version}\n{init}"));
+    key.update(format!(
+        "{package} {package_version}\n{BUSYBOX} {bb_version}\n{init}"
+    ));
     for f in std::iter::once(&agent).chain(&libs) {
         key.update(f.as_os_str().as_encoded_bytes());
         key.update(std::fs::read(f).map_err(io("reading", f))?);
@@ -484,13 +501,16 @@ pub fn ensure() -> Result<Image, ImageError> {
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
         }
-        std::fs::copy(from, to).map(|_| ()).map_err(io("copying", from))
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .map_err(io("copying", from))
     };
     copy(&busybox, &stage.join("bin/busybox"))?;
     // Stripped when binutils is there: a third of the size to unpack.
     let agent_dst = stage.join("bin").join(AGENT_BIN);
-    let stripped = crate::spawn::output(Command::new("strip").arg("-o").arg(&agent_dst).arg(&agent))
-        .is_ok_and(|o| o.status.success());
+    let stripped =
+        crate::spawn::output(Command::new("strip").arg("-o").arg(&agent_dst).arg(&agent))
+            .is_ok_and(|o| o.status.success());
     if !stripped {
         copy(&agent, &agent_dst)?;
     }
@@ -498,8 +518,14 @@ pub fn ensure() -> Result<Image, ImageError> {
         copy(lib, &stage.join(lib.strip_prefix("/").unwrap_or(lib)))?;
     }
     let modules = kernel_tree.join("modules");
-    for entry in std::fs::read_dir(&modules).map_err(io("reading", &modules))?.flatten() {
-        copy(&entry.path(), &stage.join("lib/modules").join(entry.file_name()))?;
+    for entry in std::fs::read_dir(&modules)
+        .map_err(io("reading", &modules))?
+        .flatten()
+    {
+        copy(
+            &entry.path(),
+            &stage.join("lib/modules").join(entry.file_name()),
+        )?;
     }
     let init_path = stage.join("init");
     std::fs::write(&init_path, &init).map_err(io("writing", &init_path))?;
@@ -616,7 +642,13 @@ mod tests {
         let order = load_order(&all, &["virtio_net"], "pkg").expect("resolvable");
         assert_eq!(
             order,
-            ["virtio_ring", "virtio", "failover", "net_failover", "virtio_net"]
+            [
+                "virtio_ring",
+                "virtio",
+                "failover",
+                "net_failover",
+                "virtio_net"
+            ]
         );
         let e = load_order(&all, &["tcp_diag"], "pkg").expect_err("missing");
         assert!(e.to_string().contains("tcp_diag"), "{e}");

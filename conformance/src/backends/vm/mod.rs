@@ -209,7 +209,8 @@ fn probe_kvm(image: &Image) -> Result<Duration, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let started = Instant::now();
-    let mut child = crate::spawn::spawn(&mut cmd).map_err(|e| format!("cannot start {QEMU}: {e}"))?;
+    let mut child =
+        crate::spawn::spawn(&mut cmd).map_err(|e| format!("cannot start {QEMU}: {e}"))?;
     let (tx, rx) = std::sync::mpsc::channel();
     if let Some(out) = child.stdout.take() {
         std::thread::spawn(move || {
