@@ -656,6 +656,15 @@ mod tests {
     }
 
     #[test]
+    fn a_package_the_archive_lacks_is_an_error_naming_the_stack_and_the_fix() {
+        let e = candidate("timewait-no-such-package").expect_err("no such package");
+        let text = e.to_string();
+        assert!(text.starts_with("linux-6.1-vm: "), "{text}");
+        assert!(text.contains("timewait-no-such-package"), "{text}");
+        assert!(text.contains("apt-get update"), "{text}");
+    }
+
+    #[test]
     fn the_kernel_package_is_read_from_the_metapackage_stanza() {
         let f = control_fields(
             "Package: linux-image-amd64\nVersion: 6.1.192-3\nDepends: linux-image-6.1.0-57-amd64 (= 6.1.192-3)\nDescription: x\n more\n\nPackage: other\n",
