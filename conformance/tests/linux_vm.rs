@@ -75,6 +75,7 @@ fn a_guest_without_an_init_is_a_boot_failure_quoting_its_console() {
         append: Some("rdinit=/no-such-init".into()),
     })
     .expect_err("no init, no agent");
+    eprintln!("{e}");
     assert!(e.contains("linux-6.1-vm"), "names the stack: {e}");
     assert!(e.contains("stopped before its agent answered"), "{e}");
     // The kernel's own words, from the console on QEMU's stderr.
@@ -93,6 +94,7 @@ fn a_guest_that_does_not_answer_in_time_is_killed_at_the_deadline() {
         append: None,
     })
     .expect_err("no guest boots in 0.3 s");
+    eprintln!("{e}");
     assert!(e.contains("linux-6.1-vm"), "names the stack: {e}");
     assert!(e.contains("did not reach its agent within 0.3 s"), "{e}");
     assert!(

@@ -178,6 +178,14 @@ impl Agent {
         busybox(&["ip", "link", "set", "lo", "up"])?;
         busybox(&["ip", "addr", "add", &cidr, "dev", IFACE])?;
         busybox(&["ip", "link", "set", IFACE, "up"])?;
+        // As the host adapter: a permanent neighbour entry for the peer,
+        // so no ARP exchange delays the guest's first segment.
+        if let Some(mac) = req["peer_mac"].as_str() {
+            let ip = peer.ip().to_string();
+            // busybox's `ip neigh` only shows and flushes; its `arp -s`
+            // sets a permanent entry (SIOCSARP with ATF_PERM).
+            busybox(&["arp", "-i", IFACE, "-s", &ip, mac])?;
+        }
         // Opened once the link is up (a packet socket on a device that
         // goes up after it reports ENETDOWN); the harness sends nothing
         // before the reply to this hello, so no frame is missed.

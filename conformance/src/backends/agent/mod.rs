@@ -192,6 +192,7 @@ pub(crate) fn hello_with(
     sysctls: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<Reply, StackError> {
     let wanted = sysctls.as_ref().map(|s| s.len() as u64);
+    let peer_mac = tap.as_ref().map(|_| mac_string(PEER_MAC));
     let (tap, sut_mac) = match tap {
         Some((t, mac)) => (Some(t), Some(mac_string(mac))),
         None => (None, None),
@@ -203,6 +204,7 @@ pub(crate) fn hello_with(
         peer: PEER_ADDR.to_string(),
         tap,
         sut_mac,
+        peer_mac,
         sysctls,
     })?;
     let agent_error = |detail: String| StackError::Agent {

@@ -30,6 +30,11 @@ pub enum Request {
         tap: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         sut_mac: Option<String>,
+        /// The peer's MAC (tap mode), for a stack that keeps a permanent
+        /// neighbour entry for the peer, as the host Linux adapter does; a
+        /// later addition within version 1, see PROTOCOL.md.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        peer_mac: Option<String>,
         /// The spec's sysctls (full names), for an agent whose stack has
         /// them (a Linux guest); a later addition within version 1, see
         /// PROTOCOL.md.
@@ -244,6 +249,7 @@ mod tests {
             peer: "192.0.2.2:40000".into(),
             tap: None,
             sut_mac: None,
+            peer_mac: None,
             sysctls: None,
         };
         assert_eq!(
@@ -273,6 +279,7 @@ mod tests {
             peer: "192.0.2.2:40000".into(),
             tap: None,
             sut_mac: None,
+            peer_mac: None,
             sysctls: Some(sysctls.into_iter().collect()),
         };
         assert!(

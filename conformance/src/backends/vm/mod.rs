@@ -417,7 +417,12 @@ fn booting(e: NetnsError, deadline: Duration) -> NetnsError {
             deadline.as_secs_f64()
         )
     } else if detail.contains("while handling `hello`") {
-        "; the guest stopped before its agent answered (a boot that failed: the console's last lines are quoted)".to_string()
+        format!(
+            "; the guest stopped before its agent answered (a boot that failed: the console's last lines are quoted; to fetch and build the image again, remove {})",
+            image::root()
+                .map(|r| r.display().to_string())
+                .unwrap_or_else(|e| e.to_string())
+        )
     } else {
         String::new()
     };
