@@ -348,7 +348,11 @@ pub fn boot_with(
 /// How many guests boot at once in this process. A boot under TCG keeps a
 /// core busy for its 3 s; eight at once on two cores starved the running
 /// specs' harness threads (their first call 110 ms late, timing invalid),
-/// while a booted guest waiting out TIME-WAIT costs almost nothing.
+/// while a booted guest waiting out TIME-WAIT costs almost nothing. Two at
+/// once, with 16 guests running, was slower on this shared two-core
+/// machine (427 s for the suite against 358 s) and starved the running
+/// guests' vCPUs: 6 runs timing invalid and 3 SUT replies past their
+/// tolerance, against none with one boot at a time and 8 guests.
 const BOOTS_AT_ONCE: usize = 1;
 
 static BOOTING: (std::sync::Mutex<usize>, std::sync::Condvar) =
