@@ -139,6 +139,11 @@ pub enum StackArg {
     Gvisor,
     /// lwIP's agent on a TAP interface, real time (root, liblwip-dev).
     LwipTap,
+    /// Debian 12's Linux 6.1 in QEMU, each spec with its own profile, one
+    /// guest per spec, real time (root, qemu-system-x86; the kernel and
+    /// busybox are fetched into the cache). Not part of `all` yet.
+    #[value(name = "linux-6.1-vm")]
+    LinuxVm,
     /// Every stack above, then the matrix report (reports/conformance.md).
     All,
 }

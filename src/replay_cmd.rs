@@ -202,7 +202,10 @@ fn applicable(kind: StackKind, specs: Vec<(PathBuf, Spec)>, a: &ReplayArgs) -> S
     let (specs, na): (Vec<_>, Vec<_>) = specs
         .into_iter()
         .partition(|(_, s)| suite::applies(s, kind));
-    let jobs = a.jobs.unwrap_or(specs.len()).max(1);
+    let jobs = a
+        .jobs
+        .unwrap_or(kind.max_jobs().unwrap_or(specs.len()))
+        .max(1);
     let how = match kind.clock() {
         Clock::Real => "real time, each in its own network namespace",
         Clock::Virtual => "a virtual clock",
@@ -379,6 +382,7 @@ fn kind_of(a: StackArg) -> StackKind {
         StackArg::Lwip => StackKind::Lwip,
         StackArg::Gvisor => StackKind::Gvisor,
         StackArg::LwipTap => StackKind::LwipTap,
+        StackArg::LinuxVm => StackKind::LinuxVm,
     }
 }
 

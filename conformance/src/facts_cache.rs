@@ -59,7 +59,7 @@ impl Key {
     /// [`crate::versions::version`] read from it.
     pub fn of(kind: StackKind, version: &str) -> Key {
         let sysctls = match kind {
-            StackKind::Linux | StackKind::LinuxRfc1337 => {
+            StackKind::Linux | StackKind::LinuxRfc1337 | StackKind::LinuxVm => {
                 crate::backends::linux::sysctls(&probe::profile(kind))
             }
             _ => Vec::new(),

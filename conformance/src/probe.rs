@@ -292,6 +292,16 @@ where
             })
             .map_err(err)?
         }
+        StackKind::LinuxVm => {
+            let sysctls = crate::backends::linux::sysctls(&profile(kind))
+                .into_iter()
+                .collect();
+            netns::run_in_new_netns(format!("probe-{}", kind.name()), move || {
+                let mut s = crate::backends::vm::boot(sysctls, tw)?;
+                Ok(f(&mut s))
+            })
+            .map_err(err)?
+        }
     }
 }
 

@@ -26,6 +26,9 @@ pub enum StackKind {
     /// lwIP's agent on its own TAP port in a namespace (real time): the
     /// path for any stack that runs as a separate program.
     LwipTap,
+    /// Debian 12's Linux 6.1 kernel in QEMU, its NIC on a TAP port in a
+    /// namespace (real time), with each spec's own sysctl profile.
+    LinuxVm,
 }
 
 /// Whose clock a stack runs on.
@@ -47,6 +50,11 @@ impl StackKind {
         StackKind::LwipTap,
     ];
 
+    /// Stacks that run on request but are not yet part of `ALL` (the
+    /// whole-suite runs, the matrix, the bench): `linux-6.1-vm` boots a
+    /// guest per spec until one guest can serve the whole suite.
+    pub const MORE: [StackKind; 1] = [StackKind::LinuxVm];
+
     pub fn name(self) -> &'static str {
         match self {
             StackKind::Linux => "linux",
@@ -55,11 +63,15 @@ impl StackKind {
             StackKind::Lwip => "lwip",
             StackKind::Gvisor => "gvisor",
             StackKind::LwipTap => "lwip-tap",
+            StackKind::LinuxVm => "linux-6.1-vm",
         }
     }
 
     pub fn from_name(name: &str) -> Option<StackKind> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
+        Self::ALL
+            .into_iter()
+            .chain(Self::MORE)
+            .find(|k| k.name() == name)
     }
 
     /// The implementation under test, for reports; its version is read at
@@ -72,12 +84,16 @@ impl StackKind {
             StackKind::Lwip => "lwIP",
             StackKind::Gvisor => "gVisor netstack",
             StackKind::LwipTap => "lwIP over TAP",
+            StackKind::LinuxVm => "Linux 6.1 in QEMU (the spec's profile)",
         }
     }
 
     pub fn clock(self) -> Clock {
         match self {
-            StackKind::Linux | StackKind::LinuxRfc1337 | StackKind::LwipTap => Clock::Real,
+            StackKind::Linux
+            | StackKind::LinuxRfc1337
+            | StackKind::LwipTap
+            | StackKind::LinuxVm => Clock::Real,
             StackKind::Smoltcp | StackKind::Lwip | StackKind::Gvisor => Clock::Virtual,
         }
     }
@@ -87,7 +103,7 @@ impl StackKind {
     pub fn time_wait(self) -> Duration {
         Duration::from_millis(match self {
             // TCP_TIMEWAIT_LEN; sock_diag shows about 61 s (timer wheel).
-            StackKind::Linux | StackKind::LinuxRfc1337 => 60_000,
+            StackKind::Linux | StackKind::LinuxRfc1337 | StackKind::LinuxVm => 60_000,
             StackKind::Smoltcp => 10_000,
             // 2 x TCP_MSL (60 s), counted in 500 ms slow-timer ticks, and
             // dropped on the tick after the limit.
@@ -106,6 +122,16 @@ impl StackKind {
         }
     }
 
+    /// How many specs may run at once by default, where not all of them
+    /// can: each `linux-6.1-vm` spec boots a guest of its own (256 MB, and
+    /// a TCG thread that keeps a core busy while it boots).
+    pub fn max_jobs(self) -> Option<usize> {
+        match self {
+            StackKind::LinuxVm => Some(crate::backends::vm::MAX_GUESTS),
+            _ => None,
+        }
+    }
+
     /// Why this stack cannot run here, if it cannot (with what would fix it).
     pub fn unavailable(self) -> Option<String> {
         match self {
@@ -118,6 +144,7 @@ impl StackKind {
             StackKind::LwipTap => crate::backends::linux::netns::available()
                 .err()
                 .or_else(|| crate::backends::agent::shipped::Agent::Lwip.unavailable()),
+            StackKind::LinuxVm => crate::backends::vm::unavailable(),
         }
     }
 }

@@ -65,7 +65,7 @@ impl SpecResult {
 /// depart from RFC behaviour.
 pub fn preset_for(spec: &Spec, stack: StackKind) -> Preset {
     match stack {
-        StackKind::Linux => verdict::linux_preset(spec, &spec.profile()),
+        StackKind::Linux | StackKind::LinuxVm => verdict::linux_preset(spec, &spec.profile()),
         StackKind::LinuxRfc1337 => {
             let mut p = spec.profile();
             p.tcp_rfc1337 = Some(1);
@@ -85,7 +85,7 @@ pub fn preset_for(spec: &Spec, stack: StackKind) -> Preset {
 pub fn applies(spec: &Spec, stack: StackKind) -> bool {
     let p = spec.profile();
     match stack {
-        StackKind::Linux => return true,
+        StackKind::Linux | StackKind::LinuxVm => return true,
         // No model variant combines RFC 1337 with tcp_tw_reuse.
         StackKind::LinuxRfc1337 => return p.tcp_tw_reuse.unwrap_or(0) == 0,
         _ => {}
@@ -126,6 +126,7 @@ pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
         StackKind::LwipTap => {
             crate::backends::tap::run_spec(spec, Agent::Lwip, stack.time_wait(), stack.ack_delay())
         }
+        StackKind::LinuxVm => crate::backends::vm::run_spec(spec, stack.time_wait()),
     }
 }
 

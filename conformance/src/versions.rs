@@ -50,6 +50,9 @@ pub fn version(kind: StackKind) -> String {
         StackKind::Smoltcp => format!("smoltcp {}", env!("TIMEWAIT_SMOLTCP_VERSION")),
         StackKind::Lwip | StackKind::LwipTap => with_package(Agent::Lwip, "liblwip-dev"),
         StackKind::Gvisor => with_package(Agent::Gvisor, "golang-gvisor-gvisor-dev"),
+        StackKind::LinuxVm => {
+            crate::backends::vm::version().unwrap_or_else(|e| format!("unknown ({e})"))
+        }
     }
 }
 
@@ -68,6 +71,9 @@ pub fn about(kind: StackKind, version: &str) -> String {
         StackKind::Lwip => format!("{version}, unix port, through its agent on a virtual clock. {rfc}."),
         StackKind::Gvisor => format!("{version} through its agent on a virtual clock. {rfc}."),
         StackKind::LwipTap => format!("{version}: its own TAP port as a separate process in a namespace, real time. {rfc}."),
+        StackKind::LinuxVm => format!(
+            "{version} in QEMU, its NIC on a TAP port in a namespace, real time. Each spec runs with its own profile (sysctls, applied in the guest), and is compared with the model variant that describes Linux with that profile."
+        ),
     }
 }
 

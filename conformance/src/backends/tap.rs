@@ -10,7 +10,7 @@
 use crate::backends::agent::process::AgentProcess;
 use crate::backends::agent::protocol::{Mode, Request};
 use crate::backends::agent::shipped::Agent;
-use crate::backends::agent::{app_request, hello, pick_state};
+use crate::backends::agent::{app_request, hello_with, pick_state};
 use crate::backends::linux::netns::{self, NetnsError};
 use crate::backends::linux::packet::PacketSocket;
 use crate::stack::{Received, Stack, StackError, StackRun, SutState};
@@ -34,8 +34,29 @@ pub struct TapStack {
     ack_delay: Duration,
     wire: PacketSocket,
     process: AgentProcess,
+    /// Frames written on the wire so far, sent with each request when
+    /// `count_frames` is set.
+    sent: u64,
+    count_frames: bool,
     pub frames: Vec<Frame>,
     pub events: Vec<(Duration, String)>,
+    /// The stack's name for itself, from `hello`.
+    pub stack: String,
+    /// From the agent's start to its `hello` reply (a guest's boot).
+    pub startup: Duration,
+}
+
+/// How a TAP stack's agent is started, beyond the defaults of `lwip-tap`.
+#[derive(Clone, Debug, Default)]
+pub struct TapOptions {
+    /// The deadline of the `hello` reply, when the agent takes longer than
+    /// a request's to come up (a guest kernel boots first).
+    pub hello_deadline: Option<Duration>,
+    /// Sysctls for the agent's stack, sent in `hello`.
+    pub sysctls: Option<std::collections::BTreeMap<String, String>>,
+    /// Whether requests carry `frames_sent`: for an agent whose wire and
+    /// protocol channel can overtake each other (PROTOCOL.md).
+    pub count_frames: bool,
 }
 
 fn setup(e: impl std::fmt::Display) -> NetnsError {
@@ -49,6 +70,16 @@ impl TapStack {
     /// Builds the TAP topology in the calling thread's (fresh) namespace and
     /// starts the agent `cmd` there.
     pub fn new(name: &str, cmd: Command, time_wait: Duration) -> Result<TapStack, NetnsError> {
+        TapStack::start(name, cmd, time_wait, TapOptions::default())
+    }
+
+    /// [`TapStack::new`] with `options`.
+    pub fn start(
+        name: &str,
+        cmd: Command,
+        time_wait: Duration,
+        options: TapOptions,
+    ) -> Result<TapStack, NetnsError> {
         netns::sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
         netns::sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
         netns::ip_batch(&[
@@ -59,9 +90,16 @@ impl TapStack {
         // Subscribed before the agent starts, so its attach is not missed.
         let links = LinkEvents::subscribe()?;
         // The child inherits this thread's namespace.
+        let spawned = Instant::now();
         let mut process = AgentProcess::spawn(name, cmd).map_err(setup)?;
         let tap = Some((TAP_IF.to_string(), SUT_MAC));
-        let reply = hello(&mut process, name, Mode::Tap, tap).map_err(setup)?;
+        if let Some(d) = options.hello_deadline {
+            process.deadline = d;
+        }
+        let reply =
+            hello_with(&mut process, name, Mode::Tap, tap, options.sysctls).map_err(setup)?;
+        let startup = spawned.elapsed();
+        process.deadline = crate::backends::agent::process::DEFAULT_DEADLINE;
         if reply.clock.as_deref() != Some("real") {
             return Err(setup(format!(
                 "{name} agent: asked for tap mode, but its clock is {:?}",
@@ -76,8 +114,12 @@ impl TapStack {
             ack_delay: Duration::ZERO,
             wire,
             process,
+            sent: 0,
+            count_frames: options.count_frames,
             frames: Vec::new(),
             events: Vec::new(),
+            stack: reply.stack.clone().unwrap_or_else(|| name.to_string()),
+            startup,
         })
     }
 
@@ -86,11 +128,17 @@ impl TapStack {
         self.ack_delay = d;
     }
 
+    /// The agent's process id (QEMU's, for a guest), for tests.
+    pub fn process_id(&self) -> u32 {
+        self.process.id()
+    }
+
     fn call(
         &mut self,
         req: &Request,
     ) -> Result<crate::backends::agent::protocol::Reply, StackError> {
-        let reply = self.process.call(req)?;
+        let sent = self.count_frames.then_some(self.sent);
+        let reply = self.process.call_counted(req, sent)?;
         let at = self.start.elapsed();
         for e in &reply.events {
             self.events.push((at, e.to_string()));
@@ -193,6 +241,7 @@ impl Stack for TapStack {
         self.wire
             .send(&frame)
             .map_err(|e| StackError::Harness(format!("sending on {TAP_IF}: {e}")))?;
+        self.sent += 1;
         self.frames.push(Frame {
             at: self.now(),
             data: frame,
@@ -219,6 +268,7 @@ impl Stack for TapStack {
                 self.wire
                     .send(&reply)
                     .map_err(|e| StackError::Harness(format!("answering ARP: {e}")))?;
+                self.sent += 1;
                 self.frames.push(Frame {
                     at: self.now(),
                     data: reply,

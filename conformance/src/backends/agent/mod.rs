@@ -178,6 +178,21 @@ pub(crate) fn hello(
     mode: Mode,
     tap: Option<(String, [u8; 6])>,
 ) -> Result<Reply, StackError> {
+    hello_with(process, name, mode, tap, None)
+}
+
+/// [`hello`] with sysctls for the agent's stack; an agent that does not
+/// say it applied every one of them is refused, since a profile silently
+/// left out would pass for the stack's own behaviour.
+pub(crate) fn hello_with(
+    process: &mut AgentProcess,
+    name: &str,
+    mode: Mode,
+    tap: Option<(String, [u8; 6])>,
+    sysctls: Option<std::collections::BTreeMap<String, String>>,
+) -> Result<Reply, StackError> {
+    let wanted = sysctls.as_ref().map(|s| s.len() as u64);
+    let peer_mac = tap.as_ref().map(|_| mac_string(PEER_MAC));
     let (tap, sut_mac) = match tap {
         Some((t, mac)) => (Some(t), Some(mac_string(mac))),
         None => (None, None),
@@ -189,6 +204,8 @@ pub(crate) fn hello(
         peer: PEER_ADDR.to_string(),
         tap,
         sut_mac,
+        peer_mac,
+        sysctls,
     })?;
     let agent_error = |detail: String| StackError::Agent {
         stack: name.into(),
@@ -201,6 +218,13 @@ pub(crate) fn hello(
         return Err(agent_error(format!(
             "speaks protocol version {:?}; this harness speaks {VERSION}",
             reply.version
+        )));
+    }
+    if wanted.is_some_and(|n| n > 0) && reply.sysctls != wanted {
+        return Err(agent_error(format!(
+            "was given {} sysctls in hello and says it applied {:?}: the spec's profile would be left out",
+            wanted.unwrap_or(0),
+            reply.sysctls
         )));
     }
     Ok(reply)

@@ -201,8 +201,22 @@ impl AgentProcess {
     /// `error` is returned (the spec decides); `fatal`, silence, an exit or
     /// a line that is not a reply is an error.
     pub fn call(&mut self, req: &Request) -> Result<Reply, StackError> {
+        self.call_counted(req, None)
+    }
+
+    /// [`AgentProcess::call`], with the count of frames the harness has
+    /// sent on the wire ([`protocol::Counted`]).
+    pub fn call_counted(
+        &mut self,
+        req: &Request,
+        frames_sent: Option<u64>,
+    ) -> Result<Reply, StackError> {
         let op = req.op();
-        let line = serde_json::to_string(req).map_err(|e| self.error(e.to_string()))?;
+        let line = serde_json::to_string(&protocol::Counted {
+            request: req,
+            frames_sent,
+        })
+        .map_err(|e| self.error(e.to_string()))?;
         let written = match self.stdin.as_mut() {
             Some(w) => writeln!(w, "{line}").and_then(|_| w.flush()),
             None => Err(std::io::Error::other("stdin closed")),

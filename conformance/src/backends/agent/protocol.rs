@@ -30,6 +30,16 @@ pub enum Request {
         tap: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         sut_mac: Option<String>,
+        /// The peer's MAC (tap mode), for a stack that keeps a permanent
+        /// neighbour entry for the peer, as the host Linux adapter does; a
+        /// later addition within version 1, see PROTOCOL.md.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        peer_mac: Option<String>,
+        /// The spec's sysctls (full names), for an agent whose stack has
+        /// them (a Linux guest); a later addition within version 1, see
+        /// PROTOCOL.md.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sysctls: Option<std::collections::BTreeMap<String, String>>,
     },
     Listen,
     /// A listener that stays open after each accept (`close-listener`
@@ -136,6 +146,21 @@ pub struct Reply {
     pub stack: Option<String>,
     #[serde(default)]
     pub clock: Option<String>,
+    /// How many of `hello`'s sysctls the agent applied.
+    #[serde(default)]
+    pub sysctls: Option<u64>,
+}
+
+/// A request as written on the wire: the request and, for a stack whose
+/// wire and protocol channel can overtake each other (a guest kernel
+/// behind QEMU), how many frames the harness has sent on the wire so far
+/// (`frames_sent`, see PROTOCOL.md). Agents that do not need it ignore it.
+#[derive(Serialize)]
+pub struct Counted<'a> {
+    #[serde(flatten)]
+    pub request: &'a Request,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_sent: Option<u64>,
 }
 
 impl Reply {
@@ -224,10 +249,44 @@ mod tests {
             peer: "192.0.2.2:40000".into(),
             tap: None,
             sut_mac: None,
+            peer_mac: None,
+            sysctls: None,
         };
         assert_eq!(
             j(&hello),
             r#"{"op":"hello","version":1,"mode":"virtual","sut":"192.0.2.1:8000","peer":"192.0.2.2:40000"}"#
+        );
+    }
+
+    #[test]
+    fn a_counted_request_is_the_request_with_frames_sent_beside_op() {
+        let j = |r: &Counted| serde_json::to_string(r).unwrap_or_default();
+        let listen = Counted {
+            request: &Request::Listen,
+            frames_sent: Some(3),
+        };
+        assert_eq!(j(&listen), r#"{"op":"listen","frames_sent":3}"#);
+        let send = Counted {
+            request: &Request::Send { bytes: 10 },
+            frames_sent: None,
+        };
+        assert_eq!(j(&send), r#"{"op":"send","bytes":10}"#);
+        let sysctls = [("net.ipv4.tcp_rfc1337".to_string(), "1".to_string())];
+        let hello = Request::Hello {
+            version: VERSION,
+            mode: Mode::Tap,
+            sut: "192.0.2.1:8000".into(),
+            peer: "192.0.2.2:40000".into(),
+            tap: None,
+            sut_mac: None,
+            peer_mac: None,
+            sysctls: Some(sysctls.into_iter().collect()),
+        };
+        assert!(
+            serde_json::to_string(&hello)
+                .unwrap_or_default()
+                .ends_with(r#","sysctls":{"net.ipv4.tcp_rfc1337":"1"}}"#),
+            "{hello:?}"
         );
     }
 

@@ -182,7 +182,7 @@ fn harness(e: impl std::fmt::Display) -> StackError {
 }
 
 /// Linux's TCP states (include/net/tcp_states.h) as RFC 9293 names them.
-fn linux_state(n: u8) -> Option<SockState> {
+pub fn linux_state(n: u8) -> Option<SockState> {
     Some(match n {
         1 => SockState::Established,
         2 => SockState::SynSent,
