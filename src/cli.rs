@@ -139,6 +139,8 @@ pub enum StackArg {
     Gvisor,
     /// lwIP's agent on a TAP interface, real time (root, liblwip-dev).
     LwipTap,
+    /// PyTCP (pure Python) on a TAP interface, real time (root; scripts/test installs it).
+    Pytcp,
     /// Every stack above, then the matrix report (reports/conformance.md).
     All,
 }

@@ -379,6 +379,7 @@ fn kind_of(a: StackArg) -> StackKind {
         StackArg::Lwip => StackKind::Lwip,
         StackArg::Gvisor => StackKind::Gvisor,
         StackArg::LwipTap => StackKind::LwipTap,
+        StackArg::Pytcp => StackKind::Pytcp,
     }
 }
 

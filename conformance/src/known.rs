@@ -206,13 +206,14 @@ pub enum Source {
 pub const FOLDER: &str = "conformance/known";
 
 /// Each stack's reviewed list as it was at build time.
-const BUILT_IN: [(&str, &str); 6] = [
+const BUILT_IN: [(&str, &str); 7] = [
     ("linux", include_str!("../known/linux.txt")),
     ("linux-rfc1337", include_str!("../known/linux-rfc1337.txt")),
     ("smoltcp", include_str!("../known/smoltcp.txt")),
     ("lwip", include_str!("../known/lwip.txt")),
     ("gvisor", include_str!("../known/gvisor.txt")),
     ("lwip-tap", include_str!("../known/lwip-tap.txt")),
+    ("pytcp", include_str!("../known/pytcp.txt")),
 ];
 
 impl Source {

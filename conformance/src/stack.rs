@@ -26,6 +26,9 @@ pub enum StackKind {
     /// lwIP's agent on its own TAP port in a namespace (real time): the
     /// path for any stack that runs as a separate program.
     LwipTap,
+    /// PyTCP, a pure-Python stack, in its agent on a TAP interface in a
+    /// namespace (real time), at its default TIME-WAIT.
+    Pytcp,
 }
 
 /// Whose clock a stack runs on.
@@ -38,13 +41,14 @@ pub enum Clock {
 }
 
 impl StackKind {
-    pub const ALL: [StackKind; 6] = [
+    pub const ALL: [StackKind; 7] = [
         StackKind::Linux,
         StackKind::LinuxRfc1337,
         StackKind::Smoltcp,
         StackKind::Lwip,
         StackKind::Gvisor,
         StackKind::LwipTap,
+        StackKind::Pytcp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl StackKind {
             StackKind::Lwip => "lwip",
             StackKind::Gvisor => "gvisor",
             StackKind::LwipTap => "lwip-tap",
+            StackKind::Pytcp => "pytcp",
         }
     }
 
@@ -72,12 +77,15 @@ impl StackKind {
             StackKind::Lwip => "lwIP",
             StackKind::Gvisor => "gVisor netstack",
             StackKind::LwipTap => "lwIP over TAP",
+            StackKind::Pytcp => "PyTCP",
         }
     }
 
     pub fn clock(self) -> Clock {
         match self {
-            StackKind::Linux | StackKind::LinuxRfc1337 | StackKind::LwipTap => Clock::Real,
+            StackKind::Linux | StackKind::LinuxRfc1337 | StackKind::LwipTap | StackKind::Pytcp => {
+                Clock::Real
+            }
             StackKind::Smoltcp | StackKind::Lwip | StackKind::Gvisor => Clock::Virtual,
         }
     }
@@ -93,15 +101,21 @@ impl StackKind {
             // dropped on the tick after the limit.
             StackKind::Lwip | StackKind::LwipTap => 120_250,
             StackKind::Gvisor => 60_000,
+            // TCP__TIME_WAIT__DELAY_MS, its default (tcp__constants.py),
+            // which its source says assumes an MSL of 15 s: run as
+            // shipped, so safe for networks whose MSL is at most 15 s.
+            StackKind::Pytcp => 30_000,
         })
     }
 
     /// The longest the stack delays an ACK, from its source: lwIP sends a
     /// delayed ACK on its next 250 ms fast-timer tick (TCP_TMR_INTERVAL),
-    /// and in real time that tick can come almost a whole period later.
+    /// and in real time that tick can come almost a whole period later;
+    /// PyTCP holds one for TCP__DELAYED_ACK__DELAY_MS (100 ms, its own timer).
     pub fn ack_delay(self) -> Duration {
         match self {
             StackKind::Lwip | StackKind::LwipTap => Duration::from_millis(250),
+            StackKind::Pytcp => Duration::from_millis(100),
             _ => Duration::ZERO,
         }
     }
@@ -118,6 +132,10 @@ impl StackKind {
             StackKind::LwipTap => crate::backends::linux::netns::available()
                 .err()
                 .or_else(|| crate::backends::agent::shipped::Agent::Lwip.unavailable()),
+            StackKind::Pytcp => crate::backends::linux::netns::available()
+                .err()
+                .map(|why| format!("the pytcp stack runs in a network namespace: {why}"))
+                .or_else(|| crate::backends::agent::shipped::Agent::Pytcp.unavailable()),
         }
     }
 }

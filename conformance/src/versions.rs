@@ -1,7 +1,9 @@
 //! What exactly was tested: each stack's version, read from the stack at
 //! run time, never typed in. The kernel's release from the running kernel;
 //! smoltcp's from the Cargo.lock it was built against; lwIP's and gVisor's
-//! from their agents' `hello` and the Debian packages they are built from.
+//! from their agents' `hello` and the Debian packages they are built from;
+//! PyTCP's from its installed package's metadata (its agent says the
+//! same in `hello`, but runs only over TAP, in a namespace).
 
 use crate::backends::agent::shipped::Agent;
 use crate::backends::agent::AgentStack;
@@ -50,6 +52,13 @@ pub fn version(kind: StackKind) -> String {
         StackKind::Smoltcp => format!("smoltcp {}", env!("TIMEWAIT_SMOLTCP_VERSION")),
         StackKind::Lwip | StackKind::LwipTap => with_package(Agent::Lwip, "liblwip-dev"),
         StackKind::Gvisor => with_package(Agent::Gvisor, "golang-gvisor-gvisor-dev"),
+        StackKind::Pytcp => match crate::backends::agent::shipped::pytcp_version() {
+            Ok(v) => format!(
+                "PyTCP {v} ({})",
+                crate::backends::agent::shipped::PYTCP_DIST
+            ),
+            Err(e) => format!("PyTCP (unknown version: {e})"),
+        },
     }
 }
 
@@ -68,6 +77,7 @@ pub fn about(kind: StackKind, version: &str) -> String {
         StackKind::Lwip => format!("{version}, unix port, through its agent on a virtual clock. {rfc}."),
         StackKind::Gvisor => format!("{version} through its agent on a virtual clock. {rfc}."),
         StackKind::LwipTap => format!("{version}: its own TAP port as a separate process in a namespace, real time. {rfc}."),
+        StackKind::Pytcp => format!("{version}, pure Python, in its agent on a TAP interface in a namespace, real time, at its default TIME-WAIT of 30 s (TCP__TIME_WAIT__DELAY_MS, which its source says assumes an MSL of 15 s): safe for networks whose MSL is at most 15 s, half the 30 s MSL the suite assumes. {rfc}."),
     }
 }
 

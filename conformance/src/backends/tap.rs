@@ -13,7 +13,7 @@ use crate::backends::agent::shipped::Agent;
 use crate::backends::agent::{app_request, hello, pick_state};
 use crate::backends::linux::netns::{self, NetnsError};
 use crate::backends::linux::packet::PacketSocket;
-use crate::stack::{Received, Stack, StackError, StackRun, SutState};
+use crate::stack::{Received, Stack, StackError, StackKind, StackRun, SutState};
 use crate::wire::{self, WireSegment};
 use crate::wire::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use std::net::SocketAddrV4;
@@ -27,6 +27,12 @@ use timewait_specs::Spec;
 pub const TAP_IF: &str = "tw0";
 /// How long the agent may take to bring its end of the TAP link up.
 const LINK_READY: Duration = Duration::from_secs(5);
+/// How long the agent may take to answer `hello`: it starts its stack
+/// there (and an interpreted one, PyTCP, has just imported it, about half
+/// a second of CPU), so a whole suite's agents starting at once on two
+/// cores take longer than the per-request deadline. No spec step is
+/// timed before the reply.
+const HELLO_DEADLINE: Duration = Duration::from_secs(60);
 
 pub struct TapStack {
     start: Instant,
@@ -61,7 +67,9 @@ impl TapStack {
         // The child inherits this thread's namespace.
         let mut process = AgentProcess::spawn(name, cmd).map_err(setup)?;
         let tap = Some((TAP_IF.to_string(), SUT_MAC));
+        let deadline = std::mem::replace(&mut process.deadline, HELLO_DEADLINE);
         let reply = hello(&mut process, name, Mode::Tap, tap).map_err(setup)?;
+        process.deadline = deadline;
         if reply.clock.as_deref() != Some("real") {
             return Err(setup(format!(
                 "{name} agent: asked for tap mode, but its clock is {:?}",
@@ -239,22 +247,18 @@ impl Stack for TapStack {
     }
 }
 
-/// Replays `spec` on `agent`'s stack over TAP in a fresh namespace.
-pub fn run_spec(
-    spec: &Spec,
-    agent: Agent,
-    time_wait: Duration,
-    ack_delay: Duration,
-) -> Result<StackRun, String> {
-    if let Some(why) = netns::available().err() {
+/// Replays `spec` on `kind`, whose stack `agent` runs over TAP, in a
+/// fresh namespace.
+pub fn run_spec(spec: &Spec, agent: Agent, kind: StackKind) -> Result<StackRun, String> {
+    if let Some(why) = kind.unavailable() {
         return Err(why);
     }
     let cmd = agent.command().map_err(|e| e.to_string())?;
     let spec = spec.clone();
     let name = format!("tap-{}", spec.name.value);
-    let stack = format!("{}-tap", agent.name());
+    let (time_wait, ack_delay) = (kind.time_wait(), kind.ack_delay());
     netns::run_in_new_netns(name, move || {
-        let mut s = TapStack::new(&stack, cmd, time_wait)?;
+        let mut s = TapStack::new(kind.name(), cmd, time_wait)?;
         s.set_ack_delay(ack_delay);
         let replay = crate::engine::replay(&spec, &mut s).map_err(|e| NetnsError::Command {
             cmd: "replay".into(),
