@@ -19,6 +19,7 @@ use crate::wire::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use std::net::SocketAddrV4;
 use std::os::fd::AsFd;
 use std::process::Command;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 use timewait_specs::format::App;
 use timewait_specs::Spec;
@@ -33,6 +34,59 @@ const LINK_READY: Duration = Duration::from_secs(5);
 /// cores take longer than the per-request deadline. No spec step is
 /// timed before the reply.
 const HELLO_DEADLINE: Duration = Duration::from_secs(60);
+/// The longest a started agent waits for the others still starting.
+const SETTLE_WAIT: Duration = Duration::from_secs(60);
+
+/// How many agents of this process are between their spawn and their
+/// `hello` reply. An interpreted stack's start is CPU-heavy (PyTCP's
+/// import), and a whole suite's agents start at once: a spec replayed
+/// beside dozens of starting agents met a stack answering its SYN 300 ms
+/// late (21 of 79 specs in one run), which is the machine's load, not the
+/// stack. So each agent, once started, waits until none is starting (up
+/// to [`SETTLE_WAIT`]) before its spec's clock starts.
+static STARTING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// One agent counted in [`STARTING`] until it has started (or failed to).
+struct Starting(bool);
+
+impl Starting {
+    fn enter() -> Starting {
+        *STARTING.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Starting(true)
+    }
+
+    fn leave(&mut self) {
+        if std::mem::take(&mut self.0) {
+            let mut n = STARTING.0.lock().unwrap_or_else(|p| p.into_inner());
+            *n = n.saturating_sub(1);
+            STARTING.1.notify_all();
+        }
+    }
+
+    /// Leaves the count, then waits until no agent is starting.
+    fn settle(mut self) {
+        self.leave();
+        let give_up = Instant::now() + SETTLE_WAIT;
+        let mut n = STARTING.0.lock().unwrap_or_else(|p| p.into_inner());
+        while *n > 0 {
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            n = STARTING
+                .1
+                .wait_timeout(n, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
 
 pub struct TapStack {
     start: Instant,
@@ -64,6 +118,7 @@ impl TapStack {
         ])?;
         // Subscribed before the agent starts, so its attach is not missed.
         let links = LinkEvents::subscribe()?;
+        let starting = Starting::enter();
         // The child inherits this thread's namespace.
         let mut process = AgentProcess::spawn(name, cmd).map_err(setup)?;
         let tap = Some((TAP_IF.to_string(), SUT_MAC));
@@ -77,6 +132,7 @@ impl TapStack {
             )));
         }
         wait_for_carrier(&links)?;
+        starting.settle();
         let wire = PacketSocket::open(TAP_IF).map_err(setup)?;
         Ok(TapStack {
             start: Instant::now(),
