@@ -59,7 +59,11 @@ fn pytcp_python() -> Result<PathBuf, BuildError> {
 /// virtual environment's interpreter (never typed in here): `Err` says
 /// why it cannot be read, with the fix.
 pub fn pytcp_version() -> Result<String, String> {
-    let venv = pytcp_venv().map_err(|e| e.to_string())?;
+    pytcp_version_in(&pytcp_venv().map_err(|e| e.to_string())?)
+}
+
+/// [`pytcp_version`] of the virtual environment `venv`.
+fn pytcp_version_in(venv: &Path) -> Result<String, String> {
     let python = venv.join("bin").join("python");
     let fix = format!(
         "install it with `scripts/test` as root (it creates the virtual environment {} and installs the pinned {PYTCP_DIST} with pip; it needs `apt-get install -y {PYTCP_PACKAGES}` and the package index)",
@@ -344,6 +348,35 @@ mod tests {
         assert!(text.contains("\"gcc\""), "the command is named: {text}");
         assert!(text.contains("undeclared"), "gcc's error is quoted: {text}");
         assert!(!bin.exists());
+    }
+
+    #[test]
+    fn a_missing_pytcp_names_the_stack_the_venv_and_the_fix() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let venv = dir.path().join(PYTCP_VENV);
+        let why = pytcp_version_in(&venv).expect_err("no venv there");
+        assert!(
+            why.starts_with("the pytcp stack needs PyTCP (pmd-pytcp)"),
+            "{why}"
+        );
+        assert!(why.contains(&venv.display().to_string()), "{why}");
+        assert!(why.contains("scripts/test"), "{why}");
+        assert!(why.contains("python3-venv"), "{why}");
+        // A venv whose interpreter runs but has no PyTCP: the same, with
+        // the interpreter's own error.
+        std::fs::create_dir_all(venv.join("bin")).expect("bin");
+        let python = venv.join("bin").join("python");
+        std::fs::write(
+            &python,
+            "#!/bin/sh\necho 'No module named pmd-pytcp' >&2\nexit 1\n",
+        )
+        .expect("script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755))
+            .expect("executable");
+        let why = pytcp_version_in(&venv).expect_err("no PyTCP there");
+        assert!(why.contains("where it is not installed"), "{why}");
+        assert!(why.contains("No module named"), "{why}");
     }
 
     #[test]
