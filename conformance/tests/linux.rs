@@ -987,7 +987,51 @@ fn committed(kind: StackKind, repo: &Path) -> Result<results::StackResults, Fail
     results::load(&repo.join("reports"), kind.name()).map_err(|e| e.to_string().into())
 }
 
+/// Specs whose outcome on PyTCP is a race, with the outcome the known
+/// list does not hold: PyTCP retransmits a FIN after 1, 2, 4 and 8 s
+/// (RFC 6298's 1 s minimum RTO), so its fourth copy comes due 15 s after
+/// the first, the very moment these generated specs end 0.5 MSL of
+/// silence with the peer's FIN-ACK; which of the two the stack meets first
+/// varies by a millisecond or so. The known list holds the more frequent
+/// outcome, the retransmitted FIN first (8 of 11 whole-suite runs while
+/// the stack was added, for each spec); the other is the FIN-ACK first,
+/// when the spec passes (`None`) or departs where PyTCP's 30 s TIME-WAIT
+/// ends too soon. Either is accepted, and nothing else.
+const PYTCP_RACES: [(&str, Option<&str>); 2] = [
+    ("witness-fin-reacked-in-time-wait-sut-a", None),
+    (
+        "cx-short-time-wait-ends-agree-sut-a",
+        Some("step 14: state CLOSED"),
+    ),
+];
+
+/// Whether `r` is either side of one of [`PYTCP_RACES`]: the race's other
+/// outcome, or what the known list says (then the record is not compared:
+/// it holds whichever side the last whole-suite run met).
+fn a_side_of_a_race(kind: StackKind, spec: &str, r: &SpecResult) -> bool {
+    if kind != StackKind::Pytcp || r.judgement.mark == verdict::Mark::TimingInvalid {
+        return false;
+    }
+    let Some((_, other)) = PYTCP_RACES.iter().find(|(name, _)| *name == spec) else {
+        return false;
+    };
+    let got = match r.stack_departure() {
+        Ok(d) => d.map(|d| d.key()),
+        Err(_) => return false,
+    };
+    got.as_deref() == *other || check_result(kind, r).is_ok()
+}
+
 fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(), Failed> {
+    if a_side_of_a_race(kind, spec, r) {
+        eprintln!(
+            "{spec} on {}: a side of a race ({:?}: {}), accepted (PYTCP_RACES)",
+            kind.name(),
+            r.judgement.mark,
+            r.judgement.why
+        );
+        return Ok(());
+    }
     check_result(kind, r)?;
     let stack = kind.name();
     let repo = root()

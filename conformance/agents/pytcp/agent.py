@@ -38,6 +38,14 @@ STATE_NAMES = {
 BACKLOG = 4
 # The longest request line read; longer is refused as fatal.
 MAX_LINE = 1 << 20
+# How long the agent lets PyTCP run before acting on a request and before
+# answering it. PyTCP defers what a call or a segment sets off to its FSM
+# pump, a timer 1 ms later at millisecond resolution (tcp__session.py,
+# '_pump_tail' and '_kick_pump'): data a send queued, the FIN after a
+# close, a state change; this lets that tick run, so that a reply or a
+# state check does not depend on whether the harness's next request
+# happens to come before or after it.
+SETTLE_S = 0.003
 
 
 class Fatal(Exception):
@@ -350,6 +358,7 @@ class Agent:
         if self.stack is None:
             raise Fatal(f"{json.dumps(op)} before hello")
         self.take_queued_frames()
+        await asyncio.sleep(SETTLE_S)
         if op == "listen":
             self.listen(False)
         elif op == "listen-persistent":
@@ -399,8 +408,9 @@ class Agent:
             try:
                 out = await self.handle(req)
                 # Let the stack finish what the call started (a connect's
-                # SYN, a send's segment) before answering.
-                await asyncio.sleep(0)
+                # SYN, a send's segment: see SETTLE_S) before answering.
+                if self.stack is not None:
+                    await asyncio.sleep(SETTLE_S)
                 out = {"ok": True, **out}
             except Refused as e:
                 out = {"ok": False, "error": str(e)}
