@@ -34,19 +34,51 @@ const LINK_READY: Duration = Duration::from_secs(5);
 /// cores take longer than the per-request deadline. No spec step is
 /// timed before the reply.
 const HELLO_DEADLINE: Duration = Duration::from_secs(60);
-/// The longest a started agent waits for the others still starting.
-const SETTLE_WAIT: Duration = Duration::from_secs(60);
+/// The longest a started agent waits for the others still starting: on
+/// two cores shared with other work at a higher priority, a suite's PyTCP
+/// agents took minutes to import.
+const SETTLE_WAIT: Duration = Duration::from_secs(300);
 /// The gap between the starts of specs released together (see [`NEXT_START`]).
 const START_GAP: Duration = Duration::from_millis(10);
 
-/// How many agents of this process are between their spawn and their
-/// `hello` reply. An interpreted stack's start is CPU-heavy (PyTCP's
+/// How many agents of this process are waiting to be spawned or between
+/// their spawn and their `hello` reply. An interpreted stack's start is CPU-heavy (PyTCP's
 /// import), and a whole suite's agents start at once: a spec replayed
 /// beside dozens of starting agents met a stack answering its SYN 300 ms
 /// late (21 of 79 specs in one run), which is the machine's load, not the
 /// stack. So each agent, once started, waits until none is starting (up
 /// to [`SETTLE_WAIT`]) before its spec's clock starts.
 static STARTING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// How many agents are between their spawn and their `hello` reply, of at
+/// most one per core: 92 PyTCP agents spawned at once (a suite and the
+/// probes) on a loaded machine had 39 miss even a 60 s `hello` deadline,
+/// each importing at a 92nd of the CPU; queued instead, each takes its
+/// import's own time, and the total is the same.
+static SPAWNED: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// A place among the agents starting at once ([`SPAWNED`]), given back on drop.
+struct Spawning;
+
+impl Spawning {
+    fn take() -> Spawning {
+        let most = std::thread::available_parallelism().map_or(2, usize::from);
+        let mut n = SPAWNED.0.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= most {
+            n = SPAWNED.1.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+        Spawning
+    }
+}
+
+impl Drop for Spawning {
+    fn drop(&mut self) {
+        let mut n = SPAWNED.0.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        SPAWNED.1.notify_one();
+    }
+}
 
 /// The earliest time the next released spec may start. Released together,
 /// a whole suite's specs would make their first calls in the same instant,
@@ -138,11 +170,13 @@ impl TapStack {
         // Subscribed before the agent starts, so its attach is not missed.
         let links = LinkEvents::subscribe()?;
         let starting = Starting::enter();
+        let spawning = Spawning::take();
         // The child inherits this thread's namespace.
         let mut process = AgentProcess::spawn(name, cmd).map_err(setup)?;
         let tap = Some((TAP_IF.to_string(), SUT_MAC));
         let deadline = std::mem::replace(&mut process.deadline, HELLO_DEADLINE);
         let reply = hello(&mut process, name, Mode::Tap, tap).map_err(setup)?;
+        drop(spawning);
         process.deadline = deadline;
         if reply.clock.as_deref() != Some("real") {
             return Err(setup(format!(
