@@ -4,7 +4,8 @@
 //! - the version of smoltcp this crate is built against, read from the
 //!   workspace's Cargo.lock, so that reports name the version under test
 //!   without anyone typing it in (and it changes when the lock does);
-//! - the shipped agents' sources (`agents/lwip/`, `agents/gvisor/`), as an
+//! - the shipped agents' sources (`agents/lwip/`, `agents/gvisor/`,
+//!   `agents/pytcp/`), as an
 //!   `include_bytes!` table that `backends/agent/shipped.rs` writes out and
 //!   builds on first use.
 
@@ -12,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The agents whose every file is embedded, by folder under `agents/`.
-const AGENTS: [&str; 2] = ["lwip", "gvisor"];
+const AGENTS: [&str; 3] = ["lwip", "gvisor", "pytcp"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);

@@ -144,6 +144,8 @@ pub enum StackArg {
     /// busybox are fetched into the cache). Not part of `all` yet.
     #[value(name = "linux-6.1-vm")]
     LinuxVm,
+    /// PyTCP (pure Python) on a TAP interface, real time (root; scripts/test installs it).
+    Pytcp,
     /// Every stack above, then the matrix report (reports/conformance.md).
     All,
 }

@@ -383,6 +383,7 @@ fn kind_of(a: StackArg) -> StackKind {
         StackArg::Gvisor => StackKind::Gvisor,
         StackArg::LwipTap => StackKind::LwipTap,
         StackArg::LinuxVm => StackKind::LinuxVm,
+        StackArg::Pytcp => StackKind::Pytcp,
     }
 }
 

@@ -206,7 +206,7 @@ pub enum Source {
 pub const FOLDER: &str = "conformance/known";
 
 /// Each stack's reviewed list as it was at build time.
-const BUILT_IN: [(&str, &str); 7] = [
+const BUILT_IN: [(&str, &str); 8] = [
     ("linux", include_str!("../known/linux.txt")),
     ("linux-rfc1337", include_str!("../known/linux-rfc1337.txt")),
     ("smoltcp", include_str!("../known/smoltcp.txt")),
@@ -214,6 +214,7 @@ const BUILT_IN: [(&str, &str); 7] = [
     ("gvisor", include_str!("../known/gvisor.txt")),
     ("lwip-tap", include_str!("../known/lwip-tap.txt")),
     ("linux-6.1-vm", include_str!("../known/linux-6.1-vm.txt")),
+    ("pytcp", include_str!("../known/pytcp.txt")),
 ];
 
 impl Source {

@@ -283,8 +283,13 @@ where
             s.set_ack_delay(kind.ack_delay());
             f(&mut s)
         }
-        StackKind::LwipTap => {
-            let cmd = Agent::Lwip.command().map_err(err)?;
+        StackKind::LwipTap | StackKind::Pytcp => {
+            let agent = if kind == StackKind::Pytcp {
+                Agent::Pytcp
+            } else {
+                Agent::Lwip
+            };
+            let cmd = agent.command().map_err(err)?;
             netns::run_in_new_netns(format!("probe-{}", kind.name()), move || {
                 let mut s = crate::backends::tap::TapStack::new(kind.name(), cmd, tw)?;
                 s.set_ack_delay(kind.ack_delay());

@@ -29,6 +29,9 @@ pub enum StackKind {
     /// Debian 12's Linux 6.1 kernel in QEMU, its NIC on a TAP port in a
     /// namespace (real time), with each spec's own sysctl profile.
     LinuxVm,
+    /// PyTCP, a pure-Python stack, in its agent on a TAP interface in a
+    /// namespace (real time), at its default TIME-WAIT.
+    Pytcp,
 }
 
 /// Whose clock a stack runs on.
@@ -41,13 +44,14 @@ pub enum Clock {
 }
 
 impl StackKind {
-    pub const ALL: [StackKind; 6] = [
+    pub const ALL: [StackKind; 7] = [
         StackKind::Linux,
         StackKind::LinuxRfc1337,
         StackKind::Smoltcp,
         StackKind::Lwip,
         StackKind::Gvisor,
         StackKind::LwipTap,
+        StackKind::Pytcp,
     ];
 
     /// Stacks that run on request but are not yet part of `ALL` (the
@@ -64,6 +68,7 @@ impl StackKind {
             StackKind::Gvisor => "gvisor",
             StackKind::LwipTap => "lwip-tap",
             StackKind::LinuxVm => "linux-6.1-vm",
+            StackKind::Pytcp => "pytcp",
         }
     }
 
@@ -85,6 +90,7 @@ impl StackKind {
             StackKind::Gvisor => "gVisor netstack",
             StackKind::LwipTap => "lwIP over TAP",
             StackKind::LinuxVm => "Linux 6.1 in QEMU (the spec's profile)",
+            StackKind::Pytcp => "PyTCP",
         }
     }
 
@@ -93,7 +99,8 @@ impl StackKind {
             StackKind::Linux
             | StackKind::LinuxRfc1337
             | StackKind::LwipTap
-            | StackKind::LinuxVm => Clock::Real,
+            | StackKind::LinuxVm
+            | StackKind::Pytcp => Clock::Real,
             StackKind::Smoltcp | StackKind::Lwip | StackKind::Gvisor => Clock::Virtual,
         }
     }
@@ -109,15 +116,21 @@ impl StackKind {
             // dropped on the tick after the limit.
             StackKind::Lwip | StackKind::LwipTap => 120_250,
             StackKind::Gvisor => 60_000,
+            // TCP__TIME_WAIT__DELAY_MS, its default (tcp__constants.py),
+            // which its source says assumes an MSL of 15 s: run as
+            // shipped, so safe for networks whose MSL is at most 15 s.
+            StackKind::Pytcp => 30_000,
         })
     }
 
     /// The longest the stack delays an ACK, from its source: lwIP sends a
     /// delayed ACK on its next 250 ms fast-timer tick (TCP_TMR_INTERVAL),
-    /// and in real time that tick can come almost a whole period later.
+    /// and in real time that tick can come almost a whole period later;
+    /// PyTCP holds one for TCP__DELAYED_ACK__DELAY_MS (100 ms, its own timer).
     pub fn ack_delay(self) -> Duration {
         match self {
             StackKind::Lwip | StackKind::LwipTap => Duration::from_millis(250),
+            StackKind::Pytcp => Duration::from_millis(100),
             _ => Duration::ZERO,
         }
     }
@@ -145,6 +158,10 @@ impl StackKind {
                 .err()
                 .or_else(|| crate::backends::agent::shipped::Agent::Lwip.unavailable()),
             StackKind::LinuxVm => crate::backends::vm::unavailable(),
+            StackKind::Pytcp => crate::backends::linux::netns::available()
+                .err()
+                .map(|why| format!("the pytcp stack runs in a network namespace: {why}"))
+                .or_else(|| crate::backends::agent::shipped::Agent::Pytcp.unavailable()),
         }
     }
 }

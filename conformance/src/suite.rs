@@ -71,9 +71,11 @@ pub fn preset_for(spec: &Spec, stack: StackKind) -> Preset {
             p.tcp_rfc1337 = Some(1);
             verdict::linux_preset(spec, &p)
         }
-        StackKind::Smoltcp | StackKind::Lwip | StackKind::Gvisor | StackKind::LwipTap => {
-            Preset::Rfc1337
-        }
+        StackKind::Smoltcp
+        | StackKind::Lwip
+        | StackKind::Gvisor
+        | StackKind::LwipTap
+        | StackKind::Pytcp => Preset::Rfc1337,
     }
 }
 
@@ -123,8 +125,13 @@ pub fn replay_on(spec: &Spec, stack: StackKind) -> Result<StackRun, String> {
         }
         StackKind::Lwip => agent(Agent::Lwip),
         StackKind::Gvisor => agent(Agent::Gvisor),
-        StackKind::LwipTap => {
-            crate::backends::tap::run_spec(spec, Agent::Lwip, stack.time_wait(), stack.ack_delay())
+        StackKind::LwipTap | StackKind::Pytcp => {
+            let agent = if stack == StackKind::Pytcp {
+                Agent::Pytcp
+            } else {
+                Agent::Lwip
+            };
+            crate::backends::tap::run_spec(spec, agent, stack)
         }
         StackKind::LinuxVm => crate::backends::vm::run_spec(spec, stack.time_wait()),
     }

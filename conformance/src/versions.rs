@@ -1,7 +1,9 @@
 //! What exactly was tested: each stack's version, read from the stack at
 //! run time, never typed in. The kernel's release from the running kernel;
 //! smoltcp's from the Cargo.lock it was built against; lwIP's and gVisor's
-//! from their agents' `hello` and the Debian packages they are built from.
+//! from their agents' `hello` and the Debian packages they are built from;
+//! PyTCP's from its installed package's metadata (its agent says the
+//! same in `hello`, but runs only over TAP, in a namespace).
 
 use crate::backends::agent::shipped::Agent;
 use crate::backends::agent::AgentStack;
@@ -53,6 +55,13 @@ pub fn version(kind: StackKind) -> String {
         StackKind::LinuxVm => {
             crate::backends::vm::version().unwrap_or_else(|e| format!("unknown ({e})"))
         }
+        StackKind::Pytcp => match crate::backends::agent::shipped::pytcp_version() {
+            Ok(v) => format!(
+                "PyTCP {v} ({})",
+                crate::backends::agent::shipped::PYTCP_DIST
+            ),
+            Err(e) => format!("PyTCP (unknown version: {e})"),
+        },
     }
 }
 
@@ -74,6 +83,7 @@ pub fn about(kind: StackKind, version: &str) -> String {
         StackKind::LinuxVm => format!(
             "{version} in QEMU, its NIC on a TAP port in a namespace, real time. Each spec runs with its own profile (sysctls, applied in the guest), and is compared with the model variant that describes Linux with that profile."
         ),
+        StackKind::Pytcp => format!("{version}, pure Python, in its agent on a TAP interface in a namespace, real time, at its default TIME-WAIT of 30 s (TCP__TIME_WAIT__DELAY_MS, which its source says assumes an MSL of 15 s): safe for networks whose MSL is at most 15 s, half the 30 s MSL the suite assumes. {rfc}."),
     }
 }
 

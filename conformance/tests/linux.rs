@@ -1,6 +1,7 @@
 //! Every spec as a Linux test (`linux::reviewed::NAME`, `linux::generated::NAME`),
-//! on Linux with tcp_rfc1337=1 (`linux-rfc1337::NAME`) and on lwIP over TAP
-//! (`lwip-tap::NAME`), the last two against the committed record,
+//! on Linux with tcp_rfc1337=1 (`linux-rfc1337::NAME`), on lwIP over TAP
+//! (`lwip-tap::NAME`) and on PyTCP over TAP (`pytcp::NAME`), the last three
+//! against the committed record,
 //! plus the harness's own checks (`linux::checks::...`). A spec test passes
 //! when Linux does what the model predicts for the spec's profile, or
 //! diverges where conformance/known/linux.txt says it does. The specs all run
@@ -101,6 +102,8 @@ fn known_of(kind: StackKind) -> Result<known::Known, String> {
 
 /// Set in a child process that replays one spec until it is killed.
 const CHILD_ENV: &str = "TIMEWAIT_CONFORMANCE_CHILD_SPEC";
+/// The stack that child replays on (a stack's name; Linux when unset).
+const CHILD_STACK_ENV: &str = "TIMEWAIT_CONFORMANCE_CHILD_STACK";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -518,6 +521,121 @@ fn check_sigkill_leaves_nothing() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The processes whose parent is `pid`, from /proc (a thread of `pid`
+/// spawns them; their parent is still the process).
+fn children_of(pid: u32) -> Result<Vec<u32>, Failed> {
+    let mut out = Vec::new();
+    for p in std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))? {
+        let p = p.map_err(|e| format!("/proc: {e}"))?;
+        let Ok(child) = p.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`; comm may hold spaces, so after the last ')'.
+        let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether process `pid` is gone (or a zombie: dead, waiting to be reaped).
+fn dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// A harness killed with SIGKILL mid-spec on an agent over TAP (PyTCP's)
+/// leaves neither the agent (its parent-death signal kills it) nor the
+/// namespace behind.
+fn check_sigkill_kills_the_agent(kind: StackKind) -> Result<(), Failed> {
+    // A long spec (TIME-WAIT's length is checked at 2 MSL): it is mid-run
+    // whenever the kill comes.
+    let spec = root().join("../specs/reviewed/time-wait-outlasts-2msl.yaml");
+    let mut child = spawn::spawn(
+        Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .env(CHILD_ENV, &spec)
+            .env(CHILD_STACK_ENV, kind.name()),
+    )
+    .map_err(|e| e.to_string())?;
+    let pid = child.id();
+    let own = namespaces_of(std::process::id(), false)?;
+    let start = Instant::now();
+    // The agent once it has attached to the TAP device (in hello, just
+    // before the spec starts): a child of the harness holding /dev/net/tun.
+    let attached = |agent: &u32| {
+        std::fs::read_dir(format!("/proc/{agent}/fd")).is_ok_and(|fds| {
+            fds.filter_map(Result::ok)
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .any(|target| target == Path::new("/dev/net/tun"))
+        })
+    };
+    let mut agents = Vec::new();
+    let mut running = false;
+    while start.elapsed() < Duration::from_secs(30) && !running {
+        agents = children_of(pid)?;
+        running = agents.iter().any(attached);
+        if !running {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let theirs: BTreeSet<String> = namespaces_of(pid, false)?
+        .difference(&own)
+        .cloned()
+        .collect();
+    if !running {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "the {} spec never started (agents {agents:?}, namespaces {theirs:?})",
+            kind.name()
+        )
+        .into());
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .map_err(|e| e.to_string())?;
+    let _ = child.wait();
+    // The kernel delivers the parent-death signal as the harness exits;
+    // the agent's own exit and its reaping take a moment more.
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while agents.iter().any(|a| !dead(*a)) && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alive: Vec<u32> = agents.iter().copied().filter(|a| !dead(*a)).collect();
+    if !alive.is_empty() {
+        for a in &alive {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*a as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        return Err(format!(
+            "{} agents left after SIGKILL of the harness: {alive:?}",
+            kind.name()
+        )
+        .into());
+    }
+    let left: Vec<_> = all_namespaces()?.intersection(&theirs).cloned().collect();
+    if !left.is_empty() {
+        return Err(format!("namespaces left after SIGKILL: {left:?}").into());
+    }
+    Ok(())
+}
+
 /// The peer's end has no IP stack: a SYN from the SUT to the peer meets
 /// silence, never a RST, so the SUT stays in SYN-SENT and retransmits.
 fn check_peer_side_is_silent() -> Result<(), Failed> {
@@ -761,6 +879,39 @@ fn check_close_beside_a_spawn() -> Result<(), Failed> {
 /// from 1 s under the declared length (lwIP's 500 ms slow-timer phase, plus
 /// the probe's 250 ms polling) to 4.5 s over it (Linux's timer wheel rounds
 /// a 60 s timer up by up to about 4 s).
+/// `facts` without the ISNs of the connections a SYN reopens: PyTCP
+/// reopens TIME-WAIT with a fresh keyed-hash ISN
+/// (`reinit_for_rfc6191_reuse` calls `compute_iss`), so the SYN-ACK's seq
+/// and its distance from the old SND.NXT differ on every run, either side
+/// of zero. What stays pinned is that a SYN-ACK comes, and the state after.
+fn without_reopen_isns(facts: probe::Facts) -> probe::Facts {
+    let mask = |r: probe::Reaction| probe::Reaction {
+        replies: r
+            .replies
+            .iter()
+            .map(|reply| match reply.strip_prefix("SA seq=") {
+                Some(rest) => {
+                    let after = rest.find(' ').map_or("", |i| &rest[i..]);
+                    format!("SA seq=isn{after}")
+                }
+                None => reply.clone(),
+            })
+            .collect(),
+        ..r
+    };
+    probe::Facts {
+        syn_higher_listener: mask(facts.syn_higher_listener),
+        syn_higher_no_listener: mask(facts.syn_higher_no_listener),
+        syn_lower_listener: mask(facts.syn_lower_listener),
+        syn_lower_no_listener: mask(facts.syn_lower_no_listener),
+        syn_higher_listener_at_once: facts.syn_higher_listener_at_once.map(mask),
+        syn_in_window_nonzero_ack: facts.syn_in_window_nonzero_ack.map(mask),
+        reopen_isn_minus_old_snd_nxt: None,
+        reopen_at_once_isn_minus_old_snd_nxt: None,
+        ..facts
+    }
+}
+
 fn check_facts(kind: StackKind, got: probe::Facts) -> Result<(), Failed> {
     let stack = kind.name();
     let path = root().join(format!("../reports/results/{stack}.json"));
@@ -768,6 +919,11 @@ fn check_facts(kind: StackKind, got: probe::Facts) -> Result<(), Failed> {
     let record: results::StackResults =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let want = record.facts.ok_or("no facts recorded")?;
+    let (got, want) = if kind == StackKind::Pytcp {
+        (without_reopen_isns(got), without_reopen_isns(want))
+    } else {
+        (got, want)
+    };
     let declared = kind.time_wait().as_millis() as u64;
     let tw = got
         .time_wait_ms
@@ -831,7 +987,51 @@ fn committed(kind: StackKind, repo: &Path) -> Result<results::StackResults, Fail
     results::load(&repo.join("reports"), kind.name()).map_err(|e| e.to_string().into())
 }
 
+/// Specs whose outcome on PyTCP is a race, with the outcome the known
+/// list does not hold: PyTCP retransmits a FIN after 1, 2, 4 and 8 s
+/// (RFC 6298's 1 s minimum RTO), so its fourth copy comes due 15 s after
+/// the first, the very moment these generated specs end 0.5 MSL of
+/// silence with the peer's FIN-ACK; which of the two the stack meets first
+/// varies by a millisecond or so. The known list holds the more frequent
+/// outcome, the retransmitted FIN first (8 of 11 whole-suite runs while
+/// the stack was added, for each spec); the other is the FIN-ACK first,
+/// when the spec passes (`None`) or departs where PyTCP's 30 s TIME-WAIT
+/// ends too soon. Either is accepted, and nothing else.
+const PYTCP_RACES: [(&str, Option<&str>); 2] = [
+    ("witness-fin-reacked-in-time-wait-sut-a", None),
+    (
+        "cx-short-time-wait-ends-agree-sut-a",
+        Some("step 14: state CLOSED"),
+    ),
+];
+
+/// Whether `r` is either side of one of [`PYTCP_RACES`]: the race's other
+/// outcome, or what the known list says (then the record is not compared:
+/// it holds whichever side the last whole-suite run met).
+fn a_side_of_a_race(kind: StackKind, spec: &str, r: &SpecResult) -> bool {
+    if kind != StackKind::Pytcp || r.judgement.mark == verdict::Mark::TimingInvalid {
+        return false;
+    }
+    let Some((_, other)) = PYTCP_RACES.iter().find(|(name, _)| *name == spec) else {
+        return false;
+    };
+    let got = match r.stack_departure() {
+        Ok(d) => d.map(|d| d.key()),
+        Err(_) => return false,
+    };
+    got.as_deref() == *other || check_result(kind, r).is_ok()
+}
+
 fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(), Failed> {
+    if a_side_of_a_race(kind, spec, r) {
+        eprintln!(
+            "{spec} on {}: a side of a race ({:?}: {}), accepted (PYTCP_RACES)",
+            kind.name(),
+            r.judgement.mark,
+            r.judgement.why
+        );
+        return Ok(());
+    }
     check_result(kind, r)?;
     let stack = kind.name();
     let repo = root()
@@ -871,10 +1071,19 @@ fn check_against_record(kind: StackKind, spec: &str, r: &SpecResult) -> Result<(
 }
 
 fn child_main(spec: &str) -> ! {
+    let stack = std::env::var(CHILD_STACK_ENV)
+        .ok()
+        .and_then(|n| StackKind::from_name(&n));
     let code = match load::load_file(Path::new(spec)) {
-        Ok(s) => match linux::run_spec(&s, &[]) {
-            Ok(_) => 0,
-            Err(_) => 3,
+        Ok(s) => match stack {
+            Some(kind) => match suite::replay_on(&s, kind) {
+                Ok(_) => 0,
+                Err(_) => 3,
+            },
+            None => match linux::run_spec(&s, &[]) {
+                Ok(_) => 0,
+                Err(_) => 3,
+            },
         },
         Err(_) => 4,
     };
@@ -896,6 +1105,7 @@ fn main() {
         "linux::checks::facts",
         "linux-rfc1337::checks::facts",
         "lwip-tap::checks::facts",
+        "pytcp::checks::facts",
         "linux::checks::no-time-wait-via-max-tw-buckets",
         "linux::checks::engine-catches-a-wrong-expectation",
         "linux::checks::sigkill-leaves-no-namespace",
@@ -904,11 +1114,17 @@ fn main() {
         "linux::checks::an-inject-is-answered-inside-its-write",
         "linux::checks::a-close-beside-a-spawn-sends-its-fin-at-once",
         "linux::checks::a-stated-isn-is-checked-on-the-syn-ack",
+        "pytcp::checks::sigkill-leaves-no-agent",
     ];
     names.extend(checks.iter().map(|s| s.to_string()));
-    // The same specs on Linux with tcp_rfc1337=1 and on lwIP over TAP, each
-    // against the committed record (reports/results/STACK.json).
-    let others = [StackKind::LinuxRfc1337, StackKind::LwipTap];
+    // The same specs on Linux with tcp_rfc1337=1, on lwIP over TAP and on
+    // PyTCP over TAP, each against the committed record
+    // (reports/results/STACK.json).
+    let others = [
+        StackKind::LinuxRfc1337,
+        StackKind::LwipTap,
+        StackKind::Pytcp,
+    ];
     for kind in others {
         names.extend(
             all.iter()
@@ -1046,6 +1262,7 @@ fn main() {
         StackKind::Linux,
         StackKind::LinuxRfc1337,
         StackKind::LwipTap,
+        StackKind::Pytcp,
     ]
     .into_iter()
     .enumerate()
@@ -1066,17 +1283,24 @@ fn main() {
         trials.push(t.with_ignored_flag(unavailable && !stack::skips_forbidden()));
     }
     let a = all.clone();
-    trials.push(Trial::test(checks[3], move || check_no_time_wait(&a)));
+    trials.push(Trial::test(checks[4], move || check_no_time_wait(&a)));
     let a = all.clone();
-    trials.push(Trial::test(checks[4], move || {
+    trials.push(Trial::test(checks[5], move || {
         check_engine_catches_a_wrong_expectation(&a)
     }));
-    trials.push(Trial::test(checks[5], check_sigkill_leaves_nothing));
-    trials.push(Trial::test(checks[6], check_peer_side_is_silent));
-    trials.push(Trial::test(checks[7], check_frame_times_are_the_wire_s));
-    trials.push(Trial::test(checks[8], check_inject_answered_inside_write));
-    trials.push(Trial::test(checks[9], check_close_beside_a_spawn));
+    trials.push(Trial::test(checks[6], check_sigkill_leaves_nothing));
+    trials.push(Trial::test(checks[7], check_peer_side_is_silent));
+    trials.push(Trial::test(checks[8], check_frame_times_are_the_wire_s));
+    trials.push(Trial::test(checks[9], check_inject_answered_inside_write));
+    trials.push(Trial::test(checks[10], check_close_beside_a_spawn));
     let a = all.clone();
-    trials.push(Trial::test(checks[10], move || check_stated_isn(&a)));
+    trials.push(Trial::test(checks[11], move || check_stated_isn(&a)));
+    let unavailable = StackKind::Pytcp.unavailable().is_some() && !stack::skips_forbidden();
+    trials.push(
+        Trial::test(checks[12], || {
+            check_sigkill_kills_the_agent(StackKind::Pytcp)
+        })
+        .with_ignored_flag(unavailable),
+    );
     libtest_mimic::run(&args, trials).exit();
 }

@@ -13,12 +13,13 @@ use crate::backends::agent::shipped::Agent;
 use crate::backends::agent::{app_request, hello_with, pick_state};
 use crate::backends::linux::netns::{self, NetnsError};
 use crate::backends::linux::packet::PacketSocket;
-use crate::stack::{Received, Stack, StackError, StackRun, SutState};
+use crate::stack::{Received, Stack, StackError, StackKind, StackRun, SutState};
 use crate::wire::{self, WireSegment};
 use crate::wire::{Frame, PEER_ADDR, PEER_MAC, SUT_ADDR, SUT_MAC};
 use std::net::SocketAddrV4;
 use std::os::fd::AsFd;
 use std::process::Command;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 use timewait_specs::format::App;
 use timewait_specs::Spec;
@@ -27,6 +28,116 @@ use timewait_specs::Spec;
 pub const TAP_IF: &str = "tw0";
 /// How long the agent may take to bring its end of the TAP link up.
 const LINK_READY: Duration = Duration::from_secs(5);
+/// How long the agent may take to answer `hello`: it starts its stack
+/// there (and an interpreted one, PyTCP, has just imported it, about half
+/// a second of CPU), so a whole suite's agents starting at once on two
+/// cores take longer than the per-request deadline. No spec step is
+/// timed before the reply.
+const HELLO_DEADLINE: Duration = Duration::from_secs(60);
+/// The longest a started agent waits for the others still starting: on
+/// two cores shared with other work at a higher priority, a suite's PyTCP
+/// agents took minutes to import.
+const SETTLE_WAIT: Duration = Duration::from_secs(300);
+/// The gap between the starts of specs released together (see [`NEXT_START`]).
+const START_GAP: Duration = Duration::from_millis(10);
+
+/// How many agents of this process are waiting to be spawned or between
+/// their spawn and their `hello` reply. An interpreted stack's start is CPU-heavy (PyTCP's
+/// import), and a whole suite's agents start at once: a spec replayed
+/// beside dozens of starting agents met a stack answering its SYN 300 ms
+/// late (21 of 79 specs in one run), which is the machine's load, not the
+/// stack. So each agent, once started, waits until none is starting (up
+/// to [`SETTLE_WAIT`]) before its spec's clock starts.
+static STARTING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// How many agents are between their spawn and their `hello` reply, of at
+/// most one per core: 92 PyTCP agents spawned at once (a suite and the
+/// probes) on a loaded machine had 39 miss even a 60 s `hello` deadline,
+/// each importing at a 92nd of the CPU; queued instead, each takes its
+/// import's own time, and the total is the same.
+static SPAWNED: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// A place among the agents starting at once ([`SPAWNED`]), given back on drop.
+struct Spawning;
+
+impl Spawning {
+    fn take() -> Spawning {
+        let most = std::thread::available_parallelism().map_or(2, usize::from);
+        let mut n = SPAWNED.0.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= most {
+            n = SPAWNED.1.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+        Spawning
+    }
+}
+
+impl Drop for Spawning {
+    fn drop(&mut self) {
+        let mut n = SPAWNED.0.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        SPAWNED.1.notify_one();
+    }
+}
+
+/// The earliest time the next released spec may start. Released together,
+/// a whole suite's specs would make their first calls in the same instant,
+/// and an interpreted stack's first replies came 100 to 170 ms late (8 of
+/// 79 specs, timing invalid); [`START_GAP`] apart, the suite starts in
+/// under a second. A spec released alone starts at once.
+static NEXT_START: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// One agent counted in [`STARTING`] until it has started (or failed to).
+struct Starting(bool);
+
+impl Starting {
+    fn enter() -> Starting {
+        *STARTING.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Starting(true)
+    }
+
+    fn leave(&mut self) {
+        if std::mem::take(&mut self.0) {
+            let mut n = STARTING.0.lock().unwrap_or_else(|p| p.into_inner());
+            *n = n.saturating_sub(1);
+            STARTING.1.notify_all();
+        }
+    }
+
+    /// Leaves the count, waits until no agent is starting, then until
+    /// this spec's turn to start.
+    fn settle(mut self) {
+        self.leave();
+        let give_up = Instant::now() + SETTLE_WAIT;
+        let mut n = STARTING.0.lock().unwrap_or_else(|p| p.into_inner());
+        while *n > 0 {
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            n = STARTING
+                .1
+                .wait_timeout(n, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        drop(n);
+        let turn = {
+            let mut next = NEXT_START.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let turn = next.map_or(now, |t| t.max(now));
+            *next = Some(turn + START_GAP);
+            turn
+        };
+        std::thread::sleep(turn.saturating_duration_since(Instant::now()));
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
 
 pub struct TapStack {
     start: Instant,
@@ -89,15 +200,17 @@ impl TapStack {
         ])?;
         // Subscribed before the agent starts, so its attach is not missed.
         let links = LinkEvents::subscribe()?;
+        let starting = Starting::enter();
+        let spawning = Spawning::take();
         // The child inherits this thread's namespace.
         let spawned = Instant::now();
         let mut process = AgentProcess::spawn(name, cmd).map_err(setup)?;
         let tap = Some((TAP_IF.to_string(), SUT_MAC));
-        if let Some(d) = options.hello_deadline {
-            process.deadline = d;
-        }
+        // A guest kernel boots before its agent answers: its own deadline.
+        process.deadline = options.hello_deadline.unwrap_or(HELLO_DEADLINE);
         let reply =
             hello_with(&mut process, name, Mode::Tap, tap, options.sysctls).map_err(setup)?;
+        drop(spawning);
         let startup = spawned.elapsed();
         process.deadline = crate::backends::agent::process::DEFAULT_DEADLINE;
         if reply.clock.as_deref() != Some("real") {
@@ -107,6 +220,7 @@ impl TapStack {
             )));
         }
         wait_for_carrier(&links)?;
+        starting.settle();
         let wire = PacketSocket::open(TAP_IF).map_err(setup)?;
         Ok(TapStack {
             start: Instant::now(),
@@ -289,22 +403,18 @@ impl Stack for TapStack {
     }
 }
 
-/// Replays `spec` on `agent`'s stack over TAP in a fresh namespace.
-pub fn run_spec(
-    spec: &Spec,
-    agent: Agent,
-    time_wait: Duration,
-    ack_delay: Duration,
-) -> Result<StackRun, String> {
-    if let Some(why) = netns::available().err() {
+/// Replays `spec` on `kind`, whose stack `agent` runs over TAP, in a
+/// fresh namespace.
+pub fn run_spec(spec: &Spec, agent: Agent, kind: StackKind) -> Result<StackRun, String> {
+    if let Some(why) = kind.unavailable() {
         return Err(why);
     }
     let cmd = agent.command().map_err(|e| e.to_string())?;
     let spec = spec.clone();
     let name = format!("tap-{}", spec.name.value);
-    let stack = format!("{}-tap", agent.name());
+    let (time_wait, ack_delay) = (kind.time_wait(), kind.ack_delay());
     netns::run_in_new_netns(name, move || {
-        let mut s = TapStack::new(&stack, cmd, time_wait)?;
+        let mut s = TapStack::new(kind.name(), cmd, time_wait)?;
         s.set_ack_delay(ack_delay);
         let replay = crate::engine::replay(&spec, &mut s).map_err(|e| NetnsError::Command {
             cmd: "replay".into(),
