@@ -19,10 +19,8 @@ fn groups() -> [Vec<PropertyId>; 2] {
     [a, w]
 }
 
-/// Both engines on one group; panics saying where they differ.
-fn agree(p: Preset, base: &Config, group: &[PropertyId]) -> fastbfs::Report {
-    let v = VariantSpec::preset(p, base, base.msl).expect("valid parameters");
-    let model = TeardownModel::new(v.cfg.clone(), group.to_vec());
+/// fastbfs on `model`, two threads, no limit.
+fn exhaust(model: &TeardownModel) -> fastbfs::Report {
     let opts = Options {
         threads: 2,
         store: Default::default(),
@@ -30,13 +28,20 @@ fn agree(p: Preset, base: &Config, group: &[PropertyId]) -> fastbfs::Report {
         max_states: None,
         timeout: None,
     };
-    let ours = fastbfs::explore(
-        &model,
+    fastbfs::explore(
+        model,
         &opts,
         std::time::Duration::from_secs(3600),
         &mut |_| {},
     )
-    .expect("always and sometimes properties only");
+    .expect("always and sometimes properties only")
+}
+
+/// Both engines on one group; panics saying where they differ.
+fn agree(p: Preset, base: &Config, group: &[PropertyId]) -> fastbfs::Report {
+    let v = VariantSpec::preset(p, base, base.msl).expect("valid parameters");
+    let model = TeardownModel::new(v.cfg.clone(), group.to_vec());
+    let ours = exhaust(&model);
     // One thread: stateright's BFS is then exactly breadth-first, so the
     // depth of an early stop is comparable.
     let theirs = model.checker().threads(1).spawn_bfs().join();
@@ -203,22 +208,6 @@ fn rfc1337_agrees_at_the_defaults() {
 /// changes no discovery and only ever removes states.
 #[test]
 fn dropping_the_retransmission_marks_keeps_every_discovery_and_only_removes_states() {
-    let run = |model: &TeardownModel| {
-        let opts = Options {
-            threads: 2,
-            store: Default::default(),
-            frontier_memory: None,
-            max_states: None,
-            timeout: None,
-        };
-        fastbfs::explore(
-            model,
-            &opts,
-            std::time::Duration::from_secs(3600),
-            &mut |_| {},
-        )
-        .expect("always and sometimes properties only")
-    };
     let small = Config {
         dup_budget: 0,
         ..Config::default()
@@ -241,7 +230,7 @@ fn dropping_the_retransmission_marks_keeps_every_discovery_and_only_removes_stat
         assert!(!reduced.observe.rexmit);
         let mut marked = reduced.clone();
         marked.observe.rexmit = true;
-        let (r, m) = (run(&reduced), run(&marked));
+        let (r, m) = (exhaust(&reduced), exhaust(&marked));
         let what = format!("{} dup {}", p.name(), base.dup_budget);
         let sorted = |mut d: Vec<&'static str>| {
             d.sort_unstable();

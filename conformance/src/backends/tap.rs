@@ -237,6 +237,18 @@ impl TapStack {
         })
     }
 
+    /// Plays `spec` on this stack: the run and the frames it saw.
+    pub fn replay(&mut self, spec: &Spec) -> Result<StackRun, NetnsError> {
+        let replay = crate::engine::replay(spec, self).map_err(|e| NetnsError::Command {
+            cmd: "replay".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(StackRun {
+            replay,
+            frames: std::mem::take(&mut self.frames),
+        })
+    }
+
     /// The stack's delayed-ACK allowance (see [`Stack::ack_delay`]).
     pub fn set_ack_delay(&mut self, d: Duration) {
         self.ack_delay = d;
@@ -416,14 +428,7 @@ pub fn run_spec(spec: &Spec, agent: Agent, kind: StackKind) -> Result<StackRun, 
     netns::run_in_new_netns(name, move || {
         let mut s = TapStack::new(kind.name(), cmd, time_wait)?;
         s.set_ack_delay(ack_delay);
-        let replay = crate::engine::replay(&spec, &mut s).map_err(|e| NetnsError::Command {
-            cmd: "replay".into(),
-            detail: e.to_string(),
-        })?;
-        Ok(StackRun {
-            replay,
-            frames: std::mem::take(&mut s.frames),
-        })
+        s.replay(&spec)
     })
     .map_err(|e| e.to_string())
 }

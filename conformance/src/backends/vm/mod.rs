@@ -399,14 +399,7 @@ pub fn run_spec(spec: &Spec, time_wait: Duration) -> Result<StackRun, String> {
             s.stack,
             s.startup.as_secs_f64()
         );
-        let replay = crate::engine::replay(&spec, &mut s).map_err(|e| NetnsError::Command {
-            cmd: "replay".into(),
-            detail: e.to_string(),
-        })?;
-        Ok(StackRun {
-            replay,
-            frames: std::mem::take(&mut s.frames),
-        })
+        s.replay(&spec)
     })
     .map_err(|e| e.to_string())
 }
