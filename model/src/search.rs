@@ -197,10 +197,10 @@ where
         Done,
     }
     let mut colour: FxHashMap<u64, Colour> = FxHashMap::default();
-    // Each frame: state, its fingerprint, its actions (computed once: the
-    // DFS visits a state's successors one by one, and recomputing the
-    // actions for each cost as much as the rest of the search) and the index
-    // of the next one to take.
+    // Each frame: state, its fingerprint, its actions (listed once: the DFS
+    // takes a state's successors one at a time, and listing the actions
+    // again for each repeated that work once per successor) and the index of
+    // the next one to take.
     struct Frame<S, A> {
         state: S,
         fp: u64,
